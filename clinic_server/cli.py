@@ -1,0 +1,228 @@
+"""``clinic-server``: serve, migrate, seed-demo, create-user, audit verify."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import os
+import socket
+import sys
+import threading
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from clinic_server.config import Settings
+
+
+def _engine(settings: Settings):
+    from clinic_server.db import make_engine
+
+    return make_engine(settings.database_url)
+
+
+def cmd_migrate(settings: Settings, _args) -> int:
+    from clinic_server.migrate import upgrade
+
+    upgrade(_engine(settings))
+    print("database is at the latest schema")
+    return 0
+
+
+def _seed_if_empty(engine) -> bool:
+    from clinic_server.demo import seed_demo
+    from clinic_server.models import Organization
+
+    with Session(engine) as s:
+        if s.scalar(select(Organization.id).limit(1)) is not None:
+            return False
+        seed_demo(s)
+        return True
+
+
+def cmd_seed_demo(settings: Settings, _args) -> int:
+    from clinic_server.demo import seed_demo
+    from clinic_server.migrate import upgrade
+
+    engine = _engine(settings)
+    upgrade(engine)
+    with Session(engine) as s:
+        try:
+            counts = seed_demo(s)
+        except RuntimeError as exc:
+            print(f"clinic-server: {exc}", file=sys.stderr)
+            return 1
+    print("demo data seeded: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+    print("demo accounts: anna, bertil (nurses), cecilia (coach), david (supervisor); password demo-password")
+    return 0
+
+
+def cmd_create_user(settings: Settings, args) -> int:
+    import pyotp
+
+    from clinic_server.models import Organization, User
+    from clinic_server.security import hash_password
+
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = getpass.getpass("Password: ")
+        if password != getpass.getpass("Repeat password: "):
+            print("clinic-server: the passwords differ; nothing was created", file=sys.stderr)
+            return 2
+    if len(password) < 12:
+        print("clinic-server: a password needs at least 12 characters; nothing was created", file=sys.stderr)
+        return 2
+    engine = _engine(settings)
+    with Session(engine) as s:
+        org = s.scalar(select(Organization).where(Organization.name == args.organization))
+        if org is None:
+            if not args.create_organization:
+                print(
+                    f"clinic-server: no organization named {args.organization!r} "
+                    "(add --create-organization KIND to create it); nothing was created",
+                    file=sys.stderr,
+                )
+                return 2
+            org = Organization(name=args.organization, kind=args.create_organization)
+            s.add(org)
+            s.flush()
+        if s.scalar(select(User).where(User.username == args.username.lower())) is not None:
+            print(
+                f"clinic-server: user {args.username!r} already exists; nothing was created", file=sys.stderr
+            )
+            return 2
+        secret = pyotp.random_base32() if args.totp else None
+        s.add(
+            User(
+                username=args.username.lower(),
+                display_name=args.display_name or args.username,
+                role=args.role,
+                organization_id=org.id,
+                password_hash=hash_password(password),
+                totp_secret=secret,
+            )
+        )
+        s.commit()
+    print(f"created {args.role} {args.username!r} in {args.organization}")
+    if secret:
+        uri = pyotp.TOTP(secret).provisioning_uri(name=args.username, issuer_name="clinic-tui")
+        print(f"TOTP enabled. Add this to the user's authenticator app (shown once):\n{uri}")
+    return 0
+
+
+def cmd_audit_verify(settings: Settings, _args) -> int:
+    from clinic_server.audit import verify
+
+    with _engine(settings).connect() as conn:
+        result = verify(conn)
+    print(result.describe())
+    return 0 if result.ok else 1
+
+
+def _watch_parent() -> None:
+    """Embedded mode: our stdin is a pipe from clinic-tui; EOF means it is gone, so go too."""
+
+    def watch():
+        try:
+            while sys.stdin.buffer.read(1024):
+                pass
+        finally:
+            os._exit(0)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
+def _say(event: dict) -> None:
+    print(json.dumps(event), flush=True)
+
+
+def cmd_serve(settings: Settings, args) -> int:
+    import uvicorn
+
+    from clinic_server.app import create_app
+    from clinic_server.migrate import upgrade
+
+    if args.embedded:
+        _watch_parent()
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.bind(("127.0.0.1", 0))
+        sock.listen(128)
+        engine = _engine(settings)
+        _say({"event": "migrating"})
+        upgrade(engine)
+        _say({"event": "seeding"})
+        _seed_if_empty(engine)
+        engine.dispose()
+        app = create_app(settings)
+        _say({"event": "ready", "port": sock.getsockname()[1]})
+        config = uvicorn.Config(app, log_level="warning", access_log=False)
+        uvicorn.Server(config).run(sockets=[sock])
+        return 0
+    if args.migrate:
+        upgrade(_engine(settings))
+    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level=args.log_level)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="clinic-server", description="Backend API of clinic-tui.")
+    p.add_argument(
+        "--database-url",
+        help="SQLAlchemy URL (default: $CLINIC_DATABASE_URL, else a SQLite file in the user data directory)",
+    )
+    sub = p.add_subparsers(dest="command", required=True)
+
+    s = sub.add_parser("serve", help="run the API server")
+    s.add_argument("--host", default="127.0.0.1")
+    s.add_argument("--port", type=int, default=8000)
+    s.add_argument("--log-level", default="info")
+    s.add_argument("--migrate", action="store_true", help="apply migrations before serving")
+    s.add_argument(
+        "--demo", action="store_true", help="demo mode: list the demo accounts on the login screen"
+    )
+    s.add_argument("--embedded", action="store_true", help=argparse.SUPPRESS)
+    s.set_defaults(func=cmd_serve)
+
+    sub.add_parser("migrate", help="apply database migrations").set_defaults(func=cmd_migrate)
+    sub.add_parser("seed-demo", help="create the deterministic demo data set and demo accounts").set_defaults(
+        func=cmd_seed_demo
+    )
+
+    u = sub.add_parser("create-user", help="create a user account")
+    u.add_argument("username")
+    u.add_argument("--role", required=True, choices=["nurse", "coach", "supervisor"])
+    u.add_argument("--organization", required=True, help="organization name")
+    u.add_argument(
+        "--create-organization",
+        choices=["care_provider", "imr"],
+        metavar="KIND",
+        help="create the organization if missing, of this kind (care_provider or imr)",
+    )
+    u.add_argument("--display-name")
+    u.add_argument("--totp", action="store_true", help="require a TOTP second factor")
+    u.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+    u.set_defaults(func=cmd_create_user)
+
+    a = sub.add_parser("audit", help="audit log tools")
+    asub = a.add_subparsers(dest="audit_command", required=True)
+    asub.add_parser("verify", help="check the whole hash chain; name the first broken record").set_defaults(
+        func=cmd_audit_verify
+    )
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    overrides: dict = {}
+    if args.database_url:
+        overrides["database_url"] = args.database_url
+    if getattr(args, "demo", False) or getattr(args, "embedded", False):
+        overrides["demo"] = True
+    settings = Settings.from_env(**overrides)
+    return args.func(settings, args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,263 @@
+"""The single access decision point.
+
+Default deny, deny overrides. ``decide`` is pure: it takes the facts about one person and one
+actor at one instant and returns which categories may be read, which are withheld, on what basis,
+and a reason string that goes into the audit record. ``load_facts`` gathers those facts from the
+database in a few set-based queries, so every endpoint asks the same question the same way.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+from sqlalchemy import and_, or_, select
+from sqlalchemy.orm import Session
+
+from clinic_server.models import BreakGlassGrant, CoachAssignment, Consent, Employer, Person
+from clinic_tui.domain.categories import ALL_CATEGORIES, HEALTH_CATEGORIES, Category
+
+#: what IMR may process on its legitimate interest while the employer's contract runs
+#: (IMR policy, "Kontakt- och identitetsuppgifter" and "Sysselsättning")
+LEGITIMATE_INTEREST_CATEGORIES: frozenset[Category] = frozenset(
+    {Category.IDENTITY, Category.CONTACT, Category.OCCUPATION}
+)
+
+#: what a time-boxed break-the-glass grant opens (vital interests: what care needs in an emergency)
+BREAK_GLASS_CATEGORIES: frozenset[Category] = frozenset(
+    {
+        Category.IDENTITY,
+        Category.CONTACT,
+        Category.CONDITIONS,
+        Category.VITALS,
+        Category.MEDICATIONS,
+        Category.HISTORY,
+        Category.QUESTIONNAIRES,
+    }
+)
+
+ADULT_AGE = 18
+
+
+@dataclass(frozen=True)
+class Actor:
+    user_id: str
+    username: str
+    role: str
+    organization_id: str
+    organization_kind: str
+
+
+@dataclass(frozen=True)
+class ConsentFact:
+    organization_id: str
+    categories: frozenset[str]
+    purpose: str
+    valid_from: datetime
+    valid_until: datetime | None
+    status: str
+
+    def active_at(self, now: datetime) -> bool:
+        return (
+            self.status == "active"
+            and self.valid_from <= now
+            and (self.valid_until is None or now < self.valid_until)
+        )
+
+
+@dataclass(frozen=True)
+class PersonFacts:
+    person_id: str
+    birth_date: date
+    restricted: bool
+    consents: tuple[ConsentFact, ...] = ()
+    #: coaches with an active assignment to this person
+    coach_ids: frozenset[str] = frozenset()
+    employer_contract_start: date | None = None
+    employer_contract_end: date | None = None
+    #: expiry of the actor's own active break-the-glass grant on this person, if any
+    break_glass_until: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Decision:
+    allowed: frozenset[Category]
+    withheld: frozenset[Category]
+    basis: str
+    reason: str
+    purpose: str
+    break_glass_until: datetime | None = None
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def permitted(self) -> bool:
+        return bool(self.allowed)
+
+
+def age_on(birth: date, today: date) -> int:
+    return today.year - birth.year - ((today.month, today.day) < (birth.month, birth.day))
+
+
+def purpose_for(actor: Actor) -> str:
+    return {"nurse": "care", "coach": "coaching", "supervisor": "audit"}.get(actor.role, "unknown")
+
+
+def _deny(reason: str, requested: frozenset[Category], purpose: str) -> Decision:
+    return Decision(frozenset(), requested, "none", reason, purpose)
+
+
+def decide(
+    actor: Actor,
+    person: PersonFacts,
+    now: datetime,
+    requested: frozenset[Category] = ALL_CATEGORIES,
+) -> Decision:
+    """May ``actor`` read the ``requested`` categories of ``person`` at ``now``?"""
+    purpose = purpose_for(actor)
+    if actor.role == "supervisor":
+        return _deny("supervisors never read personal categories", requested, purpose)
+    if actor.role not in ("nurse", "coach"):
+        return _deny(f"role {actor.role!r} has no access to personal data", requested, purpose)
+    # deny overrides, whatever the basis
+    if person.restricted:
+        return _deny("processing restricted (GDPR art. 18)", requested, purpose)
+    if age_on(person.birth_date, now.date()) < ADULT_AGE:
+        return _deny("person is under 18", requested, purpose)
+
+    if actor.role == "nurse":
+        granted: set[Category] = set()
+        for c in person.consents:
+            if c.organization_id == actor.organization_id and c.purpose == "care" and c.active_at(now):
+                granted |= {Category(x) for x in c.categories if x in Category._value2member_map_}
+        if granted:
+            allowed = frozenset(granted) & requested
+            return Decision(
+                allowed,
+                requested - allowed,
+                "consent",
+                "active consent names the care organization",
+                purpose,
+            )
+        if person.break_glass_until is not None and now < person.break_glass_until:
+            allowed = BREAK_GLASS_CATEGORIES & requested
+            return Decision(
+                allowed,
+                requested - allowed,
+                "break_glass",
+                "active break-the-glass grant (vital interests)",
+                "emergency",
+                break_glass_until=person.break_glass_until,
+            )
+        return _deny("no active consent names the care organization", requested, purpose)
+
+    # coach
+    if actor.organization_kind != "imr":
+        return _deny("coach is not employed by IMR", requested, purpose)
+    if actor.user_id not in person.coach_ids:
+        return _deny("person is not assigned to this coach", requested, purpose)
+    granted = set()
+    for c in person.consents:
+        if c.organization_id == actor.organization_id and c.purpose == "coaching" and c.active_at(now):
+            granted |= {Category(x) for x in c.categories if x in HEALTH_CATEGORIES}
+    today = now.date()
+    contract_runs = (
+        person.employer_contract_start is not None
+        and person.employer_contract_start <= today
+        and (person.employer_contract_end is None or today <= person.employer_contract_end)
+    )
+    if contract_runs:
+        granted |= LEGITIMATE_INTEREST_CATEGORIES
+    allowed = frozenset(granted) & requested
+    if not allowed:
+        return _deny("no consent to IMR and no running employer contract", requested, purpose)
+    basis = "consent" if allowed & HEALTH_CATEGORIES else "legitimate_interest"
+    return Decision(allowed, requested - allowed, basis, f"assigned participant ({basis})", purpose)
+
+
+# --------------------------------------------------------------------------- loading facts
+
+
+def candidate_person_ids(session: Session, actor: Actor, now: datetime) -> list[str]:
+    """People who might be visible to ``actor``: a superset, narrowed by ``decide``."""
+    if actor.role == "nurse":
+        consented = select(Consent.person_id).where(
+            Consent.organization_id == actor.organization_id,
+            Consent.status == "active",
+            Consent.valid_from <= now,
+            or_(Consent.valid_until.is_(None), Consent.valid_until > now),
+        )
+        glass = select(BreakGlassGrant.person_id).where(
+            BreakGlassGrant.user_id == actor.user_id, BreakGlassGrant.expires_at > now
+        )
+        stmt = consented.union(glass)
+    elif actor.role == "coach":
+        stmt = select(CoachAssignment.person_id).where(
+            and_(CoachAssignment.coach_id == actor.user_id, CoachAssignment.active.is_(True))
+        )
+    else:
+        return []
+    return list(session.scalars(stmt))
+
+
+def load_facts(
+    session: Session, actor: Actor, person_ids: Iterable[str], now: datetime
+) -> dict[str, PersonFacts]:
+    ids = list(dict.fromkeys(person_ids))
+    if not ids:
+        return {}
+    out: dict[str, PersonFacts] = {}
+    consents: dict[str, list[ConsentFact]] = defaultdict(list)
+    coaches: dict[str, set[str]] = defaultdict(set)
+    glass: dict[str, datetime] = {}
+    for chunk_start in range(0, len(ids), 500):
+        chunk = ids[chunk_start : chunk_start + 500]
+        for c in session.scalars(select(Consent).where(Consent.person_id.in_(chunk))):
+            consents[c.person_id].append(
+                ConsentFact(
+                    c.organization_id,
+                    frozenset(c.categories),
+                    c.purpose,
+                    c.valid_from,
+                    c.valid_until,
+                    c.status,
+                )
+            )
+        for a in session.scalars(
+            select(CoachAssignment).where(
+                CoachAssignment.person_id.in_(chunk), CoachAssignment.active.is_(True)
+            )
+        ):
+            coaches[a.person_id].add(a.coach_id)
+        for g in session.scalars(
+            select(BreakGlassGrant).where(
+                BreakGlassGrant.person_id.in_(chunk),
+                BreakGlassGrant.user_id == actor.user_id,
+                BreakGlassGrant.expires_at > now,
+            )
+        ):
+            glass[g.person_id] = max(glass.get(g.person_id, g.expires_at), g.expires_at)
+        rows = session.execute(
+            select(
+                Person.id,
+                Person.birth_date,
+                Person.restricted,
+                Employer.contract_start,
+                Employer.contract_end,
+            )
+            .outerjoin(Employer, Employer.id == Person.employer_id)
+            .where(Person.id.in_(chunk))
+        )
+        for pid, birth, restricted, c_start, c_end in rows:
+            out[pid] = PersonFacts(
+                person_id=pid,
+                birth_date=birth,
+                restricted=restricted,
+                consents=tuple(consents.get(pid, ())),
+                coach_ids=frozenset(coaches.get(pid, ())),
+                employer_contract_start=c_start,
+                employer_contract_end=c_end,
+                break_glass_until=glass.get(pid),
+            )
+    return out

@@ -1,0 +1,94 @@
+from __future__ import annotations
+
+import os
+
+import httpx
+import keyring
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from clinic_server.app import create_app
+from clinic_server.config import Settings
+from clinic_server.models import AuditEvent
+from tests.dbutil import fresh_database
+from tests.factories import PASSWORD, World
+from tests.memory_keyring import MemoryKeyring
+
+
+@pytest.fixture(autouse=True)
+def memory_keyring(tmp_path, monkeypatch):
+    """No test ever touches the real OS keyring or the user's data directory."""
+    previous = keyring.get_keyring()
+    ring = MemoryKeyring()
+    keyring.set_keyring(ring)
+    monkeypatch.setenv("CLINIC_DATA_DIR", str(tmp_path / "data"))
+    yield ring
+    keyring.set_keyring(previous)
+
+
+@pytest.fixture
+def db_url(tmp_path) -> str:
+    return fresh_database(tmp_path)
+
+
+@pytest.fixture
+def settings(db_url) -> Settings:
+    return Settings(
+        database_url=db_url,
+        secret_key="test-secret-" + "x" * 40,
+        demo=False,
+        slow_seconds=0.0,
+    )
+
+
+@pytest.fixture
+def app(settings):
+    application = create_app(settings)
+    yield application
+    application.state.engine.dispose()
+
+
+@pytest.fixture
+def session(app):
+    with app.state.sessionmaker() as s:
+        yield s
+
+
+@pytest.fixture
+def world(session) -> World:
+    return World(session)
+
+
+@pytest.fixture
+async def http(app):
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver/api/v1") as client:
+        yield client
+
+
+async def login(http: httpx.AsyncClient, username: str, password: str = PASSWORD, **extra) -> dict:
+    resp = await http.post("/auth/login", json={"username": username, "password": password, **extra})
+    assert resp.status_code == 200, resp.text
+    return resp.json()
+
+
+def bearer(tokens: dict) -> dict:
+    return {"Authorization": f"Bearer {tokens['access_token']}"}
+
+
+def audit_count(session: Session) -> int:
+    session.rollback()
+    session.expire_all()  # see other connections' commits
+    return session.scalar(select(func.count()).select_from(AuditEvent))
+
+
+def last_audit(session: Session) -> AuditEvent:
+    session.rollback()
+    session.expire_all()
+    return session.scalar(select(AuditEvent).order_by(AuditEvent.seq.desc()).limit(1))
+
+
+def pytest_report_header(config):
+    url = os.environ.get("CLINIC_TEST_DATABASE_URL")
+    return f"database: {'PostgreSQL ' + url if url else 'SQLite (temporary files)'}"

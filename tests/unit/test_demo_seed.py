@@ -1,0 +1,270 @@
+import time
+from collections import defaultdict
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from clinic_server.db import make_engine
+from clinic_server.demo import seed_demo
+from clinic_server.migrate import upgrade
+from clinic_server.models import (
+    CoachAssignment,
+    Condition,
+    Consent,
+    Observation,
+    Organization,
+    Person,
+    User,
+)
+from clinic_server.policy import age_on
+from clinic_tui.domain import personnummer
+from clinic_tui.domain.categories import Category
+from clinic_tui.domain.codes import CONDITIONS, LOINC_WEIGHT, validate
+
+NOW = datetime(2026, 11, 22, 14, 5, tzinfo=UTC)
+ANCHOR = datetime(2026, 11, 22, tzinfo=UTC)
+SMALL = {"patients": 60, "participants": 10, "days": 14}
+
+
+def _session(tmp_path, name="d") -> Session:
+    engine = make_engine(f"sqlite:///{tmp_path}/{name}.sqlite3")
+    upgrade(engine)
+    return Session(engine)
+
+
+@pytest.fixture(scope="module")
+def seeded(tmp_path_factory):
+    session = _session(tmp_path_factory.mktemp("demo"))
+    counts = seed_demo(session, now=NOW, **SMALL)
+    yield session, counts
+    session.close()
+
+
+def _org_id(session: Session, name: str) -> str:
+    return session.scalar(select(Organization.id).where(Organization.name == name))
+
+
+def _active_care(session: Session, org_name: str) -> set[str]:
+    org = _org_id(session, org_name)
+    return {
+        c.person_id
+        for c in session.scalars(select(Consent).where(Consent.organization_id == org))
+        if c.purpose == "care"
+        and c.status == "active"
+        and c.valid_from <= ANCHOR
+        and (c.valid_until is None or ANCHOR < c.valid_until)
+    }
+
+
+def _snapshot(session: Session):
+    people = session.execute(
+        select(
+            Person.id,
+            Person.personnummer,
+            Person.given_name,
+            Person.family_name,
+            Person.birth_date,
+            Person.sex,
+            Person.phone,
+            Person.email,
+            Person.address,
+            Person.restricted,
+            Person.sends_daily,
+            Person.created_at,
+        ).order_by(Person.id)
+    ).all()
+    sums = session.execute(
+        select(Observation.loinc, func.count(), func.sum(Observation.value))
+        .group_by(Observation.loinc)
+        .order_by(Observation.loinc)
+    ).all()
+    consents = session.execute(
+        select(
+            Consent.id, Consent.person_id, Consent.categories, Consent.status, Consent.valid_from
+        ).order_by(Consent.id)
+    ).all()
+    return people, sums, consents
+
+
+def test_counts_match_parameters(seeded):
+    session, counts = seeded
+    assert counts["patients"] == 60
+    assert counts["participants"] == 10
+    assert session.scalar(select(func.count()).select_from(Person)) == 70
+    assert session.scalar(select(func.count()).select_from(Observation)) == counts["observations"]
+    assert session.scalar(select(func.count()).select_from(Consent)) == counts["consents"]
+    assert {u.username: (u.role, u.organization.name) for u in session.scalars(select(User))} == {
+        "anna": ("nurse", "Vårdcentralen Norra"),
+        "bertil": ("nurse", "Hjärtmottagningen Söder"),
+        "cecilia": ("coach", "IMR"),
+        "david": ("supervisor", "Vårdcentralen Norra"),
+    }
+
+
+def test_deterministic_for_same_day(tmp_path):
+    a, b = _session(tmp_path, "a"), _session(tmp_path, "b")
+    try:
+        seed_demo(a, now=NOW, **SMALL)
+        # a different time on the same UTC day gives the same data
+        seed_demo(b, now=NOW.replace(hour=23, minute=59), **SMALL)
+        snap_a, snap_b = _snapshot(a), _snapshot(b)
+        assert snap_a[0] and snap_a[1]
+        assert snap_a == snap_b
+    finally:
+        a.close()
+        b.close()
+
+
+def test_other_seed_gives_other_people(tmp_path):
+    a, b = _session(tmp_path, "a"), _session(tmp_path, "b")
+    try:
+        seed_demo(a, now=NOW, **SMALL)
+        seed_demo(b, now=NOW, seed=7, **SMALL)
+        assert _snapshot(a)[0] != _snapshot(b)[0]
+    finally:
+        a.close()
+        b.close()
+
+
+def test_refuses_to_seed_twice(seeded):
+    session, _ = seeded
+    with pytest.raises(RuntimeError, match="already has data"):
+        seed_demo(session, now=NOW, **SMALL)
+
+
+def test_observations_valid_and_before_anchor(seeded):
+    session, _ = seeded
+    rows = session.execute(select(Observation.loinc, Observation.unit, Observation.value)).all()
+    assert rows
+    for loinc, unit, value in rows:
+        validate(loinc, unit, value)
+    first, last = session.execute(
+        select(func.min(Observation.effective_at), func.max(Observation.effective_at))
+    ).one()
+    assert first >= ANCHOR - timedelta(days=SMALL["days"])
+    assert last < ANCHOR
+    assert session.scalar(select(func.count()).where(Observation.device_id.is_not(None))) == 0
+
+
+def test_blood_pressure_pairs_share_timestamp(seeded):
+    session, _ = seeded
+    times = defaultdict(set)
+    for pid, loinc, at in session.execute(
+        select(Observation.person_id, Observation.loinc, Observation.effective_at).where(
+            Observation.loinc.in_(("8480-6", "8462-4"))
+        )
+    ):
+        times[(pid, loinc)].add(at)
+    pids = {pid for pid, _ in times}
+    assert pids
+    for pid in pids:
+        assert times[(pid, "8480-6")] == times[(pid, "8462-4")]
+
+
+def test_personnummer_valid_and_match_birth_date(seeded):
+    session, _ = seeded
+    people = session.scalars(select(Person)).all()
+    assert len({p.personnummer for p in people}) == len(people)
+    for p in people:
+        assert personnummer.is_valid(p.personnummer)
+        assert personnummer.birth_date(p.personnummer) == p.birth_date
+        assert personnummer.sex(p.personnummer) == p.sex
+
+
+def test_conditions(seeded):
+    session, _ = seeded
+    per_person = defaultdict(list)
+    for pid, code, onset in session.execute(select(Condition.person_id, Condition.code, Condition.onset)):
+        assert code in CONDITIONS
+        assert onset is not None and onset < ANCHOR.date()
+        per_person[pid].append(code)
+    patients = session.scalars(select(Person.id).where(Person.employer_id.is_(None))).all()
+    for pid in patients:
+        assert 1 <= len(per_person[pid]) <= 3
+        assert len(set(per_person[pid])) == len(per_person[pid])
+
+
+def test_consent_patterns(seeded):
+    session, _ = seeded
+    consents = session.scalars(select(Consent)).all()
+    valid = {c.value for c in Category}
+    for c in consents:
+        assert set(c.categories) <= valid
+    assert any(c.status == "withdrawn" and c.withdrawn_at is not None for c in consents)
+    assert any(c.valid_until is not None and c.valid_until < ANCHOR for c in consents)
+    people = {p.id: p for p in session.scalars(select(Person))}
+    norra = _active_care(session, "Vårdcentralen Norra")
+    soder = _active_care(session, "Hjärtmottagningen Söder")
+    assert norra and soder and norra != soder
+    assert norra & soder  # some consent to both
+    restricted = {pid for pid, p in people.items() if p.restricted}
+    minors = {pid for pid, p in people.items() if age_on(p.birth_date, ANCHOR.date()) < 18}
+    assert len(restricted) == 2 and restricted <= norra
+    assert len(minors) == 2 and minors <= norra
+    for pid in minors:
+        assert 16 <= age_on(people[pid].birth_date, ANCHOR.date()) <= 17
+    with_consent = {c.person_id for c in consents}
+    patients = {pid for pid, p in people.items() if p.employer_id is None}
+    assert patients - with_consent  # some patients gave no consent at all
+
+
+def test_participants(seeded):
+    session, _ = seeded
+    imr = _org_id(session, "IMR")
+    participants = session.scalars(select(Person).where(Person.employer_id.is_not(None))).all()
+    assert len(participants) == 10
+    assert all(p.job_title for p in participants)
+    assert {p.employer.name for p in participants} <= {"Nordbygg AB", "Solgruppen AB"}
+    imr_consents = session.scalars(select(Consent).where(Consent.organization_id == imr)).all()
+    assert imr_consents and all(c.purpose == "coaching" for c in imr_consents)
+    assert {c.person_id for c in imr_consents} <= {p.id for p in participants}
+    assigned = session.scalars(select(CoachAssignment)).all()
+    cecilia = session.scalar(select(User.id).where(User.username == "cecilia"))
+    assert assigned and all(a.coach_id == cecilia for a in assigned)
+    # participants are not patients of the care organizations
+    care = _active_care(session, "Vårdcentralen Norra") | _active_care(session, "Hjärtmottagningen Söder")
+    assert not care & {p.id for p in participants}
+
+
+def test_full_default_seed(tmp_path):
+    session = _session(tmp_path)
+    try:
+        started = time.perf_counter()
+        counts = seed_demo(session, now=NOW)
+        elapsed = time.perf_counter() - started
+        print(f"full demo seed: {elapsed:.1f} s, {counts}")
+        assert counts["patients"] >= 200
+        assert counts["participants"] == 40
+        assert len(_active_care(session, "Vårdcentralen Norra")) >= 80
+        assert len(_active_care(session, "Hjärtmottagningen Söder")) >= 70
+
+        patients = {p.id: p for p in session.scalars(select(Person).where(Person.employer_id.is_(None)))}
+        weights = session.execute(
+            select(
+                Observation.person_id,
+                func.count(),
+                func.min(Observation.effective_at),
+                func.max(Observation.effective_at),
+            )
+            .where(Observation.loinc == LOINC_WEIGHT)
+            .group_by(Observation.person_id)
+        ).all()
+        by_person = {pid: (n, lo, hi) for pid, n, lo, hi in weights}
+        assert set(patients) <= set(by_person)
+        full_series = 0
+        stopped = 0
+        for pid, p in patients.items():
+            n, lo, hi = by_person[pid]
+            assert lo.date() == date(2026, 8, 24)  # 90 days before the anchor
+            if n == 90:
+                full_series += 1
+                assert hi - lo >= timedelta(days=88)
+            if p.sends_daily and ANCHOR - hi > timedelta(days=4):
+                stopped += 1
+        # daily senders send every day except the few who stopped 4 days before the anchor
+        assert full_series >= counts["patients"] * 0.8
+        assert 3 <= stopped <= 7
+    finally:
+        session.close()
