@@ -111,6 +111,11 @@ class ClinicClient:
     def logged_in(self) -> bool:
         return self._access is not None
 
+    def forget_session(self) -> None:
+        """Drop the tokens locally (the server said the session is over)."""
+        self._access = self._refresh = None
+        self.user = None
+
     async def aclose(self) -> None:
         await self._http.aclose()
 

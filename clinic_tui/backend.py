@@ -1,0 +1,109 @@
+"""The embedded demo backend: ``clinic-server`` as a child process on 127.0.0.1.
+
+A child process (not a thread) so server work never stalls the UI. Its stdin is a pipe from us:
+when this process ends, however it ends (exit, crash, Ctrl+C, SIGKILL), the pipe closes and the
+child exits on its own. ``stop()`` also terminates it explicitly on a normal exit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import sys
+from collections.abc import Callable
+from contextlib import suppress
+from dataclasses import dataclass
+
+
+@dataclass
+class BackendStatus:
+    state: str  # starting, migrating, seeding, ready, failed
+    message: str
+    url: str | None = None
+
+
+STATUS_TEXT = {
+    "starting": "Starting the demo backend…",
+    "migrating": "Preparing the demo database…",
+    "seeding": "Loading demo data (first run only)…",
+}
+
+
+class EmbeddedBackend:
+    def __init__(self, on_status: Callable[[BackendStatus], None] | None = None, env: dict | None = None):
+        self.on_status = on_status
+        self.env = env
+        self.proc: asyncio.subprocess.Process | None = None
+        self.url: str | None = None
+        self.ready = asyncio.Event()
+        self.failure: str | None = None
+        self._stderr_tail: list[str] = []
+
+    def _emit(self, status: BackendStatus) -> None:
+        if self.on_status:
+            self.on_status(status)
+
+    async def start(self) -> None:
+        env = dict(os.environ if self.env is None else self.env)
+        env["CLINIC_DEMO"] = "1"
+        env.pop("CLINIC_DATABASE_URL", None)  # the demo always runs on its own SQLite file
+        self._emit(BackendStatus("starting", STATUS_TEXT["starting"]))
+        self.proc = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "clinic_server",
+            "serve",
+            "--embedded",
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            env=env,
+            start_new_session=True,  # a Ctrl+C in the terminal is ours to handle, not the child's
+        )
+        asyncio.create_task(self._drain_stderr())
+        assert self.proc.stdout is not None
+        while True:
+            line = await self.proc.stdout.readline()
+            if not line:
+                await self.proc.wait()
+                tail = " ".join(self._stderr_tail[-3:]).strip()
+                self.failure = f"The demo backend stopped (exit {self.proc.returncode}). {tail}".strip()
+                self._emit(BackendStatus("failed", self.failure))
+                self.ready.set()
+                return
+            try:
+                event = json.loads(line)
+            except ValueError:
+                continue
+            kind = event.get("event")
+            if kind == "ready":
+                self.url = f"http://127.0.0.1:{event['port']}"
+                self._emit(BackendStatus("ready", "Demo backend ready.", self.url))
+                self.ready.set()
+                asyncio.create_task(self._drain_stdout())
+                return
+            if kind in STATUS_TEXT:
+                self._emit(BackendStatus(kind, STATUS_TEXT[kind]))
+
+    async def _drain_stdout(self) -> None:
+        assert self.proc and self.proc.stdout
+        while await self.proc.stdout.readline():
+            pass
+
+    async def _drain_stderr(self) -> None:
+        assert self.proc and self.proc.stderr
+        while line := await self.proc.stderr.readline():
+            self._stderr_tail = (self._stderr_tail + [line.decode(errors="replace").strip()])[-20:]
+
+    def stop(self) -> None:
+        """Terminate the child now (synchronous: safe to call while the app is shutting down)."""
+        proc = self.proc
+        if proc is None or proc.returncode is not None:
+            return
+        with suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGTERM)
+        with suppress(Exception):
+            if proc.stdin:
+                proc.stdin.close()

@@ -1,0 +1,26 @@
+"""Typed messages between workers and screens."""
+
+from __future__ import annotations
+
+from textual.message import Message
+
+from clinic_tui.api.schemas import ServerInfo
+from clinic_tui.backend import BackendStatus
+
+
+class BackendStatusChanged(Message):
+    def __init__(self, status: BackendStatus):
+        super().__init__()
+        self.status = status
+
+
+class ServerReady(Message):
+    def __init__(self, info: ServerInfo):
+        super().__init__()
+        self.info = info
+
+
+class ServerUnavailable(Message):
+    def __init__(self, reason: str):
+        super().__init__()
+        self.reason = reason

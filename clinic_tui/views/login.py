@@ -1,0 +1,162 @@
+"""Login screen: shown at once, usable while the backend is still starting."""
+
+from __future__ import annotations
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
+from textual.widgets import Button, Footer, Input, OptionList, Static
+from textual.widgets.option_list import Option
+
+from clinic_tui.messages import BackendStatusChanged, ServerReady, ServerUnavailable
+
+
+class LoginScreen(Screen):
+    BINDINGS = [
+        Binding("escape", "clear", "Clear", id="login.clear", tooltip="Clear the form and any error"),
+    ]
+
+    def __init__(self, message: str | None = None):
+        super().__init__()
+        self.initial_message = message
+        self.demo_passwords: dict[str, str] = {}
+
+    def compose(self) -> ComposeResult:
+        with Horizontal(id="login-row"):
+            with Vertical(id="login-box"):
+                yield Static("clinic-tui · sign in", id="brand")
+                yield Static("Connecting to the server…", id="backend-status")
+                yield Input(placeholder="Username", id="username", max_length=80)
+                yield Input(placeholder="Password", password=True, id="password", max_length=1024)
+                yield Input(
+                    placeholder="6-digit code from your authenticator",
+                    id="otp",
+                    classes="hidden",
+                    max_length=10,
+                    restrict=r"[0-9 ]*",
+                )
+                yield Button("Log in", id="login", variant="primary")
+                yield Static("", id="login-error")
+                yield Static("", id="keyring-note")
+            with Vertical(id="demo-box", classes="hidden"):
+                yield Static("Demo accounts (password demo-password) — Enter to fill in", classes="muted")
+                yield OptionList(id="demo-accounts")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        from clinic_tui import session_store
+
+        self.query_one("#username", Input).focus()
+        if self.initial_message:
+            self.query_one("#login-error", Static).update(self.initial_message)
+        if not session_store.available():
+            self.query_one("#keyring-note", Static).update(
+                "No OS keyring found: your session will not be remembered after you quit."
+            )
+
+    # ------------------------------------------------------------------ server status
+
+    @on(BackendStatusChanged)
+    def _status(self, event: BackendStatusChanged) -> None:
+        label = self.query_one("#backend-status", Static)
+        label.update(event.status.message)
+        label.set_class(event.status.state == "failed", "-failed")
+
+    @on(ServerReady)
+    def _ready(self, event: ServerReady) -> None:
+        info = event.info
+        label = self.query_one("#backend-status", Static)
+        label.set_class(False, "-failed")
+        label.update(f"Connected to {info.name} {info.version}" + (" (demo data)" if info.demo else ""))
+        if info.demo_accounts:
+            options = self.query_one("#demo-accounts", OptionList)
+            options.clear_options()
+            for acc in info.demo_accounts:
+                self.demo_passwords[acc.username] = acc.password
+                options.add_option(
+                    Option(f"{acc.username:<8} {acc.role:<10} {acc.organization}", id=acc.username)
+                )
+            self.query_one("#demo-box").remove_class("hidden")
+
+    @on(ServerUnavailable)
+    def _unavailable(self, event: ServerUnavailable) -> None:
+        label = self.query_one("#backend-status", Static)
+        label.update(f"Server unavailable: {event.reason}")
+        label.set_class(True, "-failed")
+
+    # ------------------------------------------------------------------ form
+
+    @on(OptionList.OptionSelected, "#demo-accounts")
+    def _pick_demo(self, event: OptionList.OptionSelected) -> None:
+        username = event.option.id or ""
+        self.query_one("#username", Input).value = username
+        self.query_one("#password", Input).value = self.demo_passwords.get(username, "")
+        self.query_one("#password", Input).focus()
+
+    @on(Input.Submitted, "#username")
+    def _next(self) -> None:
+        self.query_one("#password", Input).focus()
+
+    @on(Input.Submitted, "#password")
+    @on(Input.Submitted, "#otp")
+    @on(Button.Pressed, "#login")
+    def _submit(self) -> None:
+        username = self.query_one("#username", Input).value.strip()
+        password = self.query_one("#password", Input).value
+        otp_input = self.query_one("#otp", Input)
+        otp = otp_input.value.replace(" ", "") if otp_input.display else None
+        if not username or not password:
+            self.show_error("Enter both username and password.")
+            return
+        if otp_input.display and not otp:
+            self.show_error("Enter the code from your authenticator app.")
+            return
+        self.show_error("")
+        self.query_one("#login", Button).disabled = True
+        self.attempt_login(username, password, otp)
+
+    def show_error(self, text: str) -> None:
+        self.query_one("#login-error", Static).update(text)
+
+    def action_clear(self) -> None:
+        for input_id in ("#username", "#password", "#otp"):
+            self.query_one(input_id, Input).value = ""
+        self.query_one("#otp", Input).add_class("hidden")
+        self.show_error("")
+        self.query_one("#username", Input).focus()
+
+    @work(exclusive=True, group="login", exit_on_error=False)
+    async def attempt_login(self, username: str, password: str, otp: str | None) -> None:
+        from clinic_tui.api.client import ApiError, LockedOut, OtpRequired, Unreachable
+
+        button = self.query_one("#login", Button)
+        try:
+            if not self.app.client_ready.is_set():
+                self.show_error("Waiting for the server to start…")
+                await self.app.client_ready.wait()
+            if self.app.client is None:
+                self.show_error("The server is not available, so you cannot log in yet.")
+                return
+            await self.app.client.login(username, password, otp)
+        except OtpRequired as exc:
+            otp_input = self.query_one("#otp", Input)
+            otp_input.remove_class("hidden")
+            otp_input.focus()
+            self.show_error(exc.message)
+            return
+        except LockedOut as exc:
+            self.show_error(exc.message)
+            return
+        except Unreachable as exc:
+            self.show_error(f"{exc.message} Your input is kept; try again.")
+            return
+        except ApiError as exc:
+            self.show_error(exc.message)
+            self.query_one("#password", Input).value = ""
+            self.query_one("#password", Input).focus()
+            return
+        finally:
+            button.disabled = False
+        self.app.go_home()

@@ -1,0 +1,54 @@
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from clinic_tui.app import ClinicApp
+from tests.factories import World
+
+
+@pytest.fixture
+def clinic(world: World, session):
+    """A small world: two care organizations, their nurses, people with and without consent."""
+    north = world.org("Vårdcentralen Norra")
+    south = world.org("Hjärtmottagningen Söder")
+    world.user("anna", "nurse", north)
+    world.user("bertil", "nurse", south)
+    people = {
+        "nora": world.person("Nora", "Norrman"),
+        "sune": world.person("Sune", "Södergren"),
+        "vera": world.person("Vera", "Vitalsonly"),
+        "ulla": world.person("Ulla", "Utan"),
+    }
+    world.consent(people["nora"], north)
+    world.consent(people["sune"], south)
+    world.consent(people["vera"], north, categories=["vitals", "conditions"])
+    session.commit()
+    return people
+
+
+@pytest.fixture
+def tui(app):
+    """The real app, talking to the real in-process backend over httpx."""
+
+    def make() -> ClinicApp:
+        return ClinicApp(server_url="http://127.0.0.1:1", transport=httpx.ASGITransport(app=app))
+
+    return make
+
+
+async def settle(pilot) -> None:
+    await pilot.app.workers.wait_for_complete()
+    await pilot.pause()
+    await pilot.app.workers.wait_for_complete()
+    await pilot.pause()
+
+
+async def log_in(pilot, username: str, password: str) -> None:
+    await settle(pilot)
+    await pilot.click("#username")
+    await pilot.press(*username)
+    await pilot.press("enter")
+    await pilot.press(*password)
+    await pilot.press("enter")
+    await settle(pilot)
