@@ -51,7 +51,8 @@ class ClinicApp(App[None]):
 
     def on_mount(self) -> None:
         self.push_screen(LoginScreen())
-        self.connect()
+        # the first paint comes first; importing the HTTP client and starting the backend follow
+        self.call_after_refresh(self.connect)
 
     def _backend_status(self, status: BackendStatus) -> None:
         self._broadcast(BackendStatusChanged(status))

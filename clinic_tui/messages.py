@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from textual.message import Message
 
-from clinic_tui.api.schemas import ServerInfo
-from clinic_tui.backend import BackendStatus
+if TYPE_CHECKING:  # pydantic is loaded after the first screen is up, not before
+    from clinic_tui.api.schemas import ServerInfo
+    from clinic_tui.backend import BackendStatus
 
 
 class BackendStatusChanged(Message):
