@@ -87,7 +87,7 @@ class ClinicApp(App[None]):
             return
         self._broadcast(ServerReady(self.server_info))
         self.client_ready.set()
-        remembered = session_store.load(self.server_id)
+        remembered = await asyncio.to_thread(session_store.load, self.server_id)
         if remembered:
             username, token = remembered
             try:

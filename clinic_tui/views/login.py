@@ -46,14 +46,20 @@ class LoginScreen(Screen):
         yield Footer()
 
     def on_mount(self) -> None:
-        from clinic_tui import session_store
-
         self.query_one("#username", Input).focus()
         if self.initial_message:
             self.query_one("#login-error", Static).update(self.initial_message)
+        # looking for a keyring backend costs ~100 ms: not before the first paint, not on the UI thread
+        self.call_after_refresh(self.check_keyring)
+
+    @work(thread=True, group="keyring-check", exit_on_error=False)
+    def check_keyring(self) -> None:
+        from clinic_tui import session_store
+
         if not session_store.available():
-            self.query_one("#keyring-note", Static).update(
-                "No OS keyring found: your session will not be remembered after you quit."
+            self.app.call_from_thread(
+                self.query_one("#keyring-note", Static).update,
+                "No OS keyring found: your session will not be remembered after you quit.",
             )
 
     # ------------------------------------------------------------------ server status
