@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import gc
 import logging
+from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
 
-from clinic_server import __version__, audit
+from clinic_server import __version__
 from clinic_server.config import Settings
-from clinic_server.context import ApiError, who_of
+from clinic_server.context import ApiError, record_unrecorded
 from clinic_server.db import make_engine, make_sessionmaker
 from clinic_tui.api.schemas import ErrorBody
 
@@ -31,6 +34,26 @@ def _field_errors(exc: RequestValidationError) -> str:
     return "; ".join(parts) or "invalid request"
 
 
+@asynccontextmanager
+async def _lifespan(app: FastAPI):
+    """Demo mode: run the simulated device feed beside the API; stop it cleanly on shutdown."""
+    # everything loaded at start-up lives as long as the process: keep it out of the cyclic GC's
+    # full collections, which otherwise add ~100 ms pauses to requests that build many objects
+    gc.collect()
+    gc.freeze()
+    feed = None
+    if app.state.settings.demo:
+        from clinic_server.feed import DemoFeed
+
+        feed = DemoFeed(app.state.sessionmaker)
+        feed.start()
+    try:
+        yield
+    finally:
+        if feed is not None:
+            feed.stop()
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings.from_env()
     engine = make_engine(settings.database_url)
@@ -42,40 +65,34 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         openapi_url="/api/v1/openapi.json",
         docs_url="/api/v1/docs",
         redoc_url=None,
+        lifespan=_lifespan,
     )
     app.state.settings = settings
     app.state.engine = engine
     app.state.sessionmaker = make_sessionmaker(engine)
 
+    async def _owed_record(request: Request, outcome: str, reason: str) -> None:
+        try:
+            await run_in_threadpool(record_unrecorded, request, outcome, reason)
+        except Exception:  # noqa: BLE001 - the response is an error either way
+            log.exception("could not write the audit record of a failed request")
+
     @app.exception_handler(ApiError)
-    async def _api_error(_request: Request, exc: ApiError):
+    async def _api_error(request: Request, exc: ApiError):
+        await _owed_record(request, "denied" if exc.status < 500 else "error", exc.message)
         return _error(exc.status, exc.code, exc.message, exc.retry_after)
 
     @app.exception_handler(RequestValidationError)
-    async def _invalid(_request: Request, exc: RequestValidationError):
-        return _error(422, "invalid_request", _field_errors(exc))
+    async def _invalid(request: Request, exc: RequestValidationError):
+        message = _field_errors(exc)
+        await _owed_record(request, "denied", f"invalid request: {message}")
+        return _error(422, "invalid_request", message)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception):
         log.exception("unhandled error", exc_info=exc)
-        ctx = getattr(request.state, "ctx", None)
-        if ctx is not None and not ctx.recorded:
-            # fail closed, but still leave the one record this request owes
-            try:
-                with app.state.sessionmaker() as s:
-                    pending = dict(ctx.pending) or {"action": "request", "resource_type": "unknown"}
-                    pending.setdefault("purpose", ctx.actor and "care")
-                    audit.append(
-                        s,
-                        who=who_of(ctx.user),
-                        request=ctx.info,
-                        outcome="error",
-                        reason=f"server error: {type(exc).__name__}",
-                        **pending,
-                    )
-                    s.commit()
-            except Exception:  # noqa: BLE001 - the response is an error either way
-                log.exception("could not write the error audit record")
+        # fail closed, but still leave the one record this request owes
+        await _owed_record(request, "error", f"server error: {type(exc).__name__}")
         return _error(500, "server_error", "The server failed to handle this request; nothing was changed.")
 
     from clinic_server.routes import auth, info, patients
@@ -83,4 +100,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(info.router, prefix="/api/v1")
     app.include_router(auth.router, prefix="/api/v1")
     app.include_router(patients.router, prefix="/api/v1")
+    from clinic_server.routes import audit as audit_routes
+    from clinic_server.routes import breakglass, consents
+
+    app.include_router(consents.router, prefix="/api/v1")
+    app.include_router(breakglass.router, prefix="/api/v1")
+    app.include_router(audit_routes.router, prefix="/api/v1")
+    from clinic_server.routes import alerts, ingest, vitals
+
+    app.include_router(ingest.router, prefix="/api/v1")
+    app.include_router(alerts.router, prefix="/api/v1")
+    app.include_router(vitals.router, prefix="/api/v1")
     return app

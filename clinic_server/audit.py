@@ -3,13 +3,14 @@
 Each record's hash is SHA-256 over ``prev_hash + "\\n" + canonical(record)``. The canonical form is
 plain text, cheap to rebuild from the stored row (so ``verify`` can let the database assemble it):
 
-    seq US ts US f1 US f2 ... US f16        (US = the unit separator, U+001F)
+    seq,'ts','user_id','username',...,'details'
 
-``ts`` is the UTC time as ``YYYY-MM-DD HH:MM:SS.ffffff``; every other field is ``=`` followed by its
-text, or ``-`` when it is NULL. ``categories`` and ``details`` enter as their JSON text exactly as
-stored (``json.dumps`` with sorted keys, which is also what SQLAlchemy writes). ``append`` removes
-U+001F and NUL from every text it stores, so the encoding is unambiguous: a tampered row can only
-produce the same bytes by being the same row.
+that is the sequence number, then every other field as an SQL literal: ``NULL``, or the text in
+single quotes with each quote doubled (exactly SQLite's ``printf('%Q')``), joined by commas. The
+encoding is unambiguous, so a tampered row yields the same bytes only by being the same row.
+``ts`` is the UTC time as ``YYYY-MM-DD HH:MM:SS.ffffff``; ``categories`` and ``details`` enter as
+their JSON text exactly as stored (``json.dumps`` with sorted keys, which is also what SQLAlchemy
+writes).
 
 Appends lock the single ``audit_head`` row (``UPDATE ... RETURNING``), which serializes writers on
 PostgreSQL (row lock until commit) and on SQLite (the write lock), so concurrent requests can never
@@ -20,11 +21,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+import multiprocessing as mp
+import threading
 from collections.abc import Iterable, Iterator
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from clinic_server.db import utcnow
@@ -57,8 +61,7 @@ FIELDS = (
 TEXT_FIELDS = FIELDS[2:]
 JSON_FIELDS = frozenset({"categories", "details"})
 
-SEP = "\x1f"
-_STRIP = str.maketrans({SEP: "\ufffd", "\x00": "\ufffd"})
+_STRIP = str.maketrans({"\x00": "\ufffd"})  # PostgreSQL text cannot hold NUL
 TS_FORMAT = "%Y-%m-%d %H:%M:%S.%f"
 
 
@@ -73,9 +76,13 @@ def ts_text(value: datetime) -> str:
     return value.astimezone(UTC).strftime(TS_FORMAT)
 
 
+def sql_literal(value: str | None) -> str:
+    return "NULL" if value is None else "'" + value.replace("'", "''") + "'"
+
+
 def canonical_text(seq: int, ts: str, texts: Iterable[str | None]) -> str:
     """The canonical form from the field texts (``texts`` in ``TEXT_FIELDS`` order)."""
-    return f"{seq}{SEP}{ts}{SEP}" + SEP.join("-" if t is None else "=" + t for t in texts)
+    return f"{seq},{sql_literal(ts)}," + ",".join(sql_literal(t) for t in texts)
 
 
 def canonical(record: dict) -> bytes:
@@ -103,6 +110,23 @@ def _clean_json(value):
     if value is None or isinstance(value, bool | int | float):
         return value
     return _clean(str(value))
+
+
+_HEAD = AuditHead.__table__
+_NEXT = (
+    update(_HEAD).where(_HEAD.c.id == 1).values(seq=_HEAD.c.seq + 1).returning(_HEAD.c.seq, _HEAD.c.last_hash)
+)
+_INSERT = insert(AuditEvent.__table__)
+_SET_LAST = update(_HEAD).where(_HEAD.c.id == 1).values(last_hash=bindparam("digest"))
+_INSERTED = (
+    insert(AuditEvent.__table__)
+    .values({c.name: bindparam(f"ae_{c.name}", type_=c.type) for c in AuditEvent.__table__.columns})
+    .returning(AuditEvent.__table__.c.hash)
+    .cte("inserted")
+)
+_INSERT_AND_SET_LAST = (
+    update(_HEAD).where(_HEAD.c.id == 1).values(last_hash=select(_INSERTED.c.hash).scalar_subquery())
+)
 
 
 @dataclass(frozen=True)
@@ -136,12 +160,10 @@ def append(
     details: dict | None = None,
 ) -> int:
     """Append one record in the session's transaction and return its sequence number."""
-    seq, prev = session.execute(
-        update(AuditHead)
-        .where(AuditHead.id == 1)
-        .values(seq=AuditHead.seq + 1)
-        .returning(AuditHead.seq, AuditHead.last_hash)
-    ).one()
+    # Core statements on the session's connection: the ORM layer adds nothing here but time,
+    # and the head row stays locked from this first statement until the caller commits
+    conn = session.connection()
+    seq, prev = conn.execute(_NEXT).one()
     record = {
         "seq": seq,
         "ts": utcnow(),
@@ -163,8 +185,13 @@ def append(
         "details": _clean_json(details or {}),
     }
     digest = chain_hash(prev, record)
-    session.execute(insert(AuditEvent).values(**record, prev_hash=prev, hash=digest))
-    session.execute(update(AuditHead).where(AuditHead.id == 1).values(last_hash=digest))
+    if conn.dialect.name == "postgresql":
+        # one round trip: insert the record and move the head in a data-modifying CTE
+        values = {**record, "prev_hash": prev, "hash": digest}
+        conn.execute(_INSERT_AND_SET_LAST, {f"ae_{k}": v for k, v in values.items()})
+    else:
+        conn.execute(_INSERT, {**record, "prev_hash": prev, "hash": digest})
+        conn.execute(_SET_LAST, {"digest": digest})
     return seq
 
 
@@ -186,46 +213,51 @@ class VerifyResult:
         return f"audit chain BROKEN at record {self.first_bad_seq}: {self.problem} ({self.checked} checked)"
 
 
-def _canonical_sql(dialect: str) -> str:
-    """SQL that assembles the canonical text of each row, the same as ``canonical`` does."""
+def _hashed_sql(dialect: str) -> str:
+    """SQL giving the exact bytes each record's hash covers: prev_hash, newline, canonical text.
+
+    The database assembles them (one C-level pass per row), so the Python loop only hashes; on
+    PostgreSQL the expression is the hash comparison itself (true when the record matches).
+    It must agree with ``canonical_text``; the typed re-check catches any row where it does not.
+    """
     if dialect == "postgresql":
-        sep = "chr(31)"
-        head = "seq::text || chr(31) || to_char(ts AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US')"
-        text = {f: f"{f}::text" if f in JSON_FIELDS else f for f in TEXT_FIELDS}
-        null = "coalesce"
-    else:
-        sep = "char(31)"
-        head = "CAST(seq AS TEXT) || char(31) || ts"
-        text = {f: f for f in TEXT_FIELDS}
-        null = "ifnull"
-    parts = [head] + [f"{null}('=' || {text[f]}, '-')" for f in TEXT_FIELDS]
-    return f" || {sep} || ".join(parts)
+
+        def lit(expr: str) -> str:
+            return f"coalesce('''' || replace({expr}, '''', '''''') || '''', 'NULL')"
+
+        ts = "to_char(ts AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US')"
+        texts = [f"{f}::text" if f in JSON_FIELDS else f for f in TEXT_FIELDS]
+        body = " || ',' || ".join(["seq::text", lit(ts), *(lit(t) for t in texts)])
+        # PostgreSQL hashes too (sha256 is built in): the client only reads a boolean per row
+        return f"encode(sha256(convert_to(prev_hash || chr(10) || {body}, 'UTF8')), 'hex') = hash"
+    # SQLite: one printf call; %Q is the SQL literal (NULL, or quoted with quotes doubled)
+    fmt = "%s\n%d" + ",%Q" * (1 + len(TEXT_FIELDS))
+    return f"CAST(printf('{fmt}', prev_hash, seq, ts, {', '.join(TEXT_FIELDS)}) AS BLOB)"
 
 
-def _raw_rows(conn: Connection, upto: int, batch: int) -> Iterator[tuple[int, str, str, str]]:
-    """(seq, prev_hash, hash, canonical text) in seq order, straight from the DBAPI cursor."""
+def _raw_rows(conn: Connection, lo: int, hi: int, batch: int) -> Iterator[list[tuple]]:
+    """Batches of (seq, prev_hash, hash, hashed bytes or match flag) for lo <= seq <= hi, in seq order."""
     dialect = conn.dialect.name
     sql = (
-        f"SELECT seq, prev_hash, hash, {_canonical_sql(dialect)} "  # noqa: S608 - no user input
-        f"FROM audit_event WHERE seq <= {int(upto)} ORDER BY seq"
+        f"SELECT seq, prev_hash, hash, {_hashed_sql(dialect)} FROM audit_event "  # noqa: S608
+        f"WHERE seq >= {int(lo)} AND seq <= {int(hi)} ORDER BY seq"
     )
     dbapi = conn.connection.dbapi_connection
     if dialect == "postgresql":
-        cur = dbapi.cursor(name="clinic_audit_verify")  # server-side: streams, O(batch) memory
+        cur = dbapi.cursor(name=f"clinic_audit_verify_{lo}")  # server-side: streams in O(batch) memory
         cur.itersize = batch
     else:
         cur = dbapi.cursor()
-        cur.arraysize = batch
     try:
         cur.execute(sql)
         while rows := cur.fetchmany(batch):
-            yield from rows
+            yield rows
     finally:
         cur.close()
 
 
 def _typed_recheck(conn: Connection, seq: int, prev_hash: str, digest: str) -> bool:
-    """Re-derive one record's canonical form from typed values (tolerates a re-encoded JSON/time)."""
+    """Re-derive one record's canonical form from typed values (tolerates re-encoded JSON or time)."""
     cols = [getattr(AuditEvent, f) for f in FIELDS]
     row = conn.execute(select(*cols).where(AuditEvent.seq == seq)).one_or_none()
     if row is None:
@@ -234,49 +266,114 @@ def _typed_recheck(conn: Connection, seq: int, prev_hash: str, digest: str) -> b
     return hashlib.sha256(prev_hash.encode() + b"\n" + canonical(record)).hexdigest() == digest
 
 
-def verify(conn: Connection, batch: int = 20_000) -> VerifyResult:
+@dataclass(frozen=True)
+class _Span:
+    """What one walk over seq lo..hi found (its first link is checked by whoever joins spans)."""
+
+    checked: int
+    first_prev: str | None
+    last_hash: str | None
+    first_bad_seq: int | None = None
+    problem: str | None = None
+    rechecked: int = 0
+
+
+def _walk(conn: Connection, lo: int, hi: int, head_seq: int, batch: int) -> _Span:
+    expected_seq = lo
+    expected_prev: str | None = None
+    first_prev: str | None = None
+    checked = rechecked = 0
+    sha256 = hashlib.sha256
+
+    def bad(seq: int, problem: str) -> _Span:
+        return _Span(checked, first_prev, expected_prev, seq, problem, rechecked)
+
+    batches = _raw_rows(conn, lo, hi, batch)
+    try:
+        for rows in batches:
+            for seq, prev_hash, digest, hashed in rows:
+                if seq != expected_seq:
+                    if seq < expected_seq:
+                        return bad(seq, "sequence out of order")
+                    return bad(expected_seq, f"record {expected_seq} is missing")
+                if expected_prev is None:
+                    first_prev = prev_hash
+                elif prev_hash != expected_prev:
+                    return bad(seq, "previous-hash link does not match")
+                if hashed is not True and (not hashed or sha256(hashed).hexdigest() != digest):
+                    rechecked += 1
+                    if not _typed_recheck(conn, seq, prev_hash, digest):
+                        return bad(seq, "record content does not match its hash")
+                expected_prev = digest
+                expected_seq += 1
+                checked += 1
+    finally:
+        batches.close()
+    if expected_seq <= hi:
+        if hi == head_seq:
+            return bad(expected_seq, f"chain ends early: records {expected_seq} to {hi} are missing")
+        return bad(expected_seq, f"record {expected_seq} is missing")
+    return _Span(checked, first_prev, expected_prev, rechecked=rechecked)
+
+
+def _walk_in_process(url: str, lo: int, hi: int, head_seq: int, batch: int) -> _Span:
+    from clinic_server.db import make_engine
+
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            return _walk(conn, lo, hi, head_seq, batch)
+    finally:
+        engine.dispose()
+
+
+def _shareable_url(conn: Connection) -> str | None:
+    url = conn.engine.url
+    if url.get_backend_name() == "sqlite" and (not url.database or url.database == ":memory:"):
+        return None
+    return url.render_as_string(hide_password=False)
+
+
+#: below this many records a second process costs more than it saves
+PARALLEL_THRESHOLD = 100_000
+
+
+def verify(conn: Connection, batch: int = 20_000, workers: int = 1) -> VerifyResult:
     """Walk the chain in order and name the first record that does not fit.
 
     The head row is read first and only records up to it are checked, so appends that land while
-    the check runs do not look like a broken chain.
+    the check runs do not look like a broken chain. With ``workers`` > 1 (the CLI uses the CPU
+    count) large chains are split into seq ranges checked by separate processes, each over its own
+    connection; the links between ranges are checked here. Use that from single-threaded programs.
     """
     head = conn.execute(select(AuditHead.seq, AuditHead.last_hash).where(AuditHead.id == 1)).one_or_none()
-    head_seq = head.seq if head is not None else None
-    expected_prev = GENESIS_HASH
-    expected_seq = 1
+    if head is None:
+        last = conn.execute(select(func.max(AuditEvent.seq))).scalar()
+        head_seq, head_hash = (last or 0), None
+    else:
+        head_seq, head_hash = head.seq, head.last_hash
+    url = _shareable_url(conn) if workers > 1 and head_seq >= PARALLEL_THRESHOLD else None
+    if url is None:
+        spans = [((1, head_seq), _walk(conn, 1, head_seq, head_seq, batch))]
+    else:
+        n = min(workers, max(1, head_seq // (PARALLEL_THRESHOLD // 2)))
+        bounds = [(1 + head_seq * i // n, head_seq * (i + 1) // n) for i in range(n)]
+        single = threading.active_count() == 1 and "fork" in mp.get_all_start_methods()
+        context = mp.get_context("fork" if single else "spawn")
+        with ProcessPoolExecutor(n, mp_context=context) as pool:
+            futures = [pool.submit(_walk_in_process, url, lo, hi, head_seq, batch) for lo, hi in bounds]
+            spans = list(zip(bounds, (f.result() for f in futures), strict=True))
     checked = rechecked = 0
-    sha256 = hashlib.sha256
-    rows = _raw_rows(conn, head_seq if head_seq is not None else 2**62, batch)
-    try:
-        for seq, prev_hash, digest, text in rows:
-            if seq != expected_seq:
-                if seq > expected_seq:
-                    return VerifyResult(
-                        False, checked, expected_seq, f"record {expected_seq} is missing", rechecked
-                    )
-                return VerifyResult(False, checked, seq, "sequence out of order", rechecked)
-            if prev_hash != expected_prev:
-                return VerifyResult(False, checked, seq, "previous-hash link does not match", rechecked)
-            if text is None or sha256((prev_hash + "\n" + text).encode()).hexdigest() != digest:
-                rechecked += 1
-                if not _typed_recheck(conn, seq, prev_hash, digest):
-                    return VerifyResult(
-                        False, checked, seq, "record content does not match its hash", rechecked
-                    )
-            expected_prev = digest
-            expected_seq += 1
-            checked += 1
-    finally:
-        rows.close()
-    if head is not None and (head.seq != checked or head.last_hash != expected_prev):
-        if head.seq > checked:
-            return VerifyResult(
-                False,
-                checked,
-                checked + 1,
-                f"chain ends early: records {checked + 1} to {head.seq} are missing",
-                rechecked,
-            )
+    prev = GENESIS_HASH
+    for (lo, _hi), span in spans:
+        rechecked += span.rechecked
+        if span.first_prev is not None and span.first_prev != prev:
+            return VerifyResult(False, checked, lo, "previous-hash link does not match", rechecked)
+        if span.first_bad_seq is not None:
+            return VerifyResult(False, checked + span.checked, span.first_bad_seq, span.problem, rechecked)
+        checked += span.checked
+        prev = span.last_hash or prev
+    if head_hash is not None and head_hash != prev:
         return VerifyResult(
             False, checked, checked or None, "chain head does not match the last record", rechecked
         )

@@ -38,6 +38,9 @@ def _seed_if_empty(engine) -> bool:
         if s.scalar(select(Organization.id).limit(1)) is not None:
             return False
         seed_demo(s)
+        from clinic_server.feed import prepare_demo
+
+        prepare_demo(s)  # demo devices and the starting alert queue
         return True
 
 
@@ -53,6 +56,9 @@ def cmd_seed_demo(settings: Settings, _args) -> int:
         except RuntimeError as exc:
             print(f"clinic-server: {exc}", file=sys.stderr)
             return 1
+        from clinic_server.feed import prepare_demo
+
+        counts.update(prepare_demo(s))  # demo devices and the starting alert queue
     print("demo data seeded: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
     print("demo accounts: anna, bertil (nurses), cecilia (coach), david (supervisor); password demo-password")
     return 0
@@ -112,12 +118,40 @@ def cmd_create_user(settings: Settings, args) -> int:
     return 0
 
 
-def cmd_audit_verify(settings: Settings, _args) -> int:
+def cmd_create_device(settings: Settings, args) -> int:
+    from clinic_server.ingest import create_device
+
+    with Session(_engine(settings)) as s:
+        try:
+            device, key = create_device(s, args.person_id, args.label)
+        except LookupError as exc:
+            print(f"clinic-server: {exc}; nothing was created", file=sys.stderr)
+            return 2
+        device_id = device.id
+        s.commit()
+    print(f"created device {device_id} ({args.label}) for person {args.person_id}")
+    print("Device key (shown once; only its hash is stored — put it in the device's X-Device-Key header):")
+    print(key)
+    return 0
+
+
+def cmd_audit_verify(settings: Settings, args) -> int:
+    import time
+
     from clinic_server.audit import verify
 
-    with _engine(settings).connect() as conn:
-        result = verify(conn)
+    workers = args.workers if args.workers else min(os.cpu_count() or 1, 8)
+    engine = _engine(settings)
+    started = time.perf_counter()
+    try:
+        with engine.connect() as conn:
+            result = verify(conn, workers=workers)
+    finally:
+        engine.dispose()
+    elapsed = time.perf_counter() - started
     print(result.describe())
+    if result.ok and result.checked and elapsed > 0:
+        print(f"({elapsed:.2f} s, {result.checked / elapsed:,.0f} records/s)")
     return 0 if result.ok else 1
 
 
@@ -205,11 +239,18 @@ def build_parser() -> argparse.ArgumentParser:
     u.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
     u.set_defaults(func=cmd_create_user)
 
+    d = sub.add_parser("create-device", help="register a measuring device for a person; prints its key once")
+    d.add_argument("person_id")
+    d.add_argument("--label", required=True, help="what the device is, e.g. 'Omron BP monitor'")
+    d.set_defaults(func=cmd_create_device)
+
     a = sub.add_parser("audit", help="audit log tools")
     asub = a.add_subparsers(dest="audit_command", required=True)
-    asub.add_parser("verify", help="check the whole hash chain; name the first broken record").set_defaults(
-        func=cmd_audit_verify
+    v = asub.add_parser("verify", help="check the whole hash chain; name the first broken record")
+    v.add_argument(
+        "--workers", type=int, default=0, help="processes for large chains (default: CPU count, at most 8)"
     )
+    v.set_defaults(func=cmd_audit_verify)
     return p
 
 

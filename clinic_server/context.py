@@ -16,7 +16,7 @@ from clinic_server import audit
 from clinic_server.config import Settings
 from clinic_server.db import utcnow
 from clinic_server.models import User
-from clinic_server.policy import Actor
+from clinic_server.policy import Actor, purpose_for
 from clinic_server.security import decode_access_token
 
 
@@ -98,6 +98,38 @@ class Ctx:
         return ApiError(status, code, message)
 
 
+def _what_failed(request: Request) -> dict:
+    """What an endpoint that never ran (e.g. its body was invalid) was about, from its route."""
+    route = request.scope.get("route")
+    params = request.path_params or {}
+    first = next(iter(params.values()), None)
+    return {
+        "action": getattr(route, "name", None) or "request",
+        "resource_type": "request",
+        "resource_id": str(first)[:64] if first is not None else None,
+    }
+
+
+def record_unrecorded(request: Request, outcome: str, reason: str) -> None:
+    """Leave the one audit record a failed request still owes (its own writes are rolled back).
+
+    Endpoints record through ``Ctx.record``/``Ctx.deny``; this catches the rest: a body that did
+    not validate, an ``ApiError`` raised without ``deny``, an unexpected exception.
+    """
+    ctx: Ctx | None = getattr(request.state, "ctx", None)
+    if ctx is None or ctx.recorded:
+        return
+    pending = dict(ctx.pending) or _what_failed(request)
+    if not pending.get("purpose"):
+        pending["purpose"] = purpose_for(ctx.actor)
+    session = ctx.session
+    try:
+        session.rollback()
+        ctx.record(outcome=outcome, reason=reason[:500], **pending)
+    finally:
+        session.close()
+
+
 def authenticate(request: Request, session: Session, settings: Settings) -> User:
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
@@ -117,7 +149,12 @@ def authenticate(request: Request, session: Session, settings: Settings) -> User
 
 def get_ctx(request: Request, session: SessionDep, settings: SettingsDep, info: RequestInfoDep) -> Ctx:
     user = authenticate(request, session, settings)
-    ctx = Ctx(request, session, user, actor_of(user), info, settings)
+    actor = actor_of(user)
+    # Hand the connection back to the pool before the endpoint runs (objects stay loaded). This
+    # dependency and the endpoint run in different worker threads: a connection held across that
+    # gap deadlocks a busy server once every worker thread waits on the pool for one.
+    session.commit()
+    ctx = Ctx(request, session, user, actor, info, settings)
     request.state.ctx = ctx
     return ctx
 

@@ -17,6 +17,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -248,7 +249,19 @@ class Alert(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     #: optimistic concurrency: a transition names the version it saw
     version: Mapped[int] = mapped_column(Integer, default=1)
-    __table_args__ = (Index("ix_alert_queue", "state", "severity_rank", "opened_at", "id"),)
+    __table_args__ = (
+        Index("ix_alert_queue", "state", "severity_rank", "opened_at", "id"),
+        # one active alert per person and rule: an ongoing excursion updates it (migration 0003)
+        Index(
+            "uq_alert_active_rule",
+            "person_id",
+            "rule_id",
+            unique=True,
+            sqlite_where=text("state IN ('open', 'acknowledged', 'snoozed')"),
+            postgresql_where=text("state IN ('open', 'acknowledged', 'snoozed')"),
+        ),
+        Index("ix_alert_updated_at", "updated_at"),
+    )
 
 
 class AlertEvent(Base):

@@ -201,63 +201,94 @@ def candidate_person_ids(session: Session, actor: Actor, now: datetime) -> list[
     return list(session.scalars(stmt))
 
 
+_FACT_COLUMNS = (
+    Person.id,
+    Person.birth_date,
+    Person.restricted,
+    Employer.contract_start,
+    Employer.contract_end,
+    Consent.id,
+    Consent.organization_id,
+    Consent.categories,
+    Consent.purpose,
+    Consent.valid_from,
+    Consent.valid_until,
+    Consent.status,
+)
+
+
 def load_facts(
     session: Session, actor: Actor, person_ids: Iterable[str], now: datetime
 ) -> dict[str, PersonFacts]:
+    """What ``decide`` needs about each person, for this actor: one query per 500 people.
+
+    Each row is a person (with the employer's contract) joined to each of their consents (any
+    organization, any state: ``decide`` judges them) and, by the actor's role, to the active coach
+    assignments (coach) or the actor's own unexpired break-the-glass grants (nurse). Plain rows,
+    not ORM objects: this runs for every person on a list (2,000 in the alert queue).
+    """
     ids = list(dict.fromkeys(person_ids))
     if not ids:
         return {}
-    out: dict[str, PersonFacts] = {}
-    consents: dict[str, list[ConsentFact]] = defaultdict(list)
-    coaches: dict[str, set[str]] = defaultdict(set)
-    glass: dict[str, datetime] = {}
+    extra = None
+    if actor.role == "coach":
+        extra = (
+            select(CoachAssignment.person_id.label("pid"), CoachAssignment.coach_id.label("value"))
+            .where(CoachAssignment.active.is_(True))
+            .subquery()
+        )
+    elif actor.role == "nurse":
+        extra = (
+            select(BreakGlassGrant.person_id.label("pid"), BreakGlassGrant.expires_at.label("value"))
+            .where(BreakGlassGrant.user_id == actor.user_id, BreakGlassGrant.expires_at > now)
+            .subquery()
+        )
+    stmt = (
+        select(*_FACT_COLUMNS, *([extra.c.value] if extra is not None else []))
+        .select_from(Person)
+        .outerjoin(Employer, Employer.id == Person.employer_id)
+        .outerjoin(Consent, Consent.person_id == Person.id)
+    )
+    if extra is not None:
+        stmt = stmt.outerjoin(extra, extra.c.pid == Person.id)
+    people: dict[str, tuple] = {}
+    consents: dict[str, dict[str, ConsentFact]] = defaultdict(dict)
+    extras: dict[str, set] = defaultdict(set)
     for chunk_start in range(0, len(ids), 500):
         chunk = ids[chunk_start : chunk_start + 500]
-        for c in session.scalars(select(Consent).where(Consent.person_id.in_(chunk))):
-            consents[c.person_id].append(
-                ConsentFact(
-                    c.organization_id,
-                    frozenset(c.categories),
-                    c.purpose,
-                    c.valid_from,
-                    c.valid_until,
-                    c.status,
+        for row in session.execute(stmt.where(Person.id.in_(chunk))):
+            pid = row[0]
+            people[pid] = row[1:5]
+            if row[5] is not None and row[5] not in consents[pid]:
+                consents[pid][row[5]] = ConsentFact(
+                    row[6], frozenset(row[7]), row[8], row[9], row[10], row[11]
                 )
-            )
-        for a in session.scalars(
-            select(CoachAssignment).where(
-                CoachAssignment.person_id.in_(chunk), CoachAssignment.active.is_(True)
-            )
-        ):
-            coaches[a.person_id].add(a.coach_id)
-        for g in session.scalars(
-            select(BreakGlassGrant).where(
-                BreakGlassGrant.person_id.in_(chunk),
-                BreakGlassGrant.user_id == actor.user_id,
-                BreakGlassGrant.expires_at > now,
-            )
-        ):
-            glass[g.person_id] = max(glass.get(g.person_id, g.expires_at), g.expires_at)
-        rows = session.execute(
-            select(
-                Person.id,
-                Person.birth_date,
-                Person.restricted,
-                Employer.contract_start,
-                Employer.contract_end,
-            )
-            .outerjoin(Employer, Employer.id == Person.employer_id)
-            .where(Person.id.in_(chunk))
+            if extra is not None and row[12] is not None:
+                extras[pid].add(row[12])
+    out: dict[str, PersonFacts] = {}
+    for pid, (birth, restricted, c_start, c_end) in people.items():
+        found = extras.get(pid, set())
+        out[pid] = PersonFacts(
+            person_id=pid,
+            birth_date=birth,
+            restricted=restricted,
+            consents=tuple(consents.get(pid, {}).values()),
+            coach_ids=frozenset(found) if actor.role == "coach" else frozenset(),
+            employer_contract_start=c_start,
+            employer_contract_end=c_end,
+            break_glass_until=max(found) if actor.role == "nurse" and found else None,
         )
-        for pid, birth, restricted, c_start, c_end in rows:
-            out[pid] = PersonFacts(
-                person_id=pid,
-                birth_date=birth,
-                restricted=restricted,
-                consents=tuple(consents.get(pid, ())),
-                coach_ids=frozenset(coaches.get(pid, ())),
-                employer_contract_start=c_start,
-                employer_contract_end=c_end,
-                break_glass_until=glass.get(pid),
-            )
     return out
+
+
+def monitoring_permitted(person: PersonFacts, now: datetime) -> bool:
+    """May the system process ``person``'s measurements into alerts at ``now``?
+
+    The same facts and deny rules as ``decide``: restriction and age under 18 deny; otherwise an
+    active, unexpired care consent to any organization must cover vitals.
+    """
+    if person.restricted or age_on(person.birth_date, now.date()) < ADULT_AGE:
+        return False
+    return any(
+        c.purpose == "care" and c.active_at(now) and Category.VITALS in c.categories for c in person.consents
+    )

@@ -118,11 +118,17 @@ class ClinicApp(App[None]):
     # ------------------------------------------------------------------ navigation
 
     def go_home(self) -> None:
-        from clinic_tui.views.patients import PatientListScreen
-
+        """Each role's home: nurses the alert queue, coaches their participants, supervisors the audit log."""
+        role = self.client.user.role
+        if role == "nurse":
+            from clinic_tui.views.alerts import AlertQueueScreen as Home
+        elif role == "supervisor":
+            from clinic_tui.views.audit import AuditScreen as Home
+        else:
+            from clinic_tui.views.patients import PatientListScreen as Home
         while len(self.screen_stack) > 2:
             self.pop_screen()
-        self.switch_screen(PatientListScreen())
+        self.switch_screen(Home())
 
     def action_logout(self) -> None:
         if self.client is None or not self.client.logged_in:

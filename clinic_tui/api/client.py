@@ -10,6 +10,7 @@ from __future__ import annotations
 import ipaddress
 import uuid
 from collections.abc import Callable
+from datetime import datetime
 from typing import TypeVar
 from urllib.parse import urlsplit
 
@@ -17,6 +18,7 @@ import httpx
 from pydantic import BaseModel, ValidationError
 
 from clinic_tui import CLIENT_NAME, __version__
+from clinic_tui.api import schemas as wire
 from clinic_tui.api.schemas import (
     ErrorBody,
     LoginRequest,
@@ -230,3 +232,156 @@ class ClinicClient:
 
     async def patient(self, person_id: str) -> PatientDetail:
         return await self._call("GET", f"/patients/{person_id}", PatientDetail)
+
+    # --- measurements and alerts ---
+
+    async def alerts(
+        self,
+        state: str = "open",
+        *,
+        severity: str | None = None,
+        q: str | None = None,
+        after: str | None = None,
+        limit: int = 50,
+    ) -> wire.AlertPage:
+        """The alert queue (state "open", "active" or "all"), most severe then oldest first.
+
+        Pass ``page.next_cursor`` as ``after`` for the next page; ``severity`` is e.g. "high" or
+        "high,medium"; ``q`` matches shared names, pseudonyms, rule ids and messages.
+        """
+        params: dict = {"state": state, "limit": limit}
+        if severity:
+            params["severity"] = severity
+        if q:
+            params["q"] = q
+        if after:
+            params["after"] = after
+        return await self._call("GET", "/alerts", wire.AlertPage, params=params)
+
+    async def alert_changes(self, since: datetime) -> wire.AlertChanges:
+        """Alerts changed since ``since`` (use the previous answer's ``next_since``); update by id."""
+        return await self._call(
+            "GET", "/alerts/changes", wire.AlertChanges, params={"since": since.isoformat()}
+        )
+
+    async def transition_alert(
+        self,
+        alert_id: int,
+        action: str,
+        expected_version: int,
+        *,
+        note: str | None = None,
+        snooze_until: datetime | None = None,
+    ) -> wire.AlertItem:
+        """acknowledge / resolve / escalate (note required) / snooze (snooze_until) / reopen.
+
+        Raises ``AlertConflict`` when someone else changed the alert first (its message names who
+        and when), ``ApiError`` with code "invalid_transition" (409) or "note_required" (422).
+        """
+        body = wire.AlertTransition(
+            action=action, expected_version=expected_version, note=note, snooze_until=snooze_until
+        )
+        try:
+            return await self._call(
+                "POST", f"/alerts/{alert_id}/transition", wire.AlertItem, json=body.model_dump(mode="json")
+            )
+        except ApiError as exc:
+            if exc.status == 409 and exc.code == "conflict":
+                raise AlertConflict(exc.message, status=409, code="conflict") from None
+            raise
+
+    async def patient_alerts(self, person_id: str, limit: int = 200) -> wire.PatientAlerts:
+        """One patient's alerts in every state, newest first, with their events and notes."""
+        return await self._call(
+            "GET", f"/patients/{person_id}/alerts", wire.PatientAlerts, params={"limit": limit}
+        )
+
+    async def observation_series(
+        self, person_id: str, loinc: str, range_: str = "30d", points: int = 120
+    ) -> wire.ObservationSeries:
+        """A trend for a chart ``points`` wide (range "7d", "30d", "90d" or "1y"), with thresholds."""
+        params = {"loinc": loinc, "range": range_, "points": points}
+        return await self._call(
+            "GET", f"/patients/{person_id}/observations", wire.ObservationSeries, params=params
+        )
+
+    async def thresholds(self, person_id: str) -> wire.ThresholdSettings:
+        return await self._call("GET", f"/patients/{person_id}/thresholds", wire.ThresholdSettings)
+
+    async def set_thresholds(self, person_id: str, values: dict[str, float | None]) -> wire.ThresholdSettings:
+        """Override thresholds ({key: number}); None restores a key's default."""
+        return await self._call(
+            "PUT", f"/patients/{person_id}/thresholds", wire.ThresholdSettings, json=values
+        )
+
+    # --- consent, break-the-glass, audit ---
+
+    async def consents(self, person_id: str) -> wire.ConsentList:
+        """The person's consents to the caller's organization (nurses)."""
+        return await self._call("GET", f"/patients/{person_id}/consents", wire.ConsentList)
+
+    async def withdraw_consent(self, person_id: str, consent_id: str) -> wire.ConsentOut:
+        """Record that the person withdrew this consent; it stops access from the next request on."""
+        return await self._call(
+            "POST", f"/patients/{person_id}/consents/{consent_id}/withdraw", wire.ConsentOut
+        )
+
+    async def set_restriction(self, person_id: str, restricted: bool) -> wire.RestrictionOut:
+        """Supervisors: restrict (GDPR art. 18) or lift the restriction of the person's processing."""
+        body = wire.RestrictionRequest(restricted=restricted)
+        return await self._call(
+            "POST", f"/patients/{person_id}/restriction", wire.RestrictionOut, json=body.model_dump()
+        )
+
+    async def break_glass(self, person_id: str, reason: str) -> wire.BreakGlassGrantOut:
+        """Nurses: open a record without consent in an emergency (time-boxed, reviewed, notified).
+
+        Raises ``Forbidden`` when refused (restricted, under 18, not a nurse) and ``ApiError`` with
+        status 409 when the nurse already has access by consent.
+        """
+        body = wire.BreakGlassRequest(reason=reason)
+        return await self._call(
+            "POST", f"/patients/{person_id}/break-glass", wire.BreakGlassGrantOut, json=body.model_dump()
+        )
+
+    async def audit_events(
+        self,
+        *,
+        before_seq: int | None = None,
+        limit: int = 100,
+        username: str | None = None,
+        person_id: str | None = None,
+        outcome: str | None = None,
+        action: str | None = None,
+    ) -> wire.AuditPage:
+        """Supervisors: the audit log, newest first; pass ``page.next_before_seq`` for older records."""
+        params: dict = {"limit": limit}
+        for key, value in (
+            ("before_seq", before_seq),
+            ("username", username),
+            ("person_id", person_id),
+            ("outcome", outcome),
+            ("action", action),
+        ):
+            if value is not None and value != "":
+                params[key] = value
+        return await self._call("GET", "/audit/events", wire.AuditPage, params=params)
+
+    async def audit_verify(self) -> wire.AuditVerifyOut:
+        """Supervisors: check the audit hash chain; names the first broken record."""
+        return await self._call("GET", "/audit/verify", wire.AuditVerifyOut)
+
+    async def break_glass_reviews(self) -> wire.BreakGlassReviewList:
+        """Supervisors: break-the-glass grants by their organization's nurses awaiting review."""
+        return await self._call("GET", "/audit/reviews", wire.BreakGlassReviewList)
+
+    async def review_break_glass(self, grant_id: str, note: str) -> wire.BreakGlassReview:
+        """Supervisors: mark a grant reviewed (note required); 409 if someone already did."""
+        body = wire.ReviewRequest(note=note)
+        return await self._call(
+            "POST", f"/audit/reviews/{grant_id}", wire.BreakGlassReview, json=body.model_dump()
+        )
+
+
+class AlertConflict(ApiError):
+    """Someone else changed the alert first; the message says who, when, and its state now."""

@@ -122,3 +122,283 @@ class PatientDetail(PatientSummary):
     occupation: Occupation | None = None
     latest: list[LatestValue] | None = None
     records: list[RecordOut] = []
+
+
+# --- measurements and alerts ---
+
+AlertState = Literal["open", "acknowledged", "snoozed", "resolved", "escalated"]
+AlertAction = Literal["acknowledge", "resolve", "escalate", "snooze", "reopen"]
+SeverityName = Literal["high", "medium", "low"]
+SeriesRange = Literal["7d", "30d", "90d", "1y"]
+
+
+class IngestObservation(Wire):
+    """One measurement as a device posts it (LOINC code, UCUM unit, UTC-offset time)."""
+
+    #: the device's own id for this measurement: posting it again never stores it twice
+    source_id: str = Field(min_length=1, max_length=100)
+    loinc: str = Field(min_length=1, max_length=16)
+    unit: str = Field(max_length=16)
+    value: float = Field(strict=True)
+    #: must carry a UTC offset and lie no more than 5 minutes ahead of the server clock
+    effective_at: datetime
+
+
+class IngestBatch(Wire):
+    observations: list[IngestObservation] = Field(min_length=1, max_length=1000)
+
+
+class IngestItemResult(Wire):
+    index: int
+    source_id: str | None = None
+    status: Literal["stored", "duplicate", "rejected"]
+    message: str
+
+
+class IngestResult(Wire):
+    device_id: str
+    stored: int
+    duplicates: int
+    rejected: int
+    message: str
+    items: list[IngestItemResult]
+
+
+class AlertItem(Wire):
+    id: int
+    person_id: str
+    #: the name when identity is shared with the caller, else the pseudonym ("Patient 1a2b3c")
+    label: str
+    rule_id: str
+    rule_version: int
+    severity: SeverityName
+    loinc: str | None = None
+    value: float | None = None
+    unit: str | None = None
+    message: str
+    #: a snooze that has run out reads "open"
+    state: AlertState
+    opened_at: datetime
+    last_seen_at: datetime
+    updated_at: datetime
+    #: send it back as ``expected_version`` with a transition
+    version: int
+    snoozed_until: datetime | None = None
+
+
+class AlertCounts(Wire):
+    """Open alerts per severity, over the patients the caller may see."""
+
+    high: int = 0
+    medium: int = 0
+    low: int = 0
+
+
+class AlertPage(Wire):
+    items: list[AlertItem]
+    counts: AlertCounts
+    next_cursor: str | None = None
+    server_time: datetime
+
+
+class AlertChanges(Wire):
+    #: alerts (any state) changed since ``since``, including snoozes that ran out
+    items: list[AlertItem]
+    counts: AlertCounts
+    since: datetime
+    #: pass this as ``since`` on the next poll (it overlaps a little: update items by id)
+    next_since: datetime
+    #: more changes than one answer holds: reload the queue instead
+    truncated: bool = False
+
+
+class AlertTransition(Wire):
+    action: AlertAction
+    expected_version: int = Field(ge=1)
+    #: required (non-blank) to resolve or escalate
+    note: str | None = Field(default=None, max_length=4000)
+    #: required to snooze: when the alert comes back as open
+    snooze_until: datetime | None = None
+
+
+class AlertEventOut(Wire):
+    at: datetime
+    from_state: str
+    to_state: str
+    by: str
+    note: str | None = None
+
+
+class PatientAlert(AlertItem):
+    #: what the rule saw (values, thresholds, window) — how the alert can be explained
+    inputs: dict
+    events: list[AlertEventOut] = []
+
+
+class PatientAlerts(Wire):
+    person_id: str
+    label: str
+    items: list[PatientAlert]
+
+
+class SeriesPoint(Wire):
+    at: datetime
+    value: float
+
+
+class ThresholdLine(Wire):
+    key: str
+    value: float
+    label: str
+    #: "above": values at/over the line alert; "below": values under it alert
+    direction: Literal["above", "below"]
+    severity: SeverityName
+    overridden: bool = False
+
+
+class SeriesAlert(Wire):
+    id: int
+    rule_id: str
+    severity: SeverityName
+    state: AlertState
+    opened_at: datetime
+    last_seen_at: datetime
+    value: float | None = None
+
+
+class ObservationSeries(Wire):
+    person_id: str
+    loinc: str
+    key: str
+    display: str
+    unit: str
+    range: SeriesRange
+    start: datetime
+    end: datetime
+    #: readings in the range before downsampling
+    total: int
+    #: at most ``points`` readings chosen by LTTB (extremes stay visible), oldest first
+    points: list[SeriesPoint]
+    thresholds: list[ThresholdLine]
+    alerts: list[SeriesAlert]
+
+
+class ThresholdValue(Wire):
+    key: str
+    value: float
+    default: float
+    overridden: bool
+    set_by: str | None = None
+    set_at: datetime | None = None
+
+
+class ThresholdSettings(Wire):
+    person_id: str
+    items: list[ThresholdValue]
+
+
+# --- consent, break-the-glass, audit ---
+
+
+class ConsentOut(Wire):
+    """One consent the person gave to the caller's organization (the consent itself, no data)."""
+
+    id: str
+    categories: list[str]
+    #: "care" or "coaching"
+    purpose: str
+    valid_from: datetime
+    valid_until: datetime | None = None
+    #: "active" or "withdrawn" (an active consent past valid_until has expired)
+    status: str
+    withdrawn_at: datetime | None = None
+
+
+class ConsentList(Wire):
+    person_id: str
+    items: list[ConsentOut]
+
+
+class RestrictionRequest(Wire):
+    restricted: bool
+
+
+class RestrictionOut(Wire):
+    person_id: str
+    restricted: bool
+
+
+class BreakGlassRequest(Wire):
+    model_config = ConfigDict(str_strip_whitespace=True)
+    #: why the record must be opened now; at least 10 characters after trimming
+    reason: str = Field(min_length=10, max_length=500)
+
+
+class BreakGlassGrantOut(Wire):
+    id: str
+    person_id: str
+    expires_at: datetime
+
+
+class AuditEventOut(Wire):
+    """One audit record: who, what, when, why, outcome. Never any value of personal data."""
+
+    seq: int
+    ts: datetime
+    user_id: str | None = None
+    username: str | None = None
+    role: str | None = None
+    organization_id: str | None = None
+    action: str
+    resource_type: str
+    resource_id: str | None = None
+    #: the person concerned, by id only
+    person_id: str | None = None
+    #: the data categories the response carried
+    categories: list[str]
+    #: purpose of use: care, coaching, emergency, audit, authentication
+    purpose: str
+    #: allowed, denied or error
+    outcome: str
+    reason: str
+    request_id: str
+    client_name: str | None = None
+    client_version: str | None = None
+    details: dict
+
+
+class AuditPage(Wire):
+    items: list[AuditEventOut]
+    #: pass as ``before_seq`` for the next (older) page; None on the last page
+    next_before_seq: int | None = None
+
+
+class AuditVerifyOut(Wire):
+    ok: bool
+    checked: int
+    first_bad_seq: int | None = None
+    problem: str | None = None
+
+
+class BreakGlassReview(Wire):
+    """A break-the-glass grant, for the supervisor's review."""
+
+    id: str
+    user_id: str
+    username: str
+    person_id: str
+    reason: str
+    created_at: datetime
+    expires_at: datetime
+    reviewed_by: str | None = None
+    reviewed_at: datetime | None = None
+    review_note: str | None = None
+
+
+class BreakGlassReviewList(Wire):
+    items: list[BreakGlassReview]
+
+
+class ReviewRequest(Wire):
+    model_config = ConfigDict(str_strip_whitespace=True)
+    note: str = Field(min_length=1, max_length=2000)

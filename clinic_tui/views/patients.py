@@ -27,6 +27,13 @@ class PatientListScreen(Screen):
         Binding("escape", "clear_filter", "Clear filter", id="patients.clear", tooltip="Clear the filter"),
         Binding("enter", "open", "Open", id="patients.open", tooltip="Open the selected person", show=True),
         Binding("r", "refresh", "Refresh", id="patients.refresh", tooltip="Reload the list from the server"),
+        Binding(
+            "b",
+            "break_glass",
+            "Emergency access",
+            id="patients.break_glass",
+            tooltip="Break the glass: open a record without consent, with a reason (nurses)",
+        ),
     ]
 
     def __init__(self):
@@ -141,6 +148,46 @@ class PatientListScreen(Screen):
         table = self.query_one(DataTable)
         if table.row_count:
             self.open_person(table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value)
+
+    def check_action(self, action: str, parameters: tuple) -> bool | None:
+        if action == "break_glass":
+            return (
+                self.app.client is not None
+                and self.app.client.user is not None
+                and (self.app.client.user.role == "nurse")
+            )
+        return True
+
+    def action_break_glass(self, personnummer: str = "", reason: str = "", error: str = "") -> None:
+        from clinic_tui.widgets.modals import BreakGlassPrompt
+
+        def done(answer: tuple[str, str] | None) -> None:
+            if answer:
+                self.break_glass(*answer)
+
+        self.app.push_screen(BreakGlassPrompt(personnummer, reason, error), done)
+
+    @work(group="break-glass", exit_on_error=False)
+    async def break_glass(self, personnummer: str, reason: str) -> None:
+        from clinic_tui.api.client import ApiError, Unreachable
+
+        try:
+            grant = await self.app.client.break_glass_by_personnummer(personnummer, reason)
+        except Unreachable as exc:
+            self.action_break_glass(personnummer, reason, f"{exc.message} Nothing was lost; try again.")
+            return
+        except ApiError as exc:
+            if exc.status == 409:  # already has access by consent: just open it
+                self.app.notify(exc.message)
+                found = await self.app.client.patients(q=personnummer)
+                if found.items:
+                    self.open_person(found.items[0].id)
+                return
+            self.action_break_glass(personnummer, reason, exc.message)
+            return
+        self.app.notify("Emergency access granted; it is logged and will be reviewed.", severity="warning")
+        self.load()
+        self.open_person(grant.person_id)
 
     def open_person(self, person_id: str | None) -> None:
         if person_id:

@@ -9,7 +9,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Button, OptionList, Static, TextArea
+from textual.widgets import Button, Input, OptionList, Static, TextArea
 from textual.widgets.option_list import Option
 
 
@@ -131,3 +131,66 @@ class ConfirmPrompt(ModalScreen[bool]):
     @on(Button.Pressed, "#no")
     def action_no(self) -> None:
         self.dismiss(False)
+
+
+class BreakGlassPrompt(ModalScreen[tuple[str, str] | None]):
+    """Emergency access: the person's personnummer and a typed reason (at least 10 characters)."""
+
+    BINDINGS = [
+        Binding("escape", "cancel", "Cancel", id="glass.cancel", tooltip="Do not open the record"),
+        Binding(
+            "ctrl+s", "commit", "Open record", id="glass.commit", tooltip="Open the record", priority=True
+        ),
+    ]
+
+    def __init__(self, personnummer: str = "", reason: str = "", error: str = ""):
+        super().__init__()
+        self.initial = (personnummer, reason, error)
+
+    def compose(self) -> ComposeResult:
+        pnr, reason, error = self.initial
+        with Vertical(classes="modal-box"):
+            yield Static("Emergency access (break the glass)", classes="modal-title")
+            yield Static(
+                "Opens a record without the patient's consent, for vital interests only. The access is "
+                "time-limited, logged as an emergency, reviewed by your supervisor, and the patient is "
+                "told.",
+                classes="muted",
+            )
+            yield Input(pnr, placeholder="Personnummer (YYYYMMDD-XXXX)", id="glass-pnr", max_length=13)
+            yield Static("Reason (required, at least 10 characters):")
+            yield TextArea(reason, id="glass-reason", soft_wrap=True)
+            yield Static(error, id="glass-error", classes="modal-error")
+            with Horizontal(classes="modal-buttons"):
+                yield Button("Open record (Ctrl+S)", id="ok", variant="error")
+                yield Button("Cancel (Esc)", id="cancel")
+
+    def on_mount(self) -> None:
+        self.query_one("#glass-pnr", Input).focus()
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+    @on(Button.Pressed, "#cancel")
+    def _cancel(self) -> None:
+        self.dismiss(None)
+
+    @on(Input.Submitted, "#glass-pnr")
+    def _next(self) -> None:
+        self.query_one("#glass-reason", TextArea).focus()
+
+    @on(Button.Pressed, "#ok")
+    def action_commit(self) -> None:
+        from clinic_tui.domain.personnummer import PersonnummerError, normalize
+
+        error = self.query_one("#glass-error", Static)
+        try:
+            pnr = normalize(self.query_one("#glass-pnr", Input).value.strip())
+        except PersonnummerError as exc:
+            error.update(f"Personnummer: {exc}")
+            return
+        reason = self.query_one("#glass-reason", TextArea).text.strip()
+        if len(reason) < 10:
+            error.update("Write the reason: at least 10 characters.")
+            return
+        self.dismiss((pnr, reason))

@@ -52,3 +52,9 @@ async def log_in(pilot, username: str, password: str) -> None:
     await pilot.press(*password)
     await pilot.press("enter")
     await settle(pilot)
+
+
+async def to_patients(pilot) -> None:
+    """From a nurse's alert queue to her patient list."""
+    await pilot.press("p")
+    await settle(pilot)

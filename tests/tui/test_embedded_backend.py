@@ -18,7 +18,8 @@ SCRIPT = textwrap.dedent(
     async def main():
         backend = EmbeddedBackend()
         await backend.start()
-        print(json.dumps({"url": backend.url, "pid": backend.proc.pid, "failure": backend.failure}), flush=True)
+        info = {"url": backend.url, "pid": backend.proc.pid, "failure": backend.failure}
+        print(json.dumps(info), flush=True)
         await asyncio.sleep(3600)
 
     asyncio.run(main())

@@ -1,11 +1,12 @@
 from textual.widgets import DataTable, Input, Static
 
 from clinic_tui import session_store
+from clinic_tui.views.alerts import AlertQueueScreen
 from clinic_tui.views.login import LoginScreen
 from clinic_tui.views.patient import PatientScreen
 from clinic_tui.views.patients import PatientListScreen
 from tests.factories import PASSWORD
-from tests.tui.conftest import log_in, settle
+from tests.tui.conftest import log_in, settle, to_patients
 
 
 def _cells(table: DataTable) -> list[str]:
@@ -32,7 +33,9 @@ async def test_empty_form_is_refused_without_a_request(tui, clinic, session):
         await settle(pilot)
         await pilot.click("#login")
         await settle(pilot)
-        assert "Enter both username and password" in str(app.screen.query_one("#login-error", Static).render())
+        assert "Enter both username and password" in str(
+            app.screen.query_one("#login-error", Static).render()
+        )
     assert audit_count(session) == before
 
 
@@ -40,7 +43,8 @@ async def test_nurse_logs_in_and_sees_only_her_patients(tui, clinic, memory_keyr
     app = tui()
     async with app.run_test(size=(120, 40)) as pilot:
         await log_in(pilot, "anna", PASSWORD)
-        assert isinstance(app.screen, PatientListScreen)
+        assert isinstance(app.screen, AlertQueueScreen)  # a nurse's home
+        await to_patients(pilot)
         rows = _cells(app.screen.query_one(DataTable))
         assert len(rows) == 2
         assert any("Nora Norrman" in r for r in rows)
@@ -57,6 +61,7 @@ async def test_bertil_sees_a_different_set(tui, clinic):
     app = tui()
     async with app.run_test(size=(120, 40)) as pilot:
         await log_in(pilot, "bertil", PASSWORD)
+        await to_patients(pilot)
         rows = _cells(app.screen.query_one(DataTable))
         assert len(rows) == 1 and "Sune Södergren" in rows[0]
 
@@ -65,6 +70,7 @@ async def test_filter_with_slash(tui, clinic):
     app = tui()
     async with app.run_test(size=(120, 40)) as pilot:
         await log_in(pilot, "anna", PASSWORD)
+        await to_patients(pilot)
         await pilot.press("slash")
         await pilot.press(*"norr")
         await settle(pilot)
@@ -79,6 +85,7 @@ async def test_open_patient_shows_withheld_sections(tui, clinic):
     app = tui()
     async with app.run_test(size=(120, 40)) as pilot:
         await log_in(pilot, "anna", PASSWORD)
+        await to_patients(pilot)
         table = app.screen.query_one(DataTable)
         vera_index = next(i for i, r in enumerate(_cells(table)) if "Patient " in r)
         table.move_cursor(row=vera_index)
@@ -96,12 +103,12 @@ async def test_remembered_session_resumes_and_logout_forgets_it(tui, clinic, mem
     app = tui()
     async with app.run_test(size=(120, 40)) as pilot:
         await log_in(pilot, "anna", PASSWORD)
-        assert isinstance(app.screen, PatientListScreen)
+        assert isinstance(app.screen, AlertQueueScreen)
     # a new start of the app resumes from the keyring
     app2 = tui()
     async with app2.run_test(size=(120, 40)) as pilot:
         await settle(pilot)
-        assert isinstance(app2.screen, PatientListScreen)
+        assert isinstance(app2.screen, AlertQueueScreen)
         await pilot.press("ctrl+o")
         await settle(pilot)
         assert isinstance(app2.screen, LoginScreen)
@@ -119,4 +126,4 @@ async def test_without_a_keyring_the_user_is_told(tui, clinic, monkeypatch):
         note = str(app.screen.query_one("#keyring-note", Static).render())
         assert "not be remembered" in note
         await log_in(pilot, "anna", PASSWORD)
-        assert isinstance(app.screen, PatientListScreen)
+        assert isinstance(app.screen, AlertQueueScreen)

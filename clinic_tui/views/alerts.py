@@ -1,0 +1,282 @@
+"""The alert queue: the nurse's home. Ordered by severity, then age; updates itself.
+
+Paged at the API (keyset): the table holds the pages loaded so far, never the whole queue, and
+more are fetched as the cursor nears the end. Live updates are merged by alert id inside one
+batch update, and the cursor stays on the alert it was on.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Header, Input, Static
+
+from clinic_tui.api.schemas import AlertCounts, AlertItem
+from clinic_tui.views.alert_actions import AlertActions
+from clinic_tui.views.format import age_text, plain
+
+POLL_SECONDS = 5
+PAGE = 200
+SEVERITY_STYLE = {"high": "bold white on red", "medium": "bold black on yellow", "low": "black on grey70"}
+SEVERITY_RANK = {"high": 0, "medium": 1, "low": 2}
+ACTIVE = {"open", "acknowledged"}
+
+
+COLUMNS = ("sev", "patient", "message", "value", "age", "state")
+
+
+def sort_key(a: AlertItem):
+    return (SEVERITY_RANK[a.severity], a.opened_at, a.id)
+
+
+class SortText(Text):
+    """A cell that knows its place in the queue order (the table sorts by it once per update)."""
+
+    def __init__(self, text: str, *, style: str, order: tuple):
+        super().__init__(text, style=style)
+        self.order = order
+
+
+class AlertQueueScreen(AlertActions, Screen):
+    BINDINGS = [
+        Binding("a", "acknowledge", "Acknowledge", id="alerts.acknowledge", tooltip="Acknowledge the alert"),
+        Binding("x", "resolve", "Resolve", id="alerts.resolve", tooltip="Resolve (a note is required)"),
+        Binding("e", "escalate", "Escalate", id="alerts.escalate", tooltip="Escalate (a note is required)"),
+        Binding("s", "snooze", "Snooze", id="alerts.snooze", tooltip="Hide the alert until a time"),
+        Binding("o", "open_patient", "Patient", id="alerts.open", tooltip="Open the patient of this alert"),
+        Binding(
+            "slash", "filter", "Filter", id="alerts.filter", tooltip="Filter by patient, rule or message"
+        ),
+        Binding("escape", "clear_filter", "Clear", id="alerts.clear", tooltip="Clear the filter", show=False),
+        Binding("p", "patients", "Patients", id="alerts.patients", tooltip="All your patients"),
+        Binding("r", "refresh", "Refresh", id="alerts.refresh", tooltip="Reload the queue"),
+    ]
+
+    def __init__(self):
+        super().__init__()
+        self.alerts: dict[int, AlertItem] = {}
+        self.next_cursor: str | None = None
+        self.since: datetime | None = None
+        self.counts = AlertCounts()
+        self.loading_more = False
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Static("", id="whoami")
+        yield Static("", id="alert-counts")
+        yield Input(placeholder="Filter: patient, rule, message (Esc clears)", id="filter", classes="hidden")
+        yield DataTable(id="alerts", cursor_type="row", zebra_stripes=True)
+        yield Static("Loading…", id="list-status")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        user = self.app.client.user
+        self.title = f"Alerts — {user.organization_name}"
+        self.query_one("#whoami", Static).update(
+            Text(f"{user.display_name} · {user.role} · {user.organization_name}")
+        )
+        table = self.query_one(DataTable)
+        table.add_column("Sev", key="sev", width=8)
+        table.add_column("Patient", key="patient", width=24)
+        table.add_column("Alert", key="message", width=44)
+        table.add_column("Value", key="value", width=14)
+        table.add_column("Age", key="age", width=7)
+        table.add_column("State", key="state", width=13)
+        table.focus()
+        self.reload()
+        self.set_interval(POLL_SECONDS, self.poll)
+
+    # ------------------------------------------------------------------ data
+
+    @property
+    def filter_text(self) -> str | None:
+        return self.query_one("#filter", Input).value.strip() or None
+
+    @work(exclusive=True, group="alerts", exit_on_error=False)
+    async def reload(self) -> None:
+        page = await self.app.client.alerts(state="active", q=self.filter_text, limit=PAGE)
+        self.alerts = {a.id: a for a in page.items}
+        self.next_cursor = page.next_cursor
+        self.since = page.server_time
+        self.counts = page.counts
+        self.render_rows()
+
+    @work(exclusive=True, group="alerts-more", exit_on_error=False)
+    async def load_more(self) -> None:
+        if not self.next_cursor:
+            return
+        self.loading_more = True
+        try:
+            page = await self.app.client.alerts(
+                state="active", q=self.filter_text, after=self.next_cursor, limit=PAGE
+            )
+        finally:
+            self.loading_more = False
+        for a in page.items:
+            self.alerts[a.id] = a
+        self.next_cursor = page.next_cursor
+        self.counts = page.counts
+        self.render_rows()
+
+    @work(exclusive=True, group="alerts-poll", exit_on_error=False)
+    async def poll(self) -> None:
+        if self.since is None:
+            return
+        changes = await self.app.client.alert_changes(self.since)
+        self.since = changes.next_since
+        self.counts = changes.counts
+        if changes.truncated:
+            self.reload()
+            return
+        self.merge(changes.items)
+
+    def merge(self, items: list[AlertItem]) -> None:
+        """Apply changed alerts by id: drop closed ones, update or add active ones."""
+        needle = (self.filter_text or "").lower()
+        last = max(self.alerts.values(), key=sort_key) if self.alerts and self.next_cursor else None
+        for a in items:
+            if a.state not in ACTIVE:
+                self.alerts.pop(a.id, None)
+                continue
+            if needle and needle not in f"{a.label} {a.rule_id} {a.message}".lower():
+                self.alerts.pop(a.id, None)
+                continue
+            # beyond the loaded pages: it will arrive with its page
+            if last is not None and a.id not in self.alerts and sort_key(a) > sort_key(last):
+                continue
+            self.alerts[a.id] = a
+        self.render_rows()
+
+    def cells(self, a: AlertItem, now: datetime) -> list:
+        value = f"{a.value:g} {a.unit or ''}".strip() if a.value is not None else ""
+        return [
+            SortText(f" {a.severity.upper():<6}", style=SEVERITY_STYLE[a.severity], order=sort_key(a)),
+            plain(a.label),
+            plain(a.message),
+            plain(value),
+            plain(age_text(a.opened_at, now)),
+            plain(a.state if a.state != "acknowledged" else "ack'd"),
+        ]
+
+    def render_rows(self) -> None:
+        """Update the table by alert id: remove gone rows, update changed cells, add new, sort once."""
+        table = self.query_one(DataTable)
+        current = self.current_alert()
+        now = datetime.now(UTC)
+        wanted = {str(a.id): a for a in self.alerts.values()}
+        shown = {row_key.value for row_key in table.rows}
+        with self.app.batch_update():
+            for key in shown - wanted.keys():
+                table.remove_row(key)
+            for key, a in wanted.items():
+                cells = self.cells(a, now)
+                if key in shown:
+                    for column, cell in zip(COLUMNS, cells, strict=True):
+                        old = table.get_cell(key, column)
+                        if old != cell or (column == "sev" and old.order != cell.order):
+                            table.update_cell(key, column, cell)
+                else:
+                    table.add_row(*cells, key=key)
+            table.sort("sev", key=lambda cell: cell.order)
+            if current is not None and table.row_count:
+                if str(current.id) in wanted:
+                    index = table.get_row_index(str(current.id))
+                else:  # it left the queue: stay at the same place in the order
+                    index = sum(1 for a in wanted.values() if sort_key(a) < sort_key(current))
+                table.move_cursor(row=min(index, table.row_count - 1), animate=False)
+        self.render_counts()
+
+    def render_counts(self) -> None:
+        c = self.counts
+        counts = Text()
+        counts.append(f" HIGH {c.high} ", style=SEVERITY_STYLE["high"])
+        counts.append("  ")
+        counts.append(f" MEDIUM {c.medium} ", style=SEVERITY_STYLE["medium"])
+        counts.append("  ")
+        counts.append(f" LOW {c.low} ", style=SEVERITY_STYLE["low"])
+        counts.append("   open alerts", style="dim")
+        self.query_one("#alert-counts", Static).update(counts)
+        n = len(self.alerts)
+        more = " · more load as you scroll" if self.next_cursor else ""
+        self.query_one("#list-status", Static).update(f"{n} alerts shown{more}" if n else "No active alerts.")
+
+    def current_alert(self) -> AlertItem | None:
+        table = self.query_one(DataTable)
+        if not table.row_count:
+            return None
+        key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+        return self.alerts.get(int(key)) if key else None
+
+    def alert_changed(self, alert: AlertItem | None) -> None:
+        if alert is None:
+            self.reload()
+        else:
+            self.merge([alert])
+
+    @on(DataTable.RowHighlighted)
+    def _near_end(self, event: DataTable.RowHighlighted) -> None:
+        table = event.data_table
+        if self.next_cursor and not self.loading_more and event.cursor_row >= table.row_count - 20:
+            self.load_more()
+
+    # ------------------------------------------------------------------ actions
+
+    def _act(self, action: str) -> None:
+        alert = self.current_alert()
+        if alert is not None:
+            self.act(alert, action)
+
+    def action_acknowledge(self) -> None:
+        self._act("acknowledge")
+
+    def action_resolve(self) -> None:
+        self._act("resolve")
+
+    def action_escalate(self) -> None:
+        self._act("escalate")
+
+    def action_snooze(self) -> None:
+        self._act("snooze")
+
+    def action_open_patient(self) -> None:
+        alert = self.current_alert()
+        if alert is not None:
+            from clinic_tui.views.patient import PatientScreen
+
+            self.app.push_screen(PatientScreen(alert.person_id, focus_loinc=alert.loinc))
+
+    @on(DataTable.RowSelected)
+    def _selected(self) -> None:
+        self.action_open_patient()
+
+    def action_patients(self) -> None:
+        from clinic_tui.views.patients import PatientListScreen
+
+        self.app.push_screen(PatientListScreen())
+
+    def action_refresh(self) -> None:
+        self.reload()
+
+    def action_filter(self) -> None:
+        box = self.query_one("#filter", Input)
+        box.remove_class("hidden")
+        box.focus()
+
+    def action_clear_filter(self) -> None:
+        box = self.query_one("#filter", Input)
+        box.value = ""
+        box.add_class("hidden")
+        self.query_one(DataTable).focus()
+
+    @on(Input.Changed, "#filter")
+    def _filter(self) -> None:
+        self.reload()
+
+    @on(Input.Submitted, "#filter")
+    def _filter_done(self) -> None:
+        self.query_one(DataTable).focus()

@@ -1,0 +1,111 @@
+"""The nurse's day in the TUI: alerts arrive, she acknowledges, opens the patient, resolves with a note."""
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+from textual.widgets import DataTable, Static, TextArea
+
+from clinic_server.models import Alert, AuditEvent
+from clinic_tui.views.alerts import AlertQueueScreen
+from clinic_tui.views.patient import PatientScreen
+from clinic_tui.widgets.modals import TextPrompt
+from clinic_tui.widgets.trend_chart import TrendChart
+from tests.factories import PASSWORD
+from tests.tui.conftest import log_in, settle
+from tests.vitals_util import clinic, now, obs, post
+
+
+@pytest.fixture
+def c(world, session):
+    return clinic(world, session)
+
+
+def _alert_ids(screen: AlertQueueScreen) -> list[int]:
+    table = screen.query_one(DataTable)
+    return [int(table.coordinate_to_cell_key((i, 0)).row_key.value) for i in range(table.row_count)]
+
+
+def _cursor_id(screen: AlertQueueScreen) -> int:
+    return screen.current_alert().id
+
+
+async def test_work_an_alert_from_queue_to_resolved(tui, c, http, session):
+    r = await post(http, c.keys["nora"], obs("8480-6", 186, now() - timedelta(minutes=5)))
+    assert r.status_code == 200, r.text
+    app = tui()
+    async with app.run_test(size=(140, 45)) as pilot:
+        await log_in(pilot, "anna", PASSWORD)
+        queue = app.screen
+        assert isinstance(queue, AlertQueueScreen)
+        assert len(_alert_ids(queue)) == 1
+        assert "HIGH 1" in str(queue.query_one("#alert-counts", Static).render())
+        row = " ".join(str(x) for x in queue.query_one(DataTable).get_row_at(0))
+        assert "Nora Norrman" in row and "186" in row
+
+        await pilot.press("a")
+        await settle(pilot)
+        assert queue.current_alert().state == "acknowledged"
+
+        # open the patient: the excursion is on the chart, with the threshold line
+        await pilot.press("o")
+        await settle(pilot)
+        assert isinstance(app.screen, PatientScreen)
+        chart = app.screen.query_one(TrendChart)
+        assert chart.data is not None and any(v == 186 for _, v in chart.data.points)
+        assert any(v == 180 for _, v in chart.data.thresholds)
+        assert chart.data.alerts
+        await pilot.press("4")  # one year
+        await settle(pilot)
+        assert app.screen.query_one(TrendChart).data.days == 365
+
+        # resolve from the patient screen: a note is required
+        await pilot.press("x")
+        await settle(pilot)
+        assert isinstance(app.screen, TextPrompt)
+        await pilot.press("ctrl+s")
+        assert "cannot be empty" in str(app.screen.query_one("#prompt-error", Static).render())
+        app.screen.query_one(TextArea).insert("Called patient; re-measured 152/88, medication taken late.")
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        assert isinstance(app.screen, PatientScreen)
+        notes = str(app.screen.query_one("#alert-notes", Static).render())
+        assert "re-measured 152/88" in notes
+
+        await pilot.press("escape")
+        await queue.poll().wait()
+        await settle(pilot)
+        assert _alert_ids(queue) == []
+
+    session.expire_all()
+    alert = session.scalar(select(Alert))
+    assert alert.state == "resolved"
+    actions = session.scalars(
+        select(AuditEvent.action).where(AuditEvent.username == "anna").order_by(AuditEvent.seq)
+    ).all()
+    assert sum("transition" in a for a in actions) == 2, actions
+
+
+async def test_queue_update_keeps_the_cursor_on_the_same_alert(tui, c, http, session):
+    t = now() - timedelta(hours=2)
+    await post(http, c.keys["nora"], obs("8480-6", 165, t))  # medium, grade 2
+    await post(http, c.keys["bo"], obs("8867-4", 135, t + timedelta(minutes=1)))  # high
+    await post(http, c.keys["vera"], obs("14743-9", 3.5, t + timedelta(minutes=2)))  # medium
+    app = tui()
+    async with app.run_test(size=(140, 45)) as pilot:
+        await log_in(pilot, "anna", PASSWORD)
+        queue = app.screen
+        ids = _alert_ids(queue)
+        assert len(ids) == 3
+        table = queue.query_one(DataTable)
+        table.move_cursor(row=2)
+        watched = _cursor_id(queue)
+        assert ids.index(watched) == 2
+        # two new high alerts arrive and sort above the one the nurse is on
+        await post(http, c.keys["nora"], obs("14743-9", 2.6, now() - timedelta(minutes=1)), obs("8867-4", 38))
+        await queue.poll().wait()
+        await settle(pilot)
+        new_ids = _alert_ids(queue)
+        assert len(new_ids) == 5
+        assert _cursor_id(queue) == watched
+        assert new_ids.index(watched) == 4
