@@ -11,25 +11,71 @@ import dataclasses
 from datetime import timedelta
 
 from fastapi import APIRouter
+from sqlalchemy import select
 
 from clinic_server import policy
 from clinic_server.context import CtxDep
 from clinic_server.models import BreakGlassGrant, Person, PersonNotice
-from clinic_tui.api.schemas import BreakGlassGrantOut, BreakGlassRequest
+from clinic_tui.api.schemas import BreakGlassGrantOut, BreakGlassLookup, BreakGlassRequest
+from clinic_tui.domain import personnummer
 
-router = APIRouter(prefix="/patients", tags=["break-the-glass"])
+router = APIRouter(tags=["break-the-glass"])
 
 NOT_PERMITTED = "You do not have access to this person's record."
 
 
 @router.post(
-    "/{person_id}/break-glass",
+    "/patients/{person_id}/break-glass",
     response_model=BreakGlassGrantOut,
     status_code=201,
     responses={403: {}, 409: {}, 422: {}},
 )
 def break_glass(person_id: str, body: BreakGlassRequest, ctx: CtxDep) -> BreakGlassGrantOut:
     """Nurses only: time-boxed emergency access; refused if restricted or under 18."""
+    base = _base(ctx)
+    person = ctx.session.get(Person, person_id) if len(person_id) <= 32 else None
+    if person is None:
+        raise ctx.deny(message=NOT_PERMITTED, reason="no such person", **base)
+    return _grant(ctx, person, body.reason, base)
+
+
+@router.post(
+    "/break-glass",
+    response_model=BreakGlassGrantOut,
+    status_code=201,
+    responses={403: {}, 404: {}, 409: {}, 422: {}},
+    include_in_schema=True,
+)
+def break_glass_by_personnummer(body: BreakGlassLookup, ctx: CtxDep) -> BreakGlassGrantOut:
+    """Nurses only: the same emergency access, for someone not in the nurse's list (found by personnummer).
+
+    Telling "no record" apart from "not allowed" is deliberate here: in an emergency a mistyped
+    number must be noticed. The lookup itself is audited (denied, with the reason) and reviewed.
+    """
+    base = _base(ctx)
+    try:
+        pnr = personnummer.normalize(body.personnummer)
+    except personnummer.PersonnummerError as exc:
+        raise ctx.deny(
+            status=422,
+            code="invalid_personnummer",
+            message=f"Personnummer: {exc}",
+            reason="invalid personnummer",
+            **base,
+        ) from None
+    person = ctx.session.scalar(select(Person).where(Person.personnummer == pnr))
+    if person is None:
+        raise ctx.deny(
+            status=404,
+            code="not_found",
+            message="No record found for that personnummer.",
+            reason="no such person",
+            **base,
+        )
+    return _grant(ctx, person, body.reason, base)
+
+
+def _base(ctx) -> dict:
     base = {
         "action": "break_glass",
         "resource_type": "break_glass_grant",
@@ -43,9 +89,10 @@ def break_glass(person_id: str, body: BreakGlassRequest, ctx: CtxDep) -> BreakGl
             reason=f"{ctx.actor.role} may not break the glass",
             **base,
         )
-    person = ctx.session.get(Person, person_id) if len(person_id) <= 32 else None
-    if person is None:
-        raise ctx.deny(message=NOT_PERMITTED, reason="no such person", **base)
+    return base
+
+
+def _grant(ctx, person: Person, reason: str, base: dict) -> BreakGlassGrantOut:
     base["person_id"] = person.id
     ctx.expect(**base)
     facts = policy.load_facts(ctx.session, ctx.actor, [person.id], ctx.now)[person.id]
@@ -69,7 +116,7 @@ def break_glass(person_id: str, body: BreakGlassRequest, ctx: CtxDep) -> BreakGl
     grant = BreakGlassGrant(
         user_id=ctx.actor.user_id,
         person_id=person.id,
-        reason=body.reason,
+        reason=reason,
         created_at=ctx.now,
         expires_at=expires_at,
     )
@@ -93,6 +140,6 @@ def break_glass(person_id: str, body: BreakGlassRequest, ctx: CtxDep) -> BreakGl
         **base,
         outcome="allowed",
         reason="break-the-glass grant created (vital interests); flagged for review",
-        details={"reason": body.reason, "expires_at": expires_at.isoformat()},
+        details={"reason": reason, "expires_at": expires_at.isoformat()},
     )
     return BreakGlassGrantOut(id=grant.id, person_id=person.id, expires_at=expires_at)

@@ -344,6 +344,14 @@ class ClinicClient:
             "POST", f"/patients/{person_id}/break-glass", wire.BreakGlassGrantOut, json=body.model_dump()
         )
 
+    async def break_glass_by_personnummer(self, personnummer: str, reason: str) -> wire.BreakGlassGrantOut:
+        """Nurses: break the glass for someone not in their list, found by personnummer.
+
+        ``ApiError`` 404 when no record has that number; 409 when consent already gives access.
+        """
+        body = wire.BreakGlassLookup(personnummer=personnummer, reason=reason)
+        return await self._call("POST", "/break-glass", wire.BreakGlassGrantOut, json=body.model_dump())
+
     async def audit_events(
         self,
         *,

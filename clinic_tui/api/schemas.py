@@ -334,6 +334,12 @@ class BreakGlassRequest(Wire):
     reason: str = Field(min_length=10, max_length=500)
 
 
+class BreakGlassLookup(BreakGlassRequest):
+    """Break the glass for someone not in the nurse's list: found by personnummer."""
+
+    personnummer: str = Field(min_length=10, max_length=13)
+
+
 class BreakGlassGrantOut(Wire):
     id: str
     person_id: str
