@@ -70,6 +70,8 @@ class PatientScreen(AlertActions, Screen):
             yield Static("Loading…", id="identity")
             yield Static("Contact", classes="section-title")
             yield Static("", id="contact")
+            yield Static("Occupation", classes="section-title")
+            yield Static("", id="occupation")
             yield Static("Conditions", classes="section-title")
             yield Static("", id="conditions")
             yield Static("Latest measurements", classes="section-title")
@@ -113,7 +115,20 @@ class PatientScreen(AlertActions, Screen):
         self.show(detail)
         if "vitals" in detail.shared:
             self.load_chart()
-            self.load_alerts()
+            if self.is_nurse:
+                self.load_alerts()
+
+    def check_action(self, action: str, parameters: tuple) -> bool | None:
+        """The footer never offers what does not apply: alert keys are for nurses, charts need vitals."""
+        if action == "alert":
+            return self.is_nurse and bool(self.alerts)
+        if action in ("range", "next_measurement", "prev_measurement"):
+            return self.detail is not None and "vitals" in self.detail.shared
+        return True
+
+    @property
+    def is_nurse(self) -> bool:
+        return self.app.client.user.role == "nurse"
 
     @property
     def chart_loinc(self) -> str | None:
@@ -171,6 +186,7 @@ class PatientScreen(AlertActions, Screen):
             table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value if table.row_count else None
         )
         self.alerts = {a.id: a for a in data.items}
+        self.refresh_bindings()
         notes = Text()
         with self.app.batch_update():
             table.clear()
@@ -232,6 +248,7 @@ class PatientScreen(AlertActions, Screen):
         for widget_id in (
             "#identity",
             "#contact",
+            "#occupation",
             "#conditions",
             "#records",
             "#latest-note",
@@ -249,6 +266,7 @@ class PatientScreen(AlertActions, Screen):
 
     def show(self, d: PatientDetail) -> None:
         self.detail = d
+        self.refresh_bindings()
         shared = set(d.shared)
         self.title = d.label
         self.update_banner()
@@ -271,6 +289,14 @@ class PatientScreen(AlertActions, Screen):
         else:
             self.query_one("#contact", Static).update(withheld())
 
+        if d.occupation is not None:
+            o = d.occupation
+            self.query_one("#occupation", Static).update(
+                plain(" · ".join(x for x in (o.job_title, o.employer) if x))
+            )
+        else:
+            self.query_one("#occupation", Static).update(withheld())
+
         if d.conditions is not None:
             self.query_one("#conditions", Static).update(plain(", ".join(d.conditions) or "none recorded"))
         else:
@@ -290,7 +316,7 @@ class PatientScreen(AlertActions, Screen):
             self.query_one("#latest-note", Static).update(withheld())
         vitals = "vitals" in shared
         self.query_one(TrendChart).display = vitals
-        self.query_one("#patient-alerts", DataTable).display = vitals
+        self.query_one("#patient-alerts", DataTable).display = vitals and self.is_nurse
         if not vitals:
             self.query_one("#trend-note", Static).update(withheld())
             self.query_one("#alert-notes", Static).update(withheld())
