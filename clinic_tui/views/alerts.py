@@ -19,6 +19,7 @@ from textual.widgets import DataTable, Footer, Header, Input, Static
 from clinic_tui.api.schemas import AlertCounts, AlertItem
 from clinic_tui.views.alert_actions import AlertActions
 from clinic_tui.views.format import age_text, plain
+from clinic_tui.widgets.whoami import WhoAmI
 
 POLL_SECONDS = 5
 PAGE = 200
@@ -67,7 +68,7 @@ class AlertQueueScreen(AlertActions, Screen):
 
     def compose(self) -> ComposeResult:
         yield Header()
-        yield Static("", id="whoami")
+        yield WhoAmI(id="whoami")
         yield Static("", id="alert-counts")
         yield Input(placeholder="Filter: patient, rule, message (Esc clears)", id="filter", classes="hidden")
         yield DataTable(id="alerts", cursor_type="row", zebra_stripes=True)
@@ -77,9 +78,6 @@ class AlertQueueScreen(AlertActions, Screen):
     def on_mount(self) -> None:
         user = self.app.client.user
         self.title = f"Alerts — {user.organization_name}"
-        self.query_one("#whoami", Static).update(
-            Text(f"{user.display_name} · {user.role} · {user.organization_name}")
-        )
         table = self.query_one(DataTable)
         table.add_column("Sev", key="sev", width=8)
         table.add_column("Patient", key="patient", width=24)

@@ -16,6 +16,7 @@ from textual.widgets import DataTable, Footer, Header, Input, Static, TabbedCont
 from clinic_tui.api.schemas import AuditEventOut, BreakGlassReview
 from clinic_tui.views.format import local_time, plain
 from clinic_tui.widgets.modals import TextPrompt
+from clinic_tui.widgets.whoami import WhoAmI
 
 PAGE = 200
 FILTER_KEYS = {"user": "username", "outcome": "outcome", "action": "action", "person": "person_id"}
@@ -61,7 +62,7 @@ class AuditScreen(Screen):
 
     def compose(self) -> ComposeResult:
         yield Header()
-        yield Static("", id="whoami")
+        yield WhoAmI(id="whoami")
         with TabbedContent(id="audit-tabs"):
             with TabPane("Access log", id="tab-log"):
                 yield Input(
@@ -79,9 +80,6 @@ class AuditScreen(Screen):
     def on_mount(self) -> None:
         user = self.app.client.user
         self.title = f"Audit — {user.organization_name}"
-        self.query_one("#whoami", Static).update(
-            Text(f"{user.display_name} · {user.role} · {user.organization_name}")
-        )
         log = self.query_one("#audit-log", DataTable)
         for label, key, width in (
             ("#", "seq", 7),

@@ -11,6 +11,7 @@ from textual.widgets import DataTable, Footer, Header, Input, Static
 
 from clinic_tui.api.schemas import PatientSummary
 from clinic_tui.views.format import personnummer_display, plain, withheld
+from clinic_tui.widgets.whoami import WhoAmI
 
 REFRESH_SECONDS = 30
 
@@ -42,7 +43,7 @@ class PatientListScreen(Screen):
 
     def compose(self) -> ComposeResult:
         yield Header()
-        yield Static("", id="whoami")
+        yield WhoAmI(id="whoami")
         yield Input(
             placeholder="Filter: name, personnummer, condition (Esc clears)", id="filter", classes="hidden"
         )
@@ -54,9 +55,6 @@ class PatientListScreen(Screen):
         user = self.app.client.user
         role_word = {"nurse": "Patients", "coach": "Participants", "supervisor": "People"}[user.role]
         self.title = f"{role_word} — {user.organization_name}"
-        self.query_one("#whoami", Static).update(
-            Text(f"{user.display_name} · {user.role} · {user.organization_name}")
-        )
         table = self.query_one(DataTable)
         table.add_column("Name", key="name", width=28)
         table.add_column("Personnummer", key="pnr", width=15)
