@@ -87,9 +87,9 @@ class AuditScreen(Screen):
             ("Who", "who", 18),
             ("Action", "action", 14),
             ("Person", "person", 9),
-            ("Purpose", "purpose", 10),
+            ("Purpose", "purpose", 14),
             ("Outcome", "outcome", 8),
-            ("Why", "why", 40),
+            ("Why", "why", 44),
         ):
             log.add_column(label, key=key, width=width)
         reviews = self.query_one("#reviews", DataTable)
