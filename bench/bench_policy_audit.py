@@ -390,8 +390,13 @@ def main() -> int:
     parser.add_argument("--records", type=int, default=1_000_000, help="audit records for verify")
     parser.add_argument("--appends", type=int, default=250, help="appends per thread")
     parser.add_argument("--pg", help="scratch PostgreSQL URL (its public schema is wiped)")
+    parser.add_argument("--out", type=Path, default=RESULTS, help="where to write the JSON figures")
     args = parser.parse_args()
-    tmp = Path(tempfile.mkdtemp(prefix="bench-policy-audit-"))
+    with tempfile.TemporaryDirectory(prefix="bench-policy-audit-") as tmp:
+        return run(args, Path(tmp))
+
+
+def run(args, tmp: Path) -> int:
     sqlite = lambda name: f"sqlite:///{tmp / name}"  # noqa: E731
     results: dict = {
         "recorded": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -416,8 +421,8 @@ def main() -> int:
         fresh(args.pg)
         results["read"]["postgresql"] = asyncio.run(read_overhead(args.pg, args.reads))
 
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(results, indent=2) + "\n")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(results, indent=2) + "\n")
 
     print("\n## (a) GET /patients/{id}: with vs without policy + audit\n")
     print("| database | route | n | median (ms) | p95 (ms) | mean (ms) |")
@@ -441,7 +446,8 @@ def main() -> int:
             print(f"| {db} | {r['threads']} | {r['records']} | {r['seconds']} | {r['per_s']} |")
     print("\n## (c) audit verify\n")
     print(
-        "| database | records | 1 worker (s) | records/s | CLI workers | CLI verify (s) | records/s | CLI wall (s) |"
+        "| database | records | 1 worker (s) | records/s | CLI workers "
+        "| CLI verify (s) | records/s | CLI wall (s) |"
     )
     print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for db, r in results["verify"].items():
@@ -449,7 +455,7 @@ def main() -> int:
             f"| {db} | {r['records']:,} | {r['one_worker_seconds']} | {r['one_worker_per_s']:,} | "
             f"{r['cli_workers']} | {r['cli_verify_seconds']} | {r['cli_per_s']:,} | {r['cli_wall_seconds']} |"
         )
-    print(f"\nraw figures: {RESULTS.relative_to(ROOT)}")
+    print(f"\nraw figures: {args.out}")
     return 0
 
 

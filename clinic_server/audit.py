@@ -99,7 +99,7 @@ def _clean(value: str | None) -> str | None:
 
 
 def _clean_json(value):
-    """JSON-native copy with sorted keys and no separator characters in any string."""
+    """JSON-native copy with sorted keys (so the stored text is the hashed text) and no NUL."""
     if isinstance(value, dict):
         return {_clean(str(k)): _clean_json(value[k]) for k in sorted(value, key=str)}
     if isinstance(value, list | tuple | set | frozenset):

@@ -8,6 +8,7 @@ database in a few set-based queries, so every endpoint asks the same question th
 
 from __future__ import annotations
 
+import dataclasses
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -284,11 +285,16 @@ def load_facts(
 def monitoring_permitted(person: PersonFacts, now: datetime) -> bool:
     """May the system process ``person``'s measurements into alerts at ``now``?
 
-    The same facts and deny rules as ``decide``: restriction and age under 18 deny; otherwise an
-    active, unexpired care consent to any organization must cover vitals.
+    Asked of ``decide`` itself, as the alert engine of each care organization the person has a
+    care consent with (no break-the-glass counts): vitals must be allowed to one of them.
     """
-    if person.restricted or age_on(person.birth_date, now.date()) < ADULT_AGE:
-        return False
+    organizations = {c.organization_id for c in person.consents if c.purpose == "care"}
+    facts = dataclasses.replace(person, break_glass_until=None)
     return any(
-        c.purpose == "care" and c.active_at(now) and Category.VITALS in c.categories for c in person.consents
+        Category.VITALS
+        in decide(Actor("system", "alert-engine", "nurse", org, "care_provider"), facts, now, _VITALS).allowed
+        for org in organizations
     )
+
+
+_VITALS = frozenset({Category.VITALS})
