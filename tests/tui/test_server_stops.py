@@ -1,0 +1,83 @@
+"""A stopped server must never lose what a user typed: a real uvicorn server, really stopped."""
+
+import asyncio
+import socket
+import threading
+from datetime import timedelta
+
+import pytest
+import uvicorn
+from textual.widgets import Input, Static, TextArea
+
+from clinic_tui.app import ClinicApp
+from clinic_tui.views.alerts import AlertQueueScreen
+from clinic_tui.views.login import LoginScreen
+from clinic_tui.widgets.modals import TextPrompt
+from tests.factories import PASSWORD
+from tests.tui.conftest import log_in, settle
+from tests.vitals_util import clinic, now, obs, post
+
+NOTE = "Phoned the patient: dizzy, advised to rest and re-measure at 18:00."
+
+
+class RealServer:
+    def __init__(self, app):
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        self.server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
+        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True)
+
+    def __enter__(self):
+        self.thread.start()
+        while not self.server.started:
+            threading.Event().wait(0.02)
+        return self
+
+    def stop(self):
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+        self.sock.close()
+
+    def __exit__(self, *exc):
+        if self.thread.is_alive():
+            self.stop()
+
+
+@pytest.fixture
+def c(world, session):
+    return clinic(world, session)
+
+
+async def test_a_note_typed_when_the_server_stops_comes_back(app, c, http):
+    await post(http, c.keys["nora"], obs("8480-6", 184, now() - timedelta(minutes=3)))
+    with RealServer(app) as server:
+        tui = ClinicApp(server_url=f"http://127.0.0.1:{server.port}")
+        async with tui.run_test(size=(140, 45)) as pilot:
+            await log_in(pilot, "anna", PASSWORD)
+            assert isinstance(tui.screen, AlertQueueScreen)
+            await pilot.press("a")
+            await settle(pilot)
+            await pilot.press("x")
+            await settle(pilot)
+            assert isinstance(tui.screen, TextPrompt)
+            tui.screen.query_one(TextArea).insert(NOTE)
+            await asyncio.to_thread(server.stop)  # the server goes away while she types
+            await pilot.press("ctrl+s")
+            await settle(pilot)
+            # the dialog is back, with every word she wrote
+            assert isinstance(tui.screen, TextPrompt)
+            assert tui.screen.query_one(TextArea).text == NOTE
+
+
+async def test_login_against_a_stopped_server_keeps_the_form(app, c):
+    with RealServer(app) as server:
+        tui = ClinicApp(server_url=f"http://127.0.0.1:{server.port}")
+        async with tui.run_test(size=(120, 40)) as pilot:
+            await settle(pilot)
+            await asyncio.to_thread(server.stop)
+            await log_in(pilot, "anna", PASSWORD)
+            assert isinstance(tui.screen, LoginScreen)
+            assert "Cannot reach the server" in str(tui.screen.query_one("#login-error", Static).render())
+            assert tui.screen.query_one("#username", Input).value == "anna"
+            assert tui.screen.query_one("#password", Input).value == PASSWORD
