@@ -1,13 +1,13 @@
 import asyncio
 import random
-from datetime import date, timedelta
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import func, insert, select, update
 
 from clinic_server import alerting
 from clinic_server.feed import DemoFeed, prepare_demo
-from clinic_server.models import Alert, AlertEvent, Observation, Person, ThresholdOverride, User
+from clinic_server.models import Alert, AlertEvent, Observation, ThresholdOverride, User
 from clinic_tui.domain.codes import (
     LOINC_DIASTOLIC,
     LOINC_GLUCOSE,
@@ -383,53 +383,6 @@ async def test_severity_filter_and_counts(http, c, session, anna):
     assert r.status_code == 422
     r = await http.get("/alerts", headers=anna, params={"after": "garbage"})
     assert r.status_code == 422 and "cursor" in r.json()["message"]
-
-
-@pytest.mark.parametrize("state", ["open", "active"])
-async def test_the_page_query_walks_the_queue_index(c, session, state):
-    """Each state's part of the page query walks ix_alert_queue in order: never a fetch-and-sort of
-    every open alert of the visible people (even with statistics that favour the person index)."""
-    from sqlalchemy import text
-
-    from clinic_server.alerting import member_of
-    from clinic_server.routes.alerts import _state_parts, page_ids
-
-    if session.bind.dialect.name != "sqlite":
-        pytest.skip("plan check written for SQLite")
-    # many people with few alerts each: the statistics then favour the person index
-    t = now()
-    session.execute(
-        insert(Person),
-        [
-            {"id": f"{i:032x}", "personnummer": f"{i:012d}", "given_name": "G", "family_name": "F",
-             "birth_date": date(1950, 1, 1), "sex": "female", "restricted": False, "sends_daily": True,
-             "created_at": t}
-            for i in range(400)
-        ],
-    )  # fmt: skip
-    _bulk_alerts(session, list(session.scalars(select(Person))), 1600, random.Random(3))
-    session.execute(update(Alert).values(state="open"))  # a queue of open alerts: state selects nothing
-    session.execute(text("ANALYZE"))
-    session.commit()
-    captured = []
-
-    class Spy:
-        def execute(self, stmt):
-            captured.append(stmt)
-            return []
-
-    visible = [f"{i:032x}" for i in range(0, 400, 2)]
-    page_ids(
-        Spy(),
-        parts=_state_parts(state, now()),
-        filters=[member_of(session, Alert.person_id, visible, drive_index=False)],
-        after=None if state == "open" else (1, now(), 5),
-        limit=50,
-    )
-    sql = str(captured[0].compile(session.bind, compile_kwargs={"literal_binds": True}))
-    plan = [str(r[-1]) for r in session.execute(text("EXPLAIN QUERY PLAN " + sql))]
-    scans = [line for line in plan if " alert " in f" {line} "]
-    assert scans and all("USING INDEX ix_alert_queue (state=?" in line for line in scans), plan
 
 
 # --------------------------------------------------------------------------- series and thresholds
