@@ -40,9 +40,6 @@ class LoginScreen(Screen):
                 yield Button("Log in", id="login", variant="primary")
                 yield Static("", id="login-error")
                 yield Static("", id="keyring-note")
-            with Vertical(id="demo-box", classes="hidden"):
-                yield Static("Demo accounts (password demo-password) — Enter to fill in", classes="muted")
-                yield OptionList(id="demo-accounts")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -76,15 +73,23 @@ class LoginScreen(Screen):
         label = self.query_one("#backend-status", Static)
         label.set_class(False, "-failed")
         label.update(f"Connected to {info.name} {info.version}" + (" (demo data)" if info.demo else ""))
-        if info.demo_accounts:
-            options = self.query_one("#demo-accounts", OptionList)
-            options.clear_options()
+        if info.demo_accounts and not self.query("#demo-box"):
+            # built only when a demo server lists accounts: nothing of it before the first paint
             for acc in info.demo_accounts:
                 self.demo_passwords[acc.username] = acc.password
-                options.add_option(
-                    Option(f"{acc.username:<8} {acc.role:<10} {acc.organization}", id=acc.username)
-                )
-            self.query_one("#demo-box").remove_class("hidden")
+            options = OptionList(
+                *[
+                    Option(f"{a.username:<8} {a.role:<10} {a.organization}", id=a.username)
+                    for a in info.demo_accounts
+                ],
+                id="demo-accounts",
+            )
+            box = Vertical(
+                Static("Demo accounts (password demo-password) — Enter to fill in", classes="muted"),
+                options,
+                id="demo-box",
+            )
+            self.query_one("#login-row").mount(box)
 
     @on(ServerUnavailable)
     def _unavailable(self, event: ServerUnavailable) -> None:
