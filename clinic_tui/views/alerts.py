@@ -22,7 +22,8 @@ from clinic_tui.views.format import age_text, plain
 from clinic_tui.widgets.whoami import WhoAmI
 
 POLL_SECONDS = 5
-PAGE = 200
+#: a screenful and a half; more pages load as the cursor nears the end
+PAGE = 60
 SEVERITY_STYLE = {"high": "bold white on red", "medium": "bold black on yellow", "low": "black on grey70"}
 SEVERITY_RANK = {"high": 0, "medium": 1, "low": 2}
 ACTIVE = {"open", "acknowledged"}
@@ -102,7 +103,7 @@ class AlertQueueScreen(AlertActions, Screen):
         self.next_cursor = page.next_cursor
         self.since = page.server_time
         self.counts = page.counts
-        self.render_rows()
+        self.render_rows(replace=True)
 
     @work(exclusive=True, group="alerts-more", exit_on_error=False)
     async def load_more(self) -> None:
@@ -161,12 +162,18 @@ class AlertQueueScreen(AlertActions, Screen):
             plain(a.state if a.state != "acknowledged" else "ack'd"),
         ]
 
-    def render_rows(self) -> None:
-        """Update the table by alert id: remove gone rows, update changed cells, add new, sort once."""
+    def render_rows(self, replace: bool = False) -> None:
+        """Update the table by alert id: remove gone rows, update changed cells, add new, sort once.
+
+        ``replace`` (a new filter or a reload) starts from an empty table instead: clearing is one
+        step, removing every row by key is one step per row.
+        """
         table = self.query_one(DataTable)
         current = self.current_alert()
         now = datetime.now(UTC)
         wanted = {str(a.id): a for a in self.alerts.values()}
+        if replace:
+            table.clear()
         shown = {row_key.value for row_key in table.rows}
         with self.app.batch_update():
             for key in shown - wanted.keys():

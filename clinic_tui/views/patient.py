@@ -107,13 +107,19 @@ class PatientScreen(AlertActions, Screen):
     async def load(self) -> None:
         from clinic_tui.api.client import Forbidden
 
+        first = self.detail is None
+        early = first and self.focus_loinc is not None and self.is_nurse
+        if early:
+            # opened from an alert: its chart and alerts are asked for alongside the record
+            self.load_chart(self.focus_loinc)
+            self.load_alerts()
         try:
             detail = await self.app.client.patient(self.person_id)
         except Forbidden as exc:
             self.clear_and_close(exc.message)
             return
         self.show(detail)
-        if "vitals" in detail.shared:
+        if "vitals" in detail.shared and not early:
             self.load_chart()
             if self.is_nurse:
                 self.load_alerts()
@@ -140,17 +146,22 @@ class PatientScreen(AlertActions, Screen):
         return self.focus_loinc
 
     @work(exclusive=True, group="patient-chart", exit_on_error=False)
-    async def load_chart(self) -> None:
-        loinc = self.chart_loinc
+    async def load_chart(self, loinc: str | None = None) -> None:
+        from clinic_tui.api.client import Forbidden
+
+        loinc = loinc or self.chart_loinc
         chart = self.query_one(TrendChart)
         if loinc is None:
             chart.show(None)
             self.query_one("#trend-note", Static).update("No measurements to chart.")
             return
         range_name, days = RANGES[self.range_key]
-        series = await self.app.client.observation_series(
-            self.person_id, loinc, range_=range_name, points=chart.plot_width
-        )
+        try:
+            series = await self.app.client.observation_series(
+                self.person_id, loinc, range_=range_name, points=chart.plot_width
+            )
+        except Forbidden:
+            return  # the record's own load says why and closes the screen
         chart.show(
             ChartData(
                 title=series.display,
@@ -178,7 +189,13 @@ class PatientScreen(AlertActions, Screen):
 
     @work(exclusive=True, group="patient-alerts", exit_on_error=False)
     async def load_alerts(self) -> None:
-        self.show_alerts(await self.app.client.patient_alerts(self.person_id))
+        from clinic_tui.api.client import Forbidden
+
+        try:
+            alerts = await self.app.client.patient_alerts(self.person_id)
+        except Forbidden:
+            return  # the record's own load says why and closes the screen
+        self.show_alerts(alerts)
 
     def show_alerts(self, data: PatientAlerts) -> None:
         table = self.query_one("#patient-alerts", DataTable)
