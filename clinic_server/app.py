@@ -95,20 +95,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         await _owed_record(request, "error", f"server error: {type(exc).__name__}")
         return _error(500, "server_error", "The server failed to handle this request; nothing was changed.")
 
-    from clinic_server.routes import auth, info, patients
-
-    app.include_router(info.router, prefix="/api/v1")
-    app.include_router(auth.router, prefix="/api/v1")
-    app.include_router(patients.router, prefix="/api/v1")
+    from clinic_server.routes import alerts, auth, breakglass, consents, info, ingest, patients, vitals
     from clinic_server.routes import audit as audit_routes
-    from clinic_server.routes import breakglass, consents
 
-    app.include_router(consents.router, prefix="/api/v1")
-    app.include_router(breakglass.router, prefix="/api/v1")
-    app.include_router(audit_routes.router, prefix="/api/v1")
-    from clinic_server.routes import alerts, ingest, vitals
-
-    app.include_router(ingest.router, prefix="/api/v1")
-    app.include_router(alerts.router, prefix="/api/v1")
-    app.include_router(vitals.router, prefix="/api/v1")
+    for module in (info, auth, patients, consents, breakglass, audit_routes, ingest, alerts, vitals):
+        app.include_router(module.router, prefix="/api/v1")
     return app

@@ -8,10 +8,11 @@ from fastapi import APIRouter, Query
 from sqlalchemy import select
 
 from clinic_server import policy, projection
-from clinic_server.context import CtxDep
+from clinic_server.context import ApiError, CtxDep
 from clinic_server.models import Person
 from clinic_tui.api.schemas import PatientDetail, PatientPage
 from clinic_tui.domain.categories import Category
+from clinic_tui.domain.codes import CONDITIONS
 
 router = APIRouter(prefix="/patients", tags=["patients"])
 
@@ -30,8 +31,18 @@ def _matches(person: Person, allowed: frozenset[Category], needle: str) -> bool:
             f"{person.personnummer[:8]}-{person.personnummer[8:]}",
         ]
     if Category.CONDITIONS in allowed:
-        hay += [projection.CONDITIONS.get(c.code, c.code) for c in person.conditions]
+        hay += [CONDITIONS.get(c.code, c.code) for c in person.conditions]
     return any(needle in h.lower() for h in hay)
+
+
+def _offset(cursor: str | None) -> int:
+    if not cursor:
+        return 0
+    if not cursor.isdigit():
+        raise ApiError(
+            422, "invalid_request", "cursor: not a cursor this server gave out; start from the first page"
+        )
+    return int(cursor)
 
 
 @router.get("", response_model=PatientPage)
@@ -44,6 +55,7 @@ def list_patients(
     limit: Annotated[int, Query(ge=1, le=500)] = 200,
 ) -> PatientPage:
     ctx.expect(action="list", resource_type="person", purpose=policy.purpose_for(ctx.actor))
+    offset = _offset(cursor)
     ids = policy.candidate_person_ids(ctx.session, ctx.actor, ctx.now)
     facts = policy.load_facts(ctx.session, ctx.actor, ids, ctx.now)
     decisions = {pid: policy.decide(ctx.actor, f, ctx.now) for pid, f in facts.items()}
@@ -60,10 +72,6 @@ def list_patients(
         return (1, "", "", p.id)
 
     people.sort(key=sort_key)
-    try:
-        offset = int(cursor) if cursor else 0
-    except ValueError:
-        offset = 0
     page = people[offset : offset + limit]
     items = [projection.summary(p, decisions[p.id]) for p in page]
     returned = set().union(

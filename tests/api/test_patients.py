@@ -196,3 +196,14 @@ async def test_audit_rows_cannot_be_updated_or_deleted(http, two_orgs, session):
         session.execute(delete(AuditEvent))
     session.rollback()
     assert session.scalar(select(AuditEvent.reason).limit(1)) != "edited"
+
+
+async def test_a_cursor_the_server_never_gave_is_a_clear_422_and_audited(http, two_orgs, session):
+    tokens = await login(http, "anna")
+    before = audit_count(session)
+    r = await http.get("/patients", headers=bearer(tokens), params={"cursor": "abc"})
+    assert r.status_code == 422
+    assert r.json()["code"] == "invalid_request" and "cursor" in r.json()["message"]
+    assert audit_count(session) == before + 1
+    rec = last_audit(session)
+    assert (rec.action, rec.outcome) == ("list", "denied")
