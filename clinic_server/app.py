@@ -15,6 +15,7 @@ from clinic_server import __version__
 from clinic_server.config import Settings
 from clinic_server.context import ApiError, record_unrecorded
 from clinic_server.db import make_engine, make_sessionmaker
+from clinic_server.visibility import DecisionCache
 from clinic_tui.api.schemas import ErrorBody
 
 log = logging.getLogger("clinic_server")
@@ -36,13 +37,19 @@ def _field_errors(exc: RequestValidationError) -> str:
 
 @asynccontextmanager
 async def _lifespan(app: FastAPI):
-    """Demo mode: run the simulated device feed beside the API; stop it cleanly on shutdown."""
+    """Start the missing-data sweep (and in demo mode the simulated device feed); stop them cleanly."""
     # everything loaded at start-up lives as long as the process: keep it out of the cyclic GC's
     # full collections, which otherwise add ~100 ms pauses to requests that build many objects
     gc.collect()
     gc.freeze()
-    feed = None
-    if app.state.settings.demo:
+    settings = app.state.settings
+    sweeper = feed = None
+    if settings.missing_sweep_minutes > 0:
+        from clinic_server.jobs import MissingDataSweeper
+
+        sweeper = MissingDataSweeper(app.state.sessionmaker, settings.missing_sweep_minutes)
+        sweeper.start()
+    if settings.demo:
         from clinic_server.feed import DemoFeed
 
         feed = DemoFeed(app.state.sessionmaker)
@@ -52,6 +59,8 @@ async def _lifespan(app: FastAPI):
     finally:
         if feed is not None:
             feed.stop()
+        if sweeper is not None:
+            sweeper.stop()
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -70,6 +79,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.engine = engine
     app.state.sessionmaker = make_sessionmaker(engine)
+    #: policy answers reused while they hold (see clinic_server/visibility.py)
+    app.state.visible_cache = DecisionCache()
 
     async def _owed_record(request: Request, outcome: str, reason: str) -> None:
         try:

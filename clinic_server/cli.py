@@ -155,6 +155,19 @@ def cmd_audit_verify(settings: Settings, args) -> int:
     return 0 if result.ok else 1
 
 
+def cmd_sweep_missing(settings: Settings, _args) -> int:
+    from clinic_server.db import make_sessionmaker
+    from clinic_server.jobs import sweep_missing
+
+    engine = _engine(settings)
+    try:
+        outcome = sweep_missing(make_sessionmaker(engine))
+    finally:
+        engine.dispose()
+    print(f"missing-data sweep: {outcome.summary()}")
+    return 0
+
+
 def _watch_parent() -> None:
     """Embedded mode: our stdin is a pipe from clinic-tui; EOF means it is gone, so go too."""
 
@@ -216,6 +229,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument(
         "--demo", action="store_true", help="demo mode: list the demo accounts on the login screen"
     )
+    s.add_argument(
+        "--missing-sweep-minutes",
+        type=float,
+        metavar="MIN",
+        help="minutes between missing-data sweeps (default: $CLINIC_MISSING_SWEEP_MINUTES, else 15; 0: off)",
+    )
     s.add_argument("--embedded", action="store_true", help=argparse.SUPPRESS)
     s.set_defaults(func=cmd_serve)
 
@@ -239,6 +258,11 @@ def build_parser() -> argparse.ArgumentParser:
     u.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
     u.set_defaults(func=cmd_create_user)
 
+    sub.add_parser(
+        "sweep-missing",
+        help="run the missing-data sweep once (serve also runs it on a schedule); for cron or by hand",
+    ).set_defaults(func=cmd_sweep_missing)
+
     d = sub.add_parser("create-device", help="register a measuring device for a person; prints its key once")
     d.add_argument("person_id")
     d.add_argument("--label", required=True, help="what the device is, e.g. 'Omron BP monitor'")
@@ -261,7 +285,14 @@ def main(argv: list[str] | None = None) -> int:
         overrides["database_url"] = args.database_url
     if getattr(args, "demo", False) or getattr(args, "embedded", False):
         overrides["demo"] = True
-    settings = Settings.from_env(**overrides)
+    minutes = getattr(args, "missing_sweep_minutes", None)
+    if minutes is not None:
+        overrides["missing_sweep_minutes"] = minutes
+    try:
+        settings = Settings.from_env(**overrides)
+    except ValueError as exc:
+        print(f"clinic-server: {exc}", file=sys.stderr)
+        return 2
     return args.func(settings, args)
 
 

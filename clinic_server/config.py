@@ -44,6 +44,13 @@ class Settings:
     #: failures after which every further attempt is slowed down (seconds per attempt, capped)
     slow_after: int = 3
     slow_seconds: float = 1.0
+    #: minutes between missing-data sweeps in ``serve`` (clinic_server/jobs.py); 0: never
+    missing_sweep_minutes: float = 15.0
+
+    def __post_init__(self) -> None:
+        if not self.missing_sweep_minutes >= 0:  # (also refuses NaN)
+            minutes = self.missing_sweep_minutes
+            raise ValueError(f"the missing-data sweep interval must be 0 (off) or more, not {minutes}")
 
     @classmethod
     def from_env(cls, **overrides) -> Settings:
@@ -52,5 +59,15 @@ class Settings:
             "secret_key": os.environ.get("CLINIC_SECRET_KEY") or secrets.token_urlsafe(48),
             "demo": os.environ.get("CLINIC_DEMO", "") == "1",
         }
+        sweep = os.environ.get("CLINIC_MISSING_SWEEP_MINUTES")
+        if sweep:
+            try:
+                values["missing_sweep_minutes"] = float(sweep)
+            except ValueError:
+                raise ValueError(
+                    "CLINIC_MISSING_SWEEP_MINUTES must be a number of minutes "
+                    f"(0 turns the sweep off), not {sweep!r}"
+                ) from None
+
         values.update(overrides)
         return cls(**values)

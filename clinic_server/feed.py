@@ -14,10 +14,8 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import logging
 import os
 import random
-import threading
 import uuid
 from collections import defaultdict
 from datetime import datetime, timedelta
@@ -28,6 +26,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from clinic_server import alerting, ingest
 from clinic_server.db import utcnow
 from clinic_server.demo import DEFAULT_SEED
+from clinic_server.jobs import Periodic
 from clinic_server.models import Alert, AlertEvent, Condition, Consent, Device, Observation, User
 from clinic_tui.api.schemas import IngestResult
 from clinic_tui.domain.codes import (
@@ -39,8 +38,6 @@ from clinic_tui.domain.codes import (
     LOINC_WEIGHT,
     MEASUREMENTS,
 )
-
-log = logging.getLogger("clinic_server.feed")
 
 DEVICE_LABEL = "Home monitor (demo)"
 FEED_SECONDS_ENV = "CLINIC_FEED_SECONDS"
@@ -192,8 +189,10 @@ def _round(loinc: str, value: float) -> float:
     return float(round(min(max(value, mt.plausible_min), mt.plausible_max), mt.decimals))
 
 
-class DemoFeed:
+class DemoFeed(Periodic):
     """Background thread: every ``interval`` seconds a few monitored patients send readings."""
+
+    name = "demo-feed"
 
     def __init__(
         self,
@@ -202,55 +201,16 @@ class DemoFeed:
         interval: float | None = None,
         rng: random.Random | None = None,
         excursion_chance: float = 0.15,
-        missing_every: int = 60,
     ):
-        self.sessions = sessions
-        self.interval = (
+        super().__init__(
             interval if interval is not None else float(os.environ.get(FEED_SECONDS_ENV, DEFAULT_INTERVAL))
         )
+        self.sessions = sessions
         self.rng = rng or random.Random()
         self.excursion_chance = excursion_chance
-        self.missing_every = missing_every
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
 
-    # lifecycle ------------------------------------------------------------------------------
-
-    def start(self) -> None:
-        if self._thread is not None:
-            return
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._run, name="demo-feed", daemon=True)
-        self._thread.start()
-
-    def stop(self, timeout: float = 10.0) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            self._thread = None
-
-    @property
-    def running(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
-
-    def _run(self) -> None:
-        ticks = 0
-        self._sweep()
-        while not self._stop.wait(self.interval):
-            try:
-                self.tick()
-            except Exception:  # noqa: BLE001 - a demo feed must never take the server down
-                log.exception("demo feed tick failed")
-            ticks += 1
-            if ticks % self.missing_every == 0:
-                self._sweep()
-
-    def _sweep(self) -> None:
-        try:
-            with self.sessions() as s:
-                alerting.evaluate_missing(s)
-        except Exception:  # noqa: BLE001
-            log.exception("missing-data sweep failed")
+    def step(self) -> None:
+        self.tick()
 
     # one round ------------------------------------------------------------------------------
 

@@ -312,3 +312,29 @@ class AuditHead(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     seq: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"))
     last_hash: Mapped[str] = mapped_column(String(64))
+
+
+class PolicyGeneration(Base):
+    """One row: a value that database triggers set anew (at random) on every write to a fact
+    ``policy.decide`` reads (consents, people, employers, coach assignments, break-the-glass grants).
+
+    A decision computed under generation N still holds while the row reads N and the clock has
+    not reached ``policy.stable_until``; see ``clinic_server/visibility.py`` and migration 0004.
+    """
+
+    __tablename__ = "policy_generation"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    value: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"))
+
+
+class JobRun(Base):
+    """One row per scheduled job (``clinic_server/jobs.py``): who holds it, and its last run."""
+
+    __tablename__ = "job_run"
+    name: Mapped[str] = mapped_column(String(60), primary_key=True)
+    #: the claim of the run holding the job: only that run may release it
+    holder: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    #: a run holds the job until this instant (a crashed run's hold simply runs out)
+    running_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    last_finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    last_result: Mapped[str | None] = mapped_column(Text, nullable=True)

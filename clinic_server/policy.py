@@ -12,7 +12,7 @@ import dataclasses
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, time, timedelta
 
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
@@ -177,16 +177,57 @@ def decide(
     return Decision(allowed, requested - allowed, basis, f"assigned participant ({basis})", purpose)
 
 
+def _midnight(day: date, tz) -> datetime:
+    """The start of ``day`` in ``tz``: where ``decide``, which compares ``now.date()``, turns a day."""
+    return datetime.combine(day, time.min, tzinfo=tz)
+
+
+def _adult_from(birth: date) -> date:
+    """The first day ``age_on`` counts ``ADULT_AGE`` years (1 March for someone born on 29 February)."""
+    try:
+        return birth.replace(year=birth.year + ADULT_AGE)
+    except ValueError:
+        return date(birth.year + ADULT_AGE, 3, 1)
+
+
+def stable_until(person: PersonFacts, now: datetime) -> datetime | None:
+    """The first instant after ``now`` at which ``decide`` may answer differently on these facts.
+
+    Only the clock moves: a consent starts or runs out, the person turns 18, a break-the-glass
+    grant expires, an employer contract starts or ends (``decide`` compares ``now.date()``, so
+    those take effect at midnight in ``now``'s time zone: UTC on the server). Until then, for
+    any actor and any requested categories, ``decide(actor, person, t, requested) ==
+    decide(actor, person, now, requested)`` for every ``t`` in the same time zone. None: never.
+    """
+    moments: list[datetime] = []
+    for c in person.consents:
+        moments += [c.valid_from, *([c.valid_until] if c.valid_until is not None else [])]
+    if person.break_glass_until is not None:
+        moments.append(person.break_glass_until)
+    days: list[date] = []
+    if person.birth_date.year + ADULT_AGE <= date.max.year:
+        days.append(_adult_from(person.birth_date))
+    if person.employer_contract_start is not None:
+        days.append(person.employer_contract_start)
+    if person.employer_contract_end is not None and person.employer_contract_end < date.max:
+        days.append(person.employer_contract_end + timedelta(days=1))
+    moments += [_midnight(d, now.tzinfo) for d in days]
+    return min((m for m in moments if m > now), default=None)
+
+
 # --------------------------------------------------------------------------- loading facts
 
 
 def candidate_person_ids(session: Session, actor: Actor, now: datetime) -> list[str]:
-    """People who might be visible to ``actor``: a superset, narrowed by ``decide``."""
+    """People who might be visible to ``actor`` at ``now`` or later: a superset, narrowed by ``decide``.
+
+    Consents that start later are included, so that ``stable_until`` over these people's facts
+    also covers people who become visible by the clock alone (``clinic_server/visibility.py``).
+    """
     if actor.role == "nurse":
         consented = select(Consent.person_id).where(
             Consent.organization_id == actor.organization_id,
             Consent.status == "active",
-            Consent.valid_from <= now,
             or_(Consent.valid_until.is_(None), Consent.valid_until > now),
         )
         glass = select(BreakGlassGrant.person_id).where(

@@ -80,3 +80,24 @@ def clinic(world: World, session: Session) -> Clinic:
     session.commit()
     keys = {name: device(session, person) for name, person in p.items()}
     return Clinic(north, south, p, keys)
+
+
+def silent_daily_sender(session: Session, person: Person, now: datetime) -> None:
+    """``person`` measured their weight every day for a week, then nothing for four days
+    (readings the factory gave them in those days are moved a month back)."""
+    from sqlalchemy import insert, update
+
+    from clinic_server.models import Observation
+
+    session.execute(
+        update(Observation)
+        .where(Observation.person_id == person.id, Observation.effective_at > now - timedelta(days=4))
+        .values(effective_at=now - timedelta(days=30))
+    )
+    rows = [
+        {"person_id": person.id, "loinc": "29463-7", "value": 80.0, "unit": "kg",
+         "effective_at": now - timedelta(days=d, hours=1), "received_at": now}
+        for d in range(4, 12)
+    ]  # fmt: skip
+    session.execute(insert(Observation), rows)
+    session.commit()

@@ -13,8 +13,10 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from types import MappingProxyType
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
@@ -26,6 +28,7 @@ from clinic_server.alerting import ACTIVE_STATES, ALL_STATES, effective_state, m
 from clinic_server.context import ApiError, Ctx, CtxDep
 from clinic_server.db import UTCDateTime, utcnow
 from clinic_server.models import Alert, AlertEvent, Person, User
+from clinic_server.visibility import DecisionCache
 from clinic_tui.api.schemas import AlertChanges, AlertCounts, AlertItem, AlertPage, AlertTransition
 from clinic_tui.domain.alerts import severity_rank
 from clinic_tui.domain.categories import Category
@@ -73,15 +76,26 @@ HINTS = {
 
 @dataclass(frozen=True)
 class Visible:
-    """The people whose alerts the caller may see, and those whose name she may see."""
+    """The people whose alerts the caller may see, those whose name she may see, and their labels."""
 
     vitals: frozenset[str]
     identity: frozenset[str]
+    #: for everyone in ``vitals``: the name where identity is shared, the pseudonym otherwise
+    labels: Mapping[str, str]
+
+
+NOBODY = Visible(frozenset(), frozenset(), MappingProxyType({}))
 
 
 def visible_people(ctx: Ctx) -> Visible:
+    """``policy.decide`` for every person the nurse might see, reused while it holds (visibility.py)."""
     if ctx.actor.role != "nurse":
-        return Visible(frozenset(), frozenset())
+        return NOBODY
+    cache: DecisionCache[Visible] = ctx.request.app.state.visible_cache
+    return cache.get(ctx.session, ctx.actor, ctx.now, lambda: _decide_visible(ctx))
+
+
+def _decide_visible(ctx: Ctx) -> tuple[Visible, datetime | None]:
     ids = policy.candidate_person_ids(ctx.session, ctx.actor, ctx.now)
     facts = policy.load_facts(ctx.session, ctx.actor, ids, ctx.now)
     vitals, identity = set(), set()
@@ -91,7 +105,11 @@ def visible_people(ctx: Ctx) -> Visible:
             vitals.add(pid)
             if Category.IDENTITY in d.allowed:
                 identity.add(pid)
-    return Visible(frozenset(vitals), frozenset(identity))
+    until = min(
+        (t for f in facts.values() if (t := policy.stable_until(f, ctx.now)) is not None), default=None
+    )
+    labels = MappingProxyType(labels_for(ctx.session, vitals, identity))
+    return Visible(frozenset(vitals), frozenset(identity), labels), until
 
 
 def labels_for(session, person_ids, identity: frozenset[str] | set[str]) -> dict[str, str]:
@@ -272,11 +290,7 @@ def alert_queue(
             filters.append(Alert.severity_rank.in_(ranks))
         if needle:
             # the name only where identity is shared: a withheld value never decides a match
-            by_label = [
-                pid
-                for pid, label in labels_for(ctx.session, visible.vitals, visible.identity).items()
-                if needle in label.lower()
-            ]
+            by_label = [pid for pid, label in visible.labels.items() if needle in label.lower()]
             filters.append(
                 or_(
                     member_of(ctx.session, Alert.person_id, by_label, drive_index=False),
@@ -291,8 +305,7 @@ def alert_queue(
     rows = rows[:limit]
     by_id = {a.id: a for a in ctx.session.scalars(select(Alert).where(Alert.id.in_([r[0] for r in rows])))}
     alerts = [by_id[r[0]] for r in rows]
-    labels = labels_for(ctx.session, {a.person_id for a in alerts}, visible.identity)
-    items = [alert_item(a, labels[a.person_id], ctx.now) for a in alerts]
+    items = [alert_item(a, visible.labels[a.person_id], ctx.now) for a in alerts]
     counts = _counts(ctx, visible.vitals)
     people = sorted({a.person_id for a in alerts})
     named = any(pid in visible.identity for pid in people)
@@ -355,8 +368,7 @@ def alert_changes(
     alerts = sorted(found.values(), key=lambda a: (a.updated_at, a.id))
     truncated = len(alerts) > CHANGES_MAX
     alerts = alerts[:CHANGES_MAX]
-    labels = labels_for(ctx.session, {a.person_id for a in alerts}, visible.identity)
-    people = sorted(labels)
+    people = sorted({a.person_id for a in alerts})
     named = any(pid in visible.identity for pid in people)
     ctx.record(
         outcome="allowed",
@@ -366,7 +378,7 @@ def alert_changes(
         **audit_base,
     )
     return AlertChanges(
-        items=[alert_item(a, labels[a.person_id], ctx.now) for a in alerts],
+        items=[alert_item(a, visible.labels[a.person_id], ctx.now) for a in alerts],
         counts=_counts(ctx, visible.vitals),
         since=since,
         next_since=ctx.now - CHANGES_OVERLAP,

@@ -17,7 +17,7 @@ from clinic_tui.domain.codes import (
     LOINC_WEIGHT,
 )
 from tests.conftest import audit_count, bearer, last_audit, login
-from tests.vitals_util import clinic, now, obs, post
+from tests.vitals_util import clinic, now, obs, post, silent_daily_sender
 
 pytestmark = pytest.mark.api
 
@@ -126,15 +126,7 @@ async def test_copd_limit_for_spo2(http, c, session):
 async def test_missing_data_sweep(c, session):
     t = now()
     nora = c.people["nora"]
-    rows = [
-        {"person_id": nora.id, "loinc": LOINC_WEIGHT, "value": 80.0, "unit": "kg",
-         "effective_at": t - timedelta(days=d, hours=1), "received_at": t}
-        for d in range(4, 12)
-    ]  # fmt: skip
-    session.execute(insert(Observation), rows)
-    session.execute(update(Observation).where(Observation.effective_at > t - timedelta(days=4)).values(
-        effective_at=t - timedelta(days=30)))  # fmt: skip
-    session.commit()
+    silent_daily_sender(session, nora, t)
     assert alerting.evaluate_missing(session, t) >= 1
     [a] = _alerts(session, nora, "data.missing")
     assert a.severity == "low" and a.inputs["daily_days_in_prior_week"] >= 5
