@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 from pathlib import Path
 
 from textual import on, work
@@ -17,6 +18,10 @@ from clinic_tui.messages import BackendStatusChanged, ServerReady, ServerUnavail
 from clinic_tui.views.login import LoginScreen
 
 THEME_DIR = Path(themes.__file__).parent
+#: seconds after the server answers until the app settles its memory (see _settle)
+SETTLE_AFTER = 0.3
+PATIENT_SCREEN = "patient"
+_settled = False
 
 
 class ClinicApp(App[None]):
@@ -87,6 +92,7 @@ class ClinicApp(App[None]):
             return
         self._broadcast(ServerReady(self.server_info))
         self.client_ready.set()
+        self.set_timer(SETTLE_AFTER, self._settle)
         remembered = await asyncio.to_thread(session_store.load, self.server_id)
         if remembered:
             username, token = remembered
@@ -126,9 +132,46 @@ class ClinicApp(App[None]):
             from clinic_tui.views.audit import AuditScreen as Home
         else:
             from clinic_tui.views.patients import PatientListScreen as Home
+        self._settle()  # (normally done already, while the login form was being filled in)
         while len(self.screen_stack) > 2:
             self.pop_screen()
         self.switch_screen(Home())
+
+    def _settle(self) -> None:
+        """Once per process, after the server answered and before anyone logs in: load the screens
+        opened later and put what has been built so far out of the garbage collector's reach.
+
+        Without this, a full collection (gen 2) walked every object of Textual, httpx, pydantic and
+        plotext and took 120-180 ms, and it tended to fall while a patient screen was being built:
+        the largest single cost of opening a patient. After ``gc.freeze`` full collections walk only
+        what was made since (CPython's documented use of ``freeze``). It runs before any person's
+        data has been fetched, so nothing personal is among what is frozen (frozen objects are
+        never freed).
+        """
+        global _settled
+        if _settled:
+            return
+        _settled = True
+        import clinic_tui.views.patient  # noqa: F401 - plotext and the chart, before the first `o`
+        import clinic_tui.views.patients  # noqa: F401
+
+        gc.collect()
+        gc.freeze()
+
+    def open_patient(
+        self, person_id: str, focus_loinc: str | None = None, focus_alert: int | None = None
+    ) -> None:
+        """Show one person's record on the app's one patient screen (see views/patient.py)."""
+        from clinic_tui.views.patient import PatientScreen
+
+        if not self.is_screen_installed(PATIENT_SCREEN):
+            self.install_screen(PatientScreen(), PATIENT_SCREEN)
+        screen = self.get_screen(PATIENT_SCREEN)
+        while screen in self.screen_stack and self.screen is not screen:
+            self.pop_screen()
+        screen.open(person_id, focus_loinc, focus_alert)
+        if self.screen is not screen:
+            self.push_screen(screen)
 
     def action_logout(self) -> None:
         if self.client is None or not self.client.logged_in:
@@ -146,8 +189,16 @@ class ClinicApp(App[None]):
         self.show_login(reason or "Logged out.")
 
     def show_login(self, message: str | None = None) -> None:
+        patient = self.get_screen(PATIENT_SCREEN) if self.is_screen_installed(PATIENT_SCREEN) else None
+        on_stack = patient is not None and patient in self.screen_stack
         while len(self.screen_stack) > 2:
             self.pop_screen()
+        if patient is not None:  # the patient screen goes with the session, emptied
+            patient.stop_loading()
+            patient.wipe()
+            self.uninstall_screen(PATIENT_SCREEN)
+            if not on_stack:
+                patient.remove()  # (a popped screen that is not installed is removed by the pop)
         screen = LoginScreen(message=message)
         self.switch_screen(screen)
         if self.server_info is not None:
@@ -161,8 +212,9 @@ class ClinicApp(App[None]):
     # ------------------------------------------------------------------ errors
 
     @on(Worker.StateChanged)
-    def _worker_failed(self, event: Worker.StateChanged) -> None:
-        """The one place where known API errors from any worker become something a user sees."""
+    def worker_failed(self, event: Worker.StateChanged) -> None:
+        """The one place where known API errors from any worker become something a user sees
+        (the app's own workers; screens pass theirs on, see ``views.base.AppScreen``)."""
         if event.state != WorkerState.ERROR:
             return
         from clinic_tui.api.client import ApiError, NotAuthenticated, Unreachable

@@ -13,12 +13,15 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Input, Static
+from textual.widgets import Header, Input, Static
 
 from clinic_tui.api.schemas import AlertCounts, AlertItem
 from clinic_tui.views.alert_actions import AlertActions
-from clinic_tui.views.format import age_text, plain
+from clinic_tui.views.base import AppScreen
+from clinic_tui.views.format import age_text
+from clinic_tui.widgets.filter_box import FilterBox
+from clinic_tui.widgets.key_footer import KeyFooter
+from clinic_tui.widgets.row_table import Cell, Column, Row, RowTable
 from clinic_tui.widgets.whoami import WhoAmI
 
 POLL_SECONDS = 5
@@ -27,24 +30,21 @@ PAGE = 60
 SEVERITY_STYLE = {"high": "bold white on red", "medium": "bold black on yellow", "low": "black on grey70"}
 SEVERITY_RANK = {"high": 0, "medium": 1, "low": 2}
 ACTIVE = {"open", "acknowledged"}
-
-
-COLUMNS = ("sev", "patient", "message", "value", "age", "state")
+COLUMNS = (
+    Column("Sev", 6),
+    Column("Patient", 24),
+    Column("Alert", None, min_width=30),  # takes the width the others leave
+    Column("Value", 14),
+    Column("Age", 6),
+    Column("State", 8),
+)
 
 
 def sort_key(a: AlertItem):
     return (SEVERITY_RANK[a.severity], a.opened_at, a.id)
 
 
-class SortText(Text):
-    """A cell that knows its place in the queue order (the table sorts by it once per update)."""
-
-    def __init__(self, text: str, *, style: str, order: tuple):
-        super().__init__(text, style=style)
-        self.order = order
-
-
-class AlertQueueScreen(AlertActions, Screen):
+class AlertQueueScreen(AlertActions, AppScreen):
     BINDINGS = [
         Binding("a", "acknowledge", "Acknowledge", id="alerts.acknowledge", tooltip="Acknowledge the alert"),
         Binding("x", "resolve", "Resolve", id="alerts.resolve", tooltip="Resolve (a note is required)"),
@@ -66,27 +66,22 @@ class AlertQueueScreen(AlertActions, Screen):
         self.since: datetime | None = None
         self.counts = AlertCounts()
         self.loading_more = False
+        #: what the table shows, by row key (to keep the cursor's place when its alert leaves)
+        self.shown: dict[str, AlertItem] = {}
 
     def compose(self) -> ComposeResult:
         yield Header()
         yield WhoAmI(id="whoami")
         yield Static("", id="alert-counts")
-        yield Input(placeholder="Filter: patient, rule, message (Esc clears)", id="filter", classes="hidden")
-        yield DataTable(id="alerts", cursor_type="row", zebra_stripes=True)
+        yield FilterBox("Filter: patient, rule, message (Esc clears)")
+        yield RowTable(COLUMNS, id="alerts")
         yield Static("Loading…", id="list-status")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         user = self.app.client.user
         self.title = f"Alerts — {user.organization_name}"
-        table = self.query_one(DataTable)
-        table.add_column("Sev", key="sev", width=8)
-        table.add_column("Patient", key="patient", width=24)
-        table.add_column("Alert", key="message", width=44)
-        table.add_column("Value", key="value", width=14)
-        table.add_column("Age", key="age", width=7)
-        table.add_column("State", key="state", width=13)
-        table.focus()
+        self.query_one(RowTable).focus()
         self.reload()
         self.set_interval(POLL_SECONDS, self.poll)
 
@@ -103,7 +98,7 @@ class AlertQueueScreen(AlertActions, Screen):
         self.next_cursor = page.next_cursor
         self.since = page.server_time
         self.counts = page.counts
-        self.render_rows(replace=True)
+        self.render_rows()
 
     @work(exclusive=True, group="alerts-more", exit_on_error=False)
     async def load_more(self) -> None:
@@ -151,49 +146,33 @@ class AlertQueueScreen(AlertActions, Screen):
             self.alerts[a.id] = a
         self.render_rows()
 
-    def cells(self, a: AlertItem, now: datetime) -> list:
+    def cells(self, a: AlertItem, now: datetime) -> tuple[Cell, ...]:
         value = f"{a.value:g} {a.unit or ''}".strip() if a.value is not None else ""
-        return [
-            SortText(f" {a.severity.upper():<6}", style=SEVERITY_STYLE[a.severity], order=sort_key(a)),
-            plain(a.label),
-            plain(a.message),
-            plain(value),
-            plain(age_text(a.opened_at, now)),
-            plain(a.state if a.state != "acknowledged" else "ack'd"),
-        ]
+        return (
+            Cell(a.severity.upper(), SEVERITY_STYLE[a.severity]),
+            Cell(a.label),
+            Cell(a.message),
+            Cell(value),
+            Cell(age_text(a.opened_at, now)),
+            Cell(a.state if a.state != "acknowledged" else "ack'd"),
+        )
 
-    def render_rows(self, replace: bool = False) -> None:
-        """Update the table by alert id: remove gone rows, update changed cells, add new, sort once.
+    def render_rows(self) -> None:
+        """Show the loaded alerts in queue order, keeping the cursor on the alert it was on.
 
-        ``replace`` (a new filter or a reload) starts from an empty table instead: clearing is one
-        step, removing every row by key is one step per row.
+        When that alert has left (resolved, or outside a new filter), the cursor stays at its
+        place in the order: on the alert that now follows it.
         """
-        table = self.query_one(DataTable)
-        current = self.current_alert()
+        table = self.query_one(RowTable)
+        key = table.cursor_key
+        before = self.shown.get(key) if key is not None else None
         now = datetime.now(UTC)
-        wanted = {str(a.id): a for a in self.alerts.values()}
-        if replace:
-            table.clear()
-        shown = {row_key.value for row_key in table.rows}
-        with self.app.batch_update():
-            for key in shown - wanted.keys():
-                table.remove_row(key)
-            for key, a in wanted.items():
-                cells = self.cells(a, now)
-                if key in shown:
-                    for column, cell in zip(COLUMNS, cells, strict=True):
-                        old = table.get_cell(key, column)
-                        if old != cell or (column == "sev" and old.order != cell.order):
-                            table.update_cell(key, column, cell)
-                else:
-                    table.add_row(*cells, key=key)
-            table.sort("sev", key=lambda cell: cell.order)
-            if current is not None and table.row_count:
-                if str(current.id) in wanted:
-                    index = table.get_row_index(str(current.id))
-                else:  # it left the queue: stay at the same place in the order
-                    index = sum(1 for a in wanted.values() if sort_key(a) < sort_key(current))
-                table.move_cursor(row=min(index, table.row_count - 1), animate=False)
+        ordered = sorted(self.alerts.values(), key=sort_key)
+        fallback = None
+        if before is not None and before.id not in self.alerts:
+            fallback = sum(1 for a in ordered if sort_key(a) < sort_key(before))
+        table.set_rows([Row(str(a.id), self.cells(a, now)) for a in ordered], fallback=fallback)
+        self.shown = {str(a.id): a for a in ordered}
         self.render_counts()
 
     def render_counts(self) -> None:
@@ -211,11 +190,8 @@ class AlertQueueScreen(AlertActions, Screen):
         self.query_one("#list-status", Static).update(f"{n} alerts shown{more}" if n else "No active alerts.")
 
     def current_alert(self) -> AlertItem | None:
-        table = self.query_one(DataTable)
-        if not table.row_count:
-            return None
-        key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
-        return self.alerts.get(int(key)) if key else None
+        key = self.query_one(RowTable).cursor_key
+        return self.alerts.get(int(key)) if key is not None else None
 
     def alert_changed(self, alert: AlertItem | None) -> None:
         if alert is None:
@@ -223,10 +199,9 @@ class AlertQueueScreen(AlertActions, Screen):
         else:
             self.merge([alert])
 
-    @on(DataTable.RowHighlighted)
-    def _near_end(self, event: DataTable.RowHighlighted) -> None:
-        table = event.data_table
-        if self.next_cursor and not self.loading_more and event.cursor_row >= table.row_count - 20:
+    @on(RowTable.RowHighlighted, "#alerts")
+    def _near_end(self, event: RowTable.RowHighlighted) -> None:
+        if self.next_cursor and not self.loading_more and event.index >= event.table.row_count - 20:
             self.load_more()
 
     # ------------------------------------------------------------------ actions
@@ -251,11 +226,9 @@ class AlertQueueScreen(AlertActions, Screen):
     def action_open_patient(self) -> None:
         alert = self.current_alert()
         if alert is not None:
-            from clinic_tui.views.patient import PatientScreen
+            self.app.open_patient(alert.person_id, focus_loinc=alert.loinc, focus_alert=alert.id)
 
-            self.app.push_screen(PatientScreen(alert.person_id, focus_loinc=alert.loinc))
-
-    @on(DataTable.RowSelected)
+    @on(RowTable.RowSelected, "#alerts")
     def _selected(self) -> None:
         self.action_open_patient()
 
@@ -268,15 +241,11 @@ class AlertQueueScreen(AlertActions, Screen):
         self.reload()
 
     def action_filter(self) -> None:
-        box = self.query_one("#filter", Input)
-        box.remove_class("hidden")
-        box.focus()
+        self.query_one(FilterBox).open()
 
     def action_clear_filter(self) -> None:
-        box = self.query_one("#filter", Input)
-        box.value = ""
-        box.add_class("hidden")
-        self.query_one(DataTable).focus()
+        self.query_one(FilterBox).close()
+        self.query_one(RowTable).focus()
 
     @on(Input.Changed, "#filter")
     def _filter(self) -> None:
@@ -284,4 +253,4 @@ class AlertQueueScreen(AlertActions, Screen):
 
     @on(Input.Submitted, "#filter")
     def _filter_done(self) -> None:
-        self.query_one(DataTable).focus()
+        self.query_one(RowTable).focus()

@@ -10,11 +10,13 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Input, Static, TabbedContent, TabPane
+from textual.widgets import DataTable, Header, Input, Static, TabbedContent, TabPane
 
 from clinic_tui.api.schemas import AuditEventOut, BreakGlassReview
+from clinic_tui.views.base import AppScreen
 from clinic_tui.views.format import local_time, plain
+from clinic_tui.widgets.filter_box import FilterBox
+from clinic_tui.widgets.key_footer import KeyFooter
 from clinic_tui.widgets.modals import TextPrompt
 from clinic_tui.widgets.whoami import WhoAmI
 
@@ -35,7 +37,7 @@ def parse_filter(text: str) -> dict[str, str]:
     return filters
 
 
-class AuditScreen(Screen):
+class AuditScreen(AppScreen):
     BINDINGS = [
         Binding(
             "slash",
@@ -65,17 +67,13 @@ class AuditScreen(Screen):
         yield WhoAmI(id="whoami")
         with TabbedContent(id="audit-tabs"):
             with TabPane("Access log", id="tab-log"):
-                yield Input(
-                    placeholder="user:anna outcome:denied action:read person:ID",
-                    id="filter",
-                    classes="hidden",
-                )
+                yield FilterBox("user:anna outcome:denied action:read person:ID")
                 yield DataTable(id="audit-log", cursor_type="row", zebra_stripes=True)
             with TabPane("Break-the-glass reviews", id="tab-reviews"):
                 yield DataTable(id="reviews", cursor_type="row")
                 yield Static("", id="review-reason")
         yield Static("", id="list-status")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         user = self.app.client.user
@@ -153,14 +151,10 @@ class AuditScreen(Screen):
 
     def action_filter(self) -> None:
         self.query_one(TabbedContent).active = "tab-log"
-        box = self.query_one("#filter", Input)
-        box.remove_class("hidden")
-        box.focus()
+        self.query_one(FilterBox).open()
 
     def action_clear_filter(self) -> None:
-        box = self.query_one("#filter", Input)
-        box.value = ""
-        box.add_class("hidden")
+        self.query_one(FilterBox).close()
         self.query_one("#audit-log", DataTable).focus()
         self.load()
 

@@ -6,14 +6,15 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.screen import Screen
-from textual.widgets import Button, Footer, Input, OptionList, Static
+from textual.widgets import Button, Input, OptionList, Static
 from textual.widgets.option_list import Option
 
 from clinic_tui.messages import BackendStatusChanged, ServerReady, ServerUnavailable
+from clinic_tui.views.base import AppScreen
+from clinic_tui.widgets.key_footer import KeyFooter
 
 
-class LoginScreen(Screen):
+class LoginScreen(AppScreen):
     BINDINGS = [
         Binding("escape", "clear", "Clear", id="login.clear", tooltip="Clear the form and any error"),
     ]
@@ -40,7 +41,7 @@ class LoginScreen(Screen):
                 yield Button("Log in", id="login", variant="primary")
                 yield Static("", id="login-error")
                 yield Static("", id="keyring-note")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.query_one("#username", Input).focus()
@@ -170,4 +171,7 @@ class LoginScreen(Screen):
             return
         finally:
             button.disabled = False
+        # the password (and code) leave the form once used: the form object may outlive the screen
+        for input_id in ("#password", "#otp"):
+            self.query_one(input_id, Input).value = ""
         self.app.go_home()

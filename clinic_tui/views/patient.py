@@ -1,4 +1,11 @@
-"""One person's record, as far as their consent allows; withheld sections say so."""
+"""One person's record, as far as their consent allows; withheld sections say so.
+
+The app keeps one PatientScreen and points it at each person it opens (``ClinicApp.open_patient``):
+building the screen (two tables, the chart, ~20 statics and a footer of 17 keys) took longer than
+fetching the record, and each new screen left ~15,000 objects for the garbage collector. ``open``
+wipes everything shown of the previous person before the screen is shown again, and leaving the
+screen wipes it too, so no one's data lingers in a screen that is not on view.
+"""
 
 from __future__ import annotations
 
@@ -9,12 +16,14 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
-from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Static
+from textual.timer import Timer
+from textual.widgets import DataTable, Header, Static
 
 from clinic_tui.api.schemas import AlertItem, PatientAlerts, PatientDetail
 from clinic_tui.views.alert_actions import AlertActions
+from clinic_tui.views.base import AppScreen
 from clinic_tui.views.format import NOT_SHARED, local_time, personnummer_display, plain, withheld
+from clinic_tui.widgets.key_footer import KeyFooter
 from clinic_tui.widgets.trend_chart import ChartData, TrendChart
 
 REFRESH_SECONDS = 30
@@ -22,9 +31,10 @@ REFRESH_SECONDS = 30
 
 RANGES = {"1": ("7d", 7), "2": ("30d", 30), "3": ("90d", 90), "4": ("1y", 365)}
 ALERT_ACTIVE = {"open", "acknowledged", "snoozed"}
+CHART_ACTIONS = ("range", "next_measurement", "prev_measurement")
 
 
-class PatientScreen(AlertActions, Screen):
+class PatientScreen(AlertActions, AppScreen):
     BINDINGS = [
         Binding("escape", "back", "Back", id="patient.back", tooltip="Back to the list"),
         Binding("r", "refresh", "Refresh", id="patient.refresh", tooltip="Reload from the server"),
@@ -55,13 +65,41 @@ class PatientScreen(AlertActions, Screen):
         Binding("s", "alert('snooze')", "Snooze", id="patient.snooze", tooltip="Snooze the selected alert"),
     ]
 
-    def __init__(self, person_id: str, focus_loinc: str | None = None):
+    def __init__(self):
         super().__init__()
-        self.person_id = person_id
+        self.person_id: str | None = None
         self.detail: PatientDetail | None = None
-        self.focus_loinc = focus_loinc
+        self.focus_loinc: str | None = None
+        self.focus_alert: int | None = None
         self.range_key = "2"
         self.alerts: dict[int, AlertItem] = {}
+        self._refreshers: list[Timer] = []
+        #: what the footer offers now (see check_action); None before the first record
+        self._offered: dict[str, bool] | None = None
+        self._alerts_loaded = False
+
+    def open(self, person_id: str, focus_loinc: str | None = None, focus_alert: int | None = None) -> None:
+        """Show ``person_id`` (before the screen is pushed): nothing of the previous person stays.
+
+        Opened from an alert: its measurement is charted and the alert keys act on that alert.
+        """
+        self.stop_loading()
+        self.wipe()
+        self.person_id = person_id
+        self.focus_loinc = focus_loinc
+        self.focus_alert = focus_alert
+        self.range_key = "2"
+        if self.is_mounted:
+            self._start()
+
+    def _start(self) -> None:
+        """Ask for the record; opened from an alert, ask for its chart and the alerts at once too."""
+        if self.focus_loinc is not None and self.is_nurse:
+            self.load_chart(self.focus_loinc)
+            self.load_alerts()
+            self.load(follow=False)
+        else:
+            self.load()
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -89,7 +127,7 @@ class PatientScreen(AlertActions, Screen):
             yield Static("", id="alert-notes")
             yield Static("Medications, history, goals", classes="section-title")
             yield Static("", id="records")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         table = self.query_one("#latest", DataTable)
@@ -99,42 +137,75 @@ class PatientScreen(AlertActions, Screen):
         alerts.add_column("State", width=13)
         alerts.add_column("Alert", width=46)
         alerts.add_column("Opened", width=17)
-        self.load()
-        self.set_interval(REFRESH_SECONDS, self.load)
-        self.set_interval(15, self.update_banner)
+        if self.person_id is not None:
+            self._start()
+        self._refreshers = [
+            self.set_interval(REFRESH_SECONDS, self.load),
+            self.set_interval(15, self.update_banner),
+        ]
+
+    def on_screen_suspend(self) -> None:
+        """Covered by a dialog: stop refreshing. Left (popped): also forget the person."""
+        for timer in self._refreshers:
+            timer.pause()
+        if self not in self.app.screen_stack:
+            self.stop_loading()
+            self.wipe()
+
+    def on_screen_resume(self) -> None:
+        for timer in self._refreshers:
+            timer.resume()
 
     @work(exclusive=True, group="patient", exit_on_error=False)
-    async def load(self) -> None:
+    async def load(self, follow: bool = True) -> None:
+        """The record; then (``follow``) the chart and the alerts, which need to know it is shared."""
         from clinic_tui.api.client import Forbidden
 
-        first = self.detail is None
-        early = first and self.focus_loinc is not None and self.is_nurse
-        if early:
-            # opened from an alert: its chart and alerts are asked for alongside the record
-            self.load_chart(self.focus_loinc)
-            self.load_alerts()
-        try:
-            detail = await self.app.client.patient(self.person_id)
-        except Forbidden as exc:
-            self.clear_and_close(exc.message)
+        person_id = self.person_id
+        if person_id is None:
             return
+        try:
+            detail = await self.app.client.patient(person_id)
+        except Forbidden as exc:
+            if person_id == self.person_id:
+                self.clear_and_close(exc.message)
+            return
+        except Exception:
+            self._load_failed(person_id)
+            raise  # the app's one error handler says what went wrong
+        if person_id != self.person_id:
+            return  # the screen moved on to someone else meanwhile
         self.show(detail)
-        if "vitals" in detail.shared and not early:
+        if "vitals" in detail.shared and follow:
             self.load_chart()
             if self.is_nurse:
                 self.load_alerts()
 
     def check_action(self, action: str, parameters: tuple) -> bool | None:
-        """The footer never offers what does not apply: alert keys are for nurses, charts need vitals."""
-        if action == "alert":
-            return self.is_nurse and bool(self.alerts)
-        if action in ("range", "next_measurement", "prev_measurement"):
-            return self.detail is not None and "vitals" in self.detail.shared
+        """The footer offers what applies: alert keys to nurses when there are alerts, chart keys
+        when vitals are shared. While a person's record and alerts are still loading it keeps
+        what it offered before (so it is not rebuilt twice per open); the actions themselves
+        check again and do nothing, or say so, until the data is in."""
+        if action in ("alert", *CHART_ACTIONS):
+            answers = self._answers() if self._settled or self._offered is None else self._offered
+            return answers["alert" if action == "alert" else "chart"]
         return True
+
+    def _answers(self) -> dict[str, bool]:
+        vitals = self.detail is not None and "vitals" in self.detail.shared
+        return {"alert": self.is_nurse and bool(self.alerts), "chart": vitals}
+
+    @property
+    def _settled(self) -> bool:
+        """The record is in, and so are the alerts when they matter."""
+        if self.detail is None:
+            return False
+        return not ("vitals" in self.detail.shared and self.is_nurse and not self._alerts_loaded)
 
     @property
     def is_nurse(self) -> bool:
-        return self.app.client.user.role == "nurse"
+        user = self.app.client.user if self.app.client is not None else None
+        return user is not None and user.role == "nurse"
 
     @property
     def chart_loinc(self) -> str | None:
@@ -149,8 +220,11 @@ class PatientScreen(AlertActions, Screen):
     async def load_chart(self, loinc: str | None = None) -> None:
         from clinic_tui.api.client import Forbidden
 
+        person_id = self.person_id
         loinc = loinc or self.chart_loinc
         chart = self.query_one(TrendChart)
+        if person_id is None:
+            return
         if loinc is None:
             chart.show(None)
             self.query_one("#trend-note", Static).update("No measurements to chart.")
@@ -158,10 +232,12 @@ class PatientScreen(AlertActions, Screen):
         range_name, days = RANGES[self.range_key]
         try:
             series = await self.app.client.observation_series(
-                self.person_id, loinc, range_=range_name, points=chart.plot_width
+                person_id, loinc, range_=range_name, points=chart.plot_width
             )
         except Forbidden:
             return  # the record's own load says why and closes the screen
+        if person_id != self.person_id:
+            return
         chart.show(
             ChartData(
                 title=series.display,
@@ -191,19 +267,33 @@ class PatientScreen(AlertActions, Screen):
     async def load_alerts(self) -> None:
         from clinic_tui.api.client import Forbidden
 
+        person_id = self.person_id
+        if person_id is None:
+            return
         try:
-            alerts = await self.app.client.patient_alerts(self.person_id)
+            alerts = await self.app.client.patient_alerts(person_id)
         except Forbidden:
             return  # the record's own load says why and closes the screen
+        except Exception:
+            self._load_failed(person_id)
+            raise
+        if person_id != self.person_id:
+            return
         self.show_alerts(alerts)
 
     def show_alerts(self, data: PatientAlerts) -> None:
         table = self.query_one("#patient-alerts", DataTable)
-        keep = (
-            table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value if table.row_count else None
-        )
+        if not self._alerts_loaded and self.focus_alert is not None:
+            keep = str(self.focus_alert)  # first load, opened from an alert: that one is selected
+        else:
+            keep = (
+                table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+                if table.row_count
+                else None
+            )
         self.alerts = {a.id: a for a in data.items}
-        self.refresh_bindings()
+        self._alerts_loaded = True
+        self._footer_changed()
         notes = Text()
         with self.app.batch_update():
             table.clear()
@@ -233,6 +323,9 @@ class PatientScreen(AlertActions, Screen):
 
     def action_alert(self, action: str) -> None:
         table = self.query_one("#patient-alerts", DataTable)
+        if not self._alerts_loaded:
+            self.app.notify("This patient's alerts are still loading.", severity="warning", timeout=3)
+            return
         if not table.row_count:
             self.app.notify("This patient has no alerts to act on.", severity="warning")
             return
@@ -243,7 +336,9 @@ class PatientScreen(AlertActions, Screen):
 
     def action_range(self, key: str) -> None:
         self.range_key = key
-        self.load_chart()
+        if self.detail is None and self.focus_loinc is None:
+            return  # the record's own load charts it, in this range
+        self.load_chart(None if self.detail is not None else self.focus_loinc)
 
     def _step_measurement(self, step: int) -> None:
         if not self.detail or not self.detail.latest:
@@ -261,9 +356,28 @@ class PatientScreen(AlertActions, Screen):
 
     def clear_and_close(self, message: str) -> None:
         """Access ended (consent withdrawn or expired, grant over): clear what was shown, then leave."""
+        self.wipe()
+        self.app.notify(message, title="Access ended", severity="warning", timeout=8)
+        if self.app.screen is self:
+            self.app.pop_screen()
+
+    def stop_loading(self) -> None:
+        """Cancel the record, chart and alert requests in flight (never a transition with a note)."""
+        for group in ("patient", "patient-chart", "patient-alerts"):
+            self.workers.cancel_group(self, group)
+
+    def wipe(self) -> None:
+        """Forget the person: every field, table, chart, note and the emergency banner."""
+        self.person_id = None
+        self.focus_alert = None
         self.detail = None
+        self.alerts = {}
+        self._alerts_loaded = False
+        self.title = "Patient"
+        if not self.is_mounted:
+            return
+        self.query_one("#identity", Static).update("Loading…")
         for widget_id in (
-            "#identity",
             "#contact",
             "#occupation",
             "#conditions",
@@ -276,14 +390,28 @@ class PatientScreen(AlertActions, Screen):
         self.query_one("#latest", DataTable).clear()
         self.query_one("#patient-alerts", DataTable).clear()
         self.query_one(TrendChart).show(None)
-        self.alerts = {}
-        self.app.notify(message, title="Access ended", severity="warning", timeout=8)
-        if self.app.screen is self:
-            self.app.pop_screen()
+        self.query_one("#access-banner", Static).add_class("hidden")
+        self.query_one("#patient-body", VerticalScroll).scroll_home(animate=False)
+
+    def _load_failed(self, person_id: str) -> None:
+        """A load failed (server unreachable, an error): stop offering what the previous person's
+        data offered; the footer shows what this person's data, so far, allows."""
+        if person_id == self.person_id and not self._settled and self._offered is not None:
+            self._offered = None
+            self.refresh_bindings()
+
+    def _footer_changed(self) -> None:
+        """Once the loads that decide it are in, tell the footer what applies, if that changed."""
+        if not self._settled:
+            return
+        answers = self._answers()
+        if answers != self._offered:
+            self._offered = answers
+            self.refresh_bindings()
 
     def show(self, d: PatientDetail) -> None:
         self.detail = d
-        self.refresh_bindings()
+        self._footer_changed()
         shared = set(d.shared)
         self.title = d.label
         self.update_banner()

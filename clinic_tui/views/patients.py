@@ -6,17 +6,19 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Input, Static
+from textual.widgets import DataTable, Header, Input, Static
 
 from clinic_tui.api.schemas import PatientSummary
+from clinic_tui.views.base import AppScreen
 from clinic_tui.views.format import personnummer_display, plain, withheld
+from clinic_tui.widgets.filter_box import FilterBox
+from clinic_tui.widgets.key_footer import KeyFooter
 from clinic_tui.widgets.whoami import WhoAmI
 
 REFRESH_SECONDS = 30
 
 
-class PatientListScreen(Screen):
+class PatientListScreen(AppScreen):
     BINDINGS = [
         Binding(
             "slash",
@@ -44,12 +46,10 @@ class PatientListScreen(Screen):
     def compose(self) -> ComposeResult:
         yield Header()
         yield WhoAmI(id="whoami")
-        yield Input(
-            placeholder="Filter: name, personnummer, condition (Esc clears)", id="filter", classes="hidden"
-        )
+        yield FilterBox("Filter: name, personnummer, condition (Esc clears)")
         yield DataTable(id="patients", cursor_type="row", zebra_stripes=True)
         yield Static("Loading…", id="list-status")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         user = self.app.client.user
@@ -116,15 +116,10 @@ class PatientListScreen(Screen):
     # ------------------------------------------------------------------ actions
 
     def action_filter(self) -> None:
-        box = self.query_one("#filter", Input)
-        box.remove_class("hidden")
-        box.focus()
+        self.query_one(FilterBox).open()
 
     def action_clear_filter(self) -> None:
-        box = self.query_one("#filter", Input)
-        if box.value:
-            box.value = ""
-        box.add_class("hidden")
+        self.query_one(FilterBox).close()
         self.query_one(DataTable).focus()
 
     def action_refresh(self) -> None:
@@ -189,6 +184,4 @@ class PatientListScreen(Screen):
 
     def open_person(self, person_id: str | None) -> None:
         if person_id:
-            from clinic_tui.views.patient import PatientScreen
-
-            self.app.push_screen(PatientScreen(person_id))
+            self.app.open_patient(person_id)

@@ -42,7 +42,10 @@ async def test_empty_form_is_refused_without_a_request(tui, clinic, session):
 async def test_nurse_logs_in_and_sees_only_her_patients(tui, clinic, memory_keyring):
     app = tui()
     async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        password_box = app.screen.query_one("#password", Input)
         await log_in(pilot, "anna", PASSWORD)
+        assert password_box.value == ""  # the used password does not stay in the old form
         assert isinstance(app.screen, AlertQueueScreen)  # a nurse's home
         await to_patients(pilot)
         rows = _cells(app.screen.query_one(DataTable))

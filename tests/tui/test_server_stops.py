@@ -81,3 +81,47 @@ async def test_login_against_a_stopped_server_keeps_the_form(app, c):
             assert "Cannot reach the server" in str(tui.screen.query_one("#login-error", Static).render())
             assert tui.screen.query_one("#username", Input).value == "anna"
             assert tui.screen.query_one("#password", Input).value == PASSWORD
+
+
+async def test_a_patient_opened_while_the_server_is_gone_offers_nothing_of_the_previous_one(app, c, http):
+    await post(http, c.keys["nora"], obs("8480-6", 184, now() - timedelta(minutes=3)))
+    with RealServer(app) as server:
+        tui = ClinicApp(server_url=f"http://127.0.0.1:{server.port}")
+        async with tui.run_test(size=(140, 45), notifications=True) as pilot:
+            await log_in(pilot, "anna", PASSWORD)
+            tui.open_patient(c.people["nora"].id)
+            await settle(pilot)
+
+            def keys() -> set[str]:
+                return {k.key for k in tui.screen.query("FooterKey")}
+
+            assert {"a", "x", "4"} <= keys()  # nora: alerts and a chart
+            await pilot.press("escape")
+            await settle(pilot)
+            await asyncio.to_thread(server.stop)
+            tui.open_patient(c.people["bo"].id)
+            for _ in range(20):  # (not settle: the failed loads are reported, not swallowed)
+                await pilot.pause(0.05)
+            # bo's record could not be fetched: the nurse is told, and none of nora's keys are offered
+            assert "Loading" in str(tui.screen.query_one("#identity", Static).render())
+            assert "Cannot reach the server" in toasts(tui)
+            assert not {"a", "x", "4"} & keys() and "escape" in keys()
+
+
+def toasts(app) -> str:
+    return " ".join(str(t.render()) for t in app.screen.query("Toast"))
+
+
+async def test_a_queue_reload_against_a_stopped_server_says_so(app, c, http):
+    await post(http, c.keys["nora"], obs("8480-6", 184, now() - timedelta(minutes=3)))
+    with RealServer(app) as server:
+        tui = ClinicApp(server_url=f"http://127.0.0.1:{server.port}")
+        async with tui.run_test(size=(140, 45), notifications=True) as pilot:
+            await log_in(pilot, "anna", PASSWORD)
+            assert isinstance(tui.screen, AlertQueueScreen)
+            await asyncio.to_thread(server.stop)
+            await pilot.press("r")
+            for _ in range(20):
+                await pilot.pause(0.05)
+            assert "Cannot reach the server" in toasts(tui)
+            assert tui.screen.alerts  # what was on screen stays
