@@ -189,8 +189,9 @@ def free_port() -> int:
 def start_server(url: str, port: int, log: Path) -> subprocess.Popen:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CLINIC_")}
     env["CLINIC_SECRET_KEY"] = "bench-queue-tui-" + "k" * 40
+    # no missing-data sweep: it would raise alerts (and use a core) while the queue is measured
     argv = [str(BIN / "clinic-server"), "--database-url", url, "serve", "--host", "127.0.0.1",
-            "--port", str(port), "--log-level", "warning"]  # fmt: skip
+            "--port", str(port), "--log-level", "warning", "--missing-sweep-minutes", "0"]  # fmt: skip
     proc = subprocess.Popen(
         argv, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT, start_new_session=True
     )
