@@ -279,6 +279,8 @@ class AuditEvent(Base):
     """Append-only, hash-chained access log. Database triggers reject UPDATE and DELETE."""
 
     __tablename__ = "audit_event"
+    #: the supervisor's "user:NAME" filter walks this newest first
+    __table_args__ = (Index("ix_audit_event_username_seq", "username", "seq"),)
     seq: Mapped[int] = mapped_column(
         BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=False
     )
