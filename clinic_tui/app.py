@@ -48,6 +48,8 @@ class ClinicApp(App[None]):
         self.backend: EmbeddedBackend | None = None
         self.client = None  # clinic_tui.api.client.ClinicClient, created once the server is known
         self.server_info = None
+        #: notes for alert transitions the server did not take, by (alert id, action); this session only
+        self.drafts: dict[tuple[int, str], str] = {}
         self.server_id = server_url or "embedded"
         self.client_ready = asyncio.Event()
         self._keyring_warned = False
@@ -176,7 +178,18 @@ class ClinicApp(App[None]):
     def action_logout(self) -> None:
         if self.client is None or not self.client.logged_in:
             return
-        self.logout()
+        if not self.drafts:
+            self.logout()
+            return
+        from clinic_tui.widgets.modals import ConfirmPrompt
+
+        n = len(self.drafts)
+        question = (
+            f"{n} alert note{'s' if n != 1 else ''} the server has not saved yet "
+            f"({'they are' if n != 1 else 'it is'} filled in when you act on the alert again). "
+            "Logging out discards them. Log out anyway?"
+        )
+        self.push_screen(ConfirmPrompt(question), lambda yes: yes and self.logout())
 
     @work(exclusive=True, group="logout", exit_on_error=False)
     async def logout(self, reason: str | None = None) -> None:
@@ -189,6 +202,7 @@ class ClinicApp(App[None]):
         self.show_login(reason or "Logged out.")
 
     def show_login(self, message: str | None = None) -> None:
+        self.drafts.clear()  # notes about patients do not outlive the session
         patient = self.get_screen(PATIENT_SCREEN) if self.is_screen_installed(PATIENT_SCREEN) else None
         on_stack = patient is not None and patient in self.screen_stack
         while len(self.screen_stack) > 2:

@@ -1,7 +1,10 @@
 """Acting on an alert, the same way from every screen: prompts, retries, conflicts.
 
 A note typed for resolve/escalate is never lost: if the server is slow or stopped, the prompt
-comes back with the text still in it.
+comes back with the text still in it. If the nurse has meanwhile moved on (another screen, another
+patient), the prompt does not jump in front of what she is looking at: the note is kept as a draft
+for that alert (``ClinicApp.drafts``, in memory for the session) and fills the prompt the next time
+she resolves or escalates it.
 """
 
 from __future__ import annotations
@@ -32,6 +35,10 @@ class AlertActions:
     transition, or with None when the screen should reload (someone else acted first).
     """
 
+    def on_view(self: Screen, alert: AlertItem) -> bool:
+        """Is the nurse still looking at where she acted on ``alert``?"""
+        return self.app.screen is self
+
     def act(self: Screen, alert: AlertItem, action: str, note: str = "") -> None:
         if alert.state not in ALLOWED[action]:
             self.app.notify(
@@ -43,7 +50,7 @@ class AlertActions:
             prompt = TextPrompt(
                 f"{NEEDS_NOTE[action]}: {alert.label}",
                 f"{alert.message}\nA note is required: what was done, and why.",
-                initial=note,
+                initial=note or self.app.drafts.get((alert.id, action), ""),
             )
             self.app.push_screen(prompt, lambda text: text and self._send(alert, action, note=text))
         elif action == "snooze":
@@ -70,18 +77,24 @@ class AlertActions:
                 alert.id, action, alert.version, note=note, snooze_until=until
             )
         except Unreachable as exc:
-            self.app.notify(f"{exc.message} Your note is kept.", severity="error", timeout=8)
-            if note is not None:
-                self.act(alert, action, note=note)  # the prompt returns, with the text in it
+            if note is None:
+                self.app.notify(exc.message, severity="error", timeout=8)
+            else:
+                self._keep_note(alert, action, note, exc.message)
             return
         except ApiError as exc:
             if exc.status == 409:
-                self.app.notify(exc.message, title="Someone else acted first", severity="warning", timeout=10)
+                kept = ""
+                if note is not None:
+                    self.app.drafts[(alert.id, action)] = note
+                    kept = " Your note is kept for this alert."
+                self.app.notify(
+                    exc.message + kept, title="The alert changed meanwhile", severity="warning", timeout=10
+                )
                 self.alert_changed(None)
                 return
             if exc.status == 422 and note is not None:
-                self.app.notify(exc.message, severity="error")
-                self.act(alert, action, note=note)
+                self._keep_note(alert, action, note, exc.message)
                 return
             raise
         verb = {
@@ -90,5 +103,21 @@ class AlertActions:
             "escalate": "escalated",
             "snooze": "snoozed",
         }
+        self.app.drafts.pop((alert.id, action), None)
         self.app.notify(f"Alert {verb[action]}: {updated.label}", timeout=3)
         self.alert_changed(updated)
+
+    def _keep_note(self, alert: AlertItem, action: str, note: str, message: str) -> None:
+        """The note was not saved: give it back, in the prompt if she is still here, else as a draft."""
+        if self.on_view(alert):
+            self.app.notify(f"{message} Your note is kept.", severity="error", timeout=8)
+            self.act(alert, action, note=note)  # the prompt returns, with the text in it
+            return
+        self.app.drafts[(alert.id, action)] = note
+        self.app.notify(
+            f"{message} Your note for {alert.label} ({alert.message}) is kept; "
+            f"it comes back when you {action} that alert again.",
+            title=f"Not {'resolved' if action == 'resolve' else 'escalated'}",
+            severity="error",
+            timeout=15,
+        )

@@ -121,15 +121,20 @@ class PatientScreen(AlertActions, AppScreen):
             yield TrendChart(id="trend")
             yield Static("", id="trend-note")
             yield Static(
-                "Alerts  (a acknowledge · x resolve · e escalate · s snooze)", classes="section-title"
+                "Alerts  (a acknowledge · x resolve · e escalate · s snooze)",
+                id="alerts-title",
+                classes="section-title nurse-only",
             )
-            yield DataTable(id="patient-alerts", cursor_type="row")
-            yield Static("", id="alert-notes")
+            yield DataTable(id="patient-alerts", cursor_type="row", classes="nurse-only")
+            yield Static("", id="alert-notes", classes="nurse-only")
             yield Static("Medications, history, goals", classes="section-title")
             yield Static("", id="records")
         yield KeyFooter()
 
     def on_mount(self) -> None:
+        # alerts are the nurses' work: a coach's participant has none, and no keys act on them
+        for widget in self.query(".nurse-only"):
+            widget.display = self.is_nurse
         table = self.query_one("#latest", DataTable)
         table.add_columns("Measurement", "Value", "Unit", "Measured")
         alerts = self.query_one("#patient-alerts", DataTable)
@@ -317,7 +322,12 @@ class PatientScreen(AlertActions, AppScreen):
         if not data.items:
             self.query_one("#alert-notes", Static).update(Text("No alerts for this patient.", style="dim"))
 
+    def on_view(self, alert: AlertItem) -> bool:
+        return self.app.screen is self and self.person_id == alert.person_id
+
     def alert_changed(self, alert: AlertItem | None) -> None:
+        if self.person_id is None:
+            return  # off view, emptied: nothing to refresh
         self.load_alerts()
         self.load_chart()
 

@@ -8,6 +8,7 @@ not on view asks the server nothing, and logging out takes it away.
 from __future__ import annotations
 
 import asyncio
+from datetime import date
 
 from sqlalchemy import func, select
 from textual.widgets import DataTable, Static
@@ -142,3 +143,25 @@ async def test_the_footer_offers_alert_keys_only_with_alerts(tui, clinic, http, 
         await settle(pilot)
         assert "Resolve" not in offered() and "Ack" not in offered() and "1y" in offered()
         assert composed.count(screen) > builds
+
+
+async def test_a_coach_sees_no_alert_section(tui, world, session):
+    """Alerts are the nurses' work: a coach's participant screen has no alert table or alert keys."""
+    imr = world.org("IMR", kind="imr")
+    cecilia = world.user("cecilia", "coach", imr)
+    employer = world.employer("Snickeriet AB", date(2025, 1, 1))  # identity: IMR's legitimate interest
+    karin = world.person("Karin", "Kondition", conditions=(), employer=employer)
+    world.consent(karin, imr, categories=["vitals"], purpose="coaching")
+    world.assign(cecilia, karin)
+    session.commit()
+    app = tui()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await log_in(pilot, "cecilia", PASSWORD)
+        app.open_patient(karin.id)
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, PatientScreen) and "Kondition" in shown_text(screen)
+        assert screen.query_one("#trend").display  # her shared vitals are charted
+        for widget_id in ("#alerts-title", "#patient-alerts", "#alert-notes"):
+            assert not screen.query_one(widget_id).display, widget_id
+        assert "acknowledge" not in app.export_screenshot()
