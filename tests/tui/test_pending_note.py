@@ -54,6 +54,14 @@ def c(world, session):
     return clinic(world, session)
 
 
+@pytest.fixture
+async def gated(app, c, http) -> tuple[Gate, ClinicApp]:
+    """Nora has a high heart-rate alert; the app talks to the real backend through a ``Gate``."""
+    await post(http, c.keys["nora"], obs("8867-4", 136, now() - timedelta(minutes=4)))
+    gate = Gate(app)
+    return gate, ClinicApp(server_url="http://127.0.0.1:1", transport=httpx.ASGITransport(app=gate))
+
+
 async def until(pilot, condition, what: str) -> None:
     """Wait for ``condition`` without waiting on the held worker (``settle`` would)."""
     for _ in range(200):
@@ -88,12 +96,8 @@ async def _type_and_save(pilot, app, gate: Gate) -> None:
     await asyncio.wait_for(gate.held.wait(), 5)
 
 
-async def test_a_note_that_times_out_after_she_opened_another_patient_waits_for_that_alert(
-    app, c, http, session
-):
-    await post(http, c.keys["nora"], obs("8867-4", 136, now() - timedelta(minutes=4)))  # high
-    gate = Gate(app)
-    tui = ClinicApp(server_url="http://127.0.0.1:1", transport=httpx.ASGITransport(app=gate))
+async def test_a_note_that_times_out_after_she_opened_another_patient_waits_for_that_alert(gated, c, session):
+    gate, tui = gated
     async with tui.run_test(size=(140, 45), notifications=True) as pilot:
         alert_id = await _acknowledged_alert(pilot, tui)
         await pilot.press("o")
@@ -135,10 +139,8 @@ async def test_a_note_that_times_out_after_she_opened_another_patient_waits_for_
     assert NOTE in notes
 
 
-async def test_a_note_that_times_out_after_she_left_the_queue_does_not_cover_the_patient(app, c, http):
-    await post(http, c.keys["nora"], obs("8867-4", 136, now() - timedelta(minutes=4)))
-    gate = Gate(app)
-    tui = ClinicApp(server_url="http://127.0.0.1:1", transport=httpx.ASGITransport(app=gate))
+async def test_a_note_that_times_out_after_she_left_the_queue_does_not_cover_the_patient(gated):
+    gate, tui = gated
     async with tui.run_test(size=(140, 45), notifications=True) as pilot:
         alert_id = await _acknowledged_alert(pilot, tui)
         await _type_and_save(pilot, tui, gate)
@@ -157,10 +159,8 @@ async def test_a_note_that_times_out_after_she_left_the_queue_does_not_cover_the
         assert tui.screen.query_one(TextArea).text == NOTE
 
 
-async def test_still_on_the_screen_the_prompt_comes_straight_back(app, c, http):
-    await post(http, c.keys["nora"], obs("8867-4", 136, now() - timedelta(minutes=4)))
-    gate = Gate(app)
-    tui = ClinicApp(server_url="http://127.0.0.1:1", transport=httpx.ASGITransport(app=gate))
+async def test_still_on_the_screen_the_prompt_comes_straight_back(gated):
+    gate, tui = gated
     async with tui.run_test(size=(140, 45), notifications=True) as pilot:
         await _acknowledged_alert(pilot, tui)
         await _type_and_save(pilot, tui, gate)
@@ -170,10 +170,8 @@ async def test_still_on_the_screen_the_prompt_comes_straight_back(app, c, http):
         assert tui.screen.query_one(TextArea).text == NOTE
 
 
-async def test_logging_out_with_an_unsaved_note_asks_first(app, c, http):
-    await post(http, c.keys["nora"], obs("8867-4", 136, now() - timedelta(minutes=4)))
-    gate = Gate(app)
-    tui = ClinicApp(server_url="http://127.0.0.1:1", transport=httpx.ASGITransport(app=gate))
+async def test_logging_out_with_an_unsaved_note_asks_first(gated):
+    gate, tui = gated
     async with tui.run_test(size=(140, 45), notifications=True) as pilot:
         await _acknowledged_alert(pilot, tui)
         await _type_and_save(pilot, tui, gate)
