@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from textual import on, work
+from textual.actions import SkipAction
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -17,6 +18,10 @@ from clinic_tui.widgets.key_footer import KeyFooter
 class LoginScreen(AppScreen):
     BINDINGS = [
         Binding("escape", "clear", "Clear", id="login.clear", tooltip="Clear the form and any error"),
+        # checked as the key arrives, not after the username field has read it: a password manager's
+        # auto-type (``user{TAB}password{ENTER}``) comes in one burst, and a focus move made when the
+        # field handles Enter or Tab would come after the whole password had gone into the username
+        Binding("enter,tab", "to_password", show=False, priority=True),
     ]
 
     def __init__(self, message: str | None = None):
@@ -107,9 +112,11 @@ class LoginScreen(AppScreen):
         self.query_one("#password", Input).value = self.demo_passwords.get(username, "")
         self.query_one("#password", Input).focus()
 
-    @on(Input.Submitted, "#username")
-    def _next(self) -> None:
-        self.query_one("#password", Input).focus()
+    def action_to_password(self) -> None:
+        """Enter or Tab in the username field: on to the password, before the next key is routed."""
+        if self.focused is not self.query_one("#username", Input):
+            raise SkipAction()  # elsewhere Enter and Tab do what they always do
+        self.set_focus(self.query_one("#password", Input))
 
     @on(Input.Submitted, "#password")
     @on(Input.Submitted, "#otp")

@@ -1,3 +1,4 @@
+import pytest
 from textual.widgets import DataTable, Input, Static
 
 from clinic_tui import session_store
@@ -130,3 +131,27 @@ async def test_without_a_keyring_the_user_is_told(tui, clinic, monkeypatch):
         assert "not be remembered" in note
         await log_in(pilot, "anna", PASSWORD)
         assert isinstance(app.screen, AlertQueueScreen)
+
+
+def _burst(app, keys: list[str]) -> None:
+    """Keys as a terminal delivers a password manager's auto-type: all in one read, queued at once
+    (``pilot.press`` waits between keys, which hides ordering races)."""
+    from textual import events
+
+    for key in keys:
+        char = {"enter": "\r", "tab": "\t"}.get(key, key)
+        app.post_message(events.Key(key, char))
+
+
+@pytest.mark.parametrize("between", ["enter", "tab"])
+async def test_auto_typed_login_puts_the_password_in_the_password_field(tui, clinic, between):
+    """``anna{TAB}password{ENTER}`` in one burst: the password never lands, readable, in the
+    username field; the nurse is logged in."""
+    app = tui()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        assert isinstance(app.screen, LoginScreen)
+        _burst(app, [*"anna", between, *PASSWORD, "enter"])
+        await settle(pilot)
+        await settle(pilot)
+        assert isinstance(app.screen, AlertQueueScreen), app.screen
