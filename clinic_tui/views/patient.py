@@ -259,10 +259,14 @@ class PatientScreen(AlertActions, AppScreen):
             Text(
                 f"{series.total} readings in range, {shown} drawn"
                 + (" (downsampled on the server)" if shown < series.total else "")
-                + "; lines: "
-                + ", ".join(
-                    f"{t.label} {t.value:g}" + (" (set for this patient)" if t.overridden else "")
-                    for t in series.thresholds
+                + (
+                    "; lines: "
+                    + ", ".join(
+                        f"{t.label} {t.value:g}" + (" (set for this patient)" if t.overridden else "")
+                        for t in series.thresholds
+                    )
+                    if series.thresholds
+                    else ""
                 ),
                 style="dim",
             )

@@ -162,6 +162,8 @@ async def test_a_coach_sees_no_alert_section(tui, world, session):
         screen = app.screen
         assert isinstance(screen, PatientScreen) and "Kondition" in shown_text(screen)
         assert screen.query_one("#trend").display  # her shared vitals are charted
+        note = str(screen.query_one("#trend-note", Static).render())
+        assert "readings in range" in note and not note.rstrip().endswith(":"), note
         for widget_id in ("#alerts-title", "#patient-alerts", "#alert-notes"):
             assert not screen.query_one(widget_id).display, widget_id
         assert "acknowledge" not in app.export_screenshot()
