@@ -183,7 +183,7 @@ class AlertQueueScreen(AlertActions, AppScreen):
         counts.append(f" MEDIUM {c.medium} ", style=SEVERITY_STYLE["medium"])
         counts.append("  ")
         counts.append(f" LOW {c.low} ", style=SEVERITY_STYLE["low"])
-        counts.append("   open alerts", style="dim")
+        counts.append("   open alerts, not yet acknowledged", style="dim")
         self.query_one("#alert-counts", Static).update(counts)
         n = len(self.alerts)
         more = " · more load as you scroll" if self.next_cursor else ""
@@ -193,11 +193,16 @@ class AlertQueueScreen(AlertActions, AppScreen):
         key = self.query_one(RowTable).cursor_key
         return self.alerts.get(int(key)) if key is not None else None
 
+    def on_screen_resume(self) -> None:
+        """Back from a patient (where she may have acted): catch up at once."""
+        self.poll()
+
     def alert_changed(self, alert: AlertItem | None) -> None:
         if alert is None:
             self.reload()
         else:
             self.merge([alert])
+            self.poll()  # the header's counts (and anything else that changed) at once, not at the next tick
 
     @on(RowTable.RowHighlighted, "#alerts")
     def _near_end(self, event: RowTable.RowHighlighted) -> None:
