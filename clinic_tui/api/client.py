@@ -1,12 +1,14 @@
 """Typed async client for the clinic-server API. Views call this; they never build URLs.
 
 Errors arrive as ``ApiError`` subclasses with a message fit to show a user as it is.
-The access token is refreshed transparently once when it expires; every rotation of the
-refresh token is reported through ``on_refresh_token`` so the caller can keep it in the keyring.
+The access token is renewed transparently (once, however many requests find it stale) when it
+expires or the server no longer accepts it; every rotation of the refresh token is reported
+through ``on_refresh_token`` so the caller can keep it in the keyring.
 """
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import uuid
 from collections.abc import Callable
@@ -106,8 +108,14 @@ class ClinicClient:
         )
         self._access: str | None = None
         self._refresh: str | None = None
+        self._renew_lock = asyncio.Lock()
         self.user: UserInfo | None = None
         self.on_refresh_token = on_refresh_token
+
+    def move_to(self, base_url: str) -> None:
+        """The same server (same database, same sessions) now answers at ``base_url``."""
+        self.base_url = check_server_url(base_url)
+        self._http.base_url = self.base_url + "/api/v1"
 
     @property
     def logged_in(self) -> bool:
@@ -155,19 +163,35 @@ class ClinicClient:
     async def _call(
         self, method: str, path: str, model: type[M] | None, *, auth: bool = True, **kw
     ) -> M | None:
+        sent_with = self._access
         resp = await self._send(method, path, auth=auth, **kw)
         if auth and resp.status_code == 401 and self._refresh:
             try:
                 code = resp.json().get("code")
             except ValueError:
                 code = None
-            if code == "token_expired":
-                await self.resume(self._refresh)
+            # expired, or signed by a key the server no longer has (it restarted): renew and retry
+            if code in ("token_expired", "invalid_token") and await self._renew(sent_with):
                 resp = await self._send(method, path, auth=auth, **kw)
         self._raise_for(resp)
         if model is None:
             return None
         return model.model_validate(resp.json())
+
+    async def _renew(self, stale: str | None) -> bool:
+        """One refresh for every request that found ``stale`` refused.
+
+        Requests run side by side (the patient screen asks for three things at once); each would
+        otherwise spend the same refresh token, and the second use of a spent token revokes the
+        whole session. The first refreshes; the others find a new access token and just retry.
+        """
+        async with self._renew_lock:
+            if self._access is not None and self._access != stale:
+                return True
+            if not self._refresh:
+                return False
+            await self.resume(self._refresh)
+            return True
 
     def _accept(self, pair: TokenPair) -> TokenPair:
         self._access = pair.access_token

@@ -151,3 +151,35 @@ async def test_openapi_document_is_versioned(http):
     assert r.status_code == 200
     paths = r.json()["paths"]
     assert "/api/v1/patients" in paths and "/api/v1/auth/login" in paths
+
+
+@pytest.mark.parametrize("stale", ["expired", "unknown key"])
+async def test_requests_side_by_side_renew_a_stale_token_once(app, nurse, session, settings, stale):
+    """Three requests find the access token refused at once (expired, or signed by a key a restarted
+    server no longer has): the client refreshes once, all three succeed, and the session lives on
+    (a second use of the same refresh token would have revoked it)."""
+    import asyncio
+
+    import httpx
+
+    from clinic_tui.api.client import ClinicClient
+
+    rotations = []
+    client = ClinicClient(
+        "http://127.0.0.1", transport=httpx.ASGITransport(app=app), on_refresh_token=rotations.append
+    )
+    try:
+        await client.login("anna", PASSWORD)
+        if stale == "expired":
+            client._access = make_access_token(nurse, settings.secret_key, utcnow() - timedelta(hours=1), 10)
+        else:
+            client._access = make_access_token(nurse, "an-earlier-run-" + "k" * 40, utcnow(), 10)
+        results = await asyncio.gather(client.me(), client.patients(), client.alerts())
+        assert results[0].username == "anna"
+        assert len(rotations) == 2  # the login's token, then exactly one refresh
+        session.rollback()
+        tokens = session.scalars(select(RefreshToken).where(RefreshToken.user_id == nurse.id)).all()
+        assert len(tokens) == 2 and all(t.revoked_at is None for t in tokens)
+        assert (await client.me()).username == "anna"  # still logged in
+    finally:
+        await client.aclose()
