@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import time
 from pathlib import Path
 
 from textual import on, work
@@ -20,6 +21,9 @@ from clinic_tui.views.login import LoginScreen
 THEME_DIR = Path(themes.__file__).parent
 #: seconds after the server answers until the app settles its memory (see _settle)
 SETTLE_AFTER = 0.3
+#: an embedded backend that stops is started again, but not more than this many times in RESTART_WINDOW s
+MAX_RESTARTS = 3
+RESTART_WINDOW = 120.0
 PATIENT_SCREEN = "patient"
 _settled = False
 
@@ -46,6 +50,7 @@ class ClinicApp(App[None]):
         self.transport = transport
         self.backend_env = backend_env
         self.backend: EmbeddedBackend | None = None
+        self._restarts: list[float] = []
         self.client = None  # clinic_tui.api.client.ClinicClient, created once the server is known
         self.server_info = None
         #: notes for alert transitions the server did not take, by (alert id, action); this session only
@@ -62,7 +67,45 @@ class ClinicApp(App[None]):
         self.call_after_refresh(self.connect)
 
     def _backend_status(self, status: BackendStatus) -> None:
+        if status.state == "stopped":
+            self._backend_stopped(status.message)
+            return
         self._broadcast(BackendStatusChanged(status))
+
+    def _backend_stopped(self, message: str) -> None:
+        """The demo backend ended under us: start it again on the same database. The session goes on
+        (its refresh token is in that database), and so does whatever is on screen, typed text too."""
+        now = time.monotonic()
+        self._restarts = [t for t in self._restarts if now - t < RESTART_WINDOW] + [now]
+        if len(self._restarts) > MAX_RESTARTS:
+            self.notify(
+                f"{message} It keeps stopping, so it is not restarted again. "
+                "Nothing on screen is lost; quit (Ctrl+Q) and start clinic-tui again.",
+                title="Demo backend stopped",
+                severity="error",
+                timeout=60,
+            )
+            return
+        self.notify(
+            f"{message} Starting it again…", title="Demo backend stopped", severity="error", timeout=8
+        )
+        self.restart_backend()
+
+    @work(exclusive=True, group="backend-restart", exit_on_error=False)
+    async def restart_backend(self) -> None:
+        backend = EmbeddedBackend(on_status=self._backend_status, env=self.backend_env)
+        self.backend = backend
+        await backend.start()
+        if backend.failure:
+            self.notify(
+                f"The demo backend could not be started again: {backend.failure}",
+                severity="error",
+                timeout=60,
+            )
+            return
+        if self.client is not None:
+            self.client.move_to(backend.url)
+        self.notify("The demo backend is running again.", timeout=5)
 
     def _broadcast(self, message) -> None:
         for screen in self.screen_stack:

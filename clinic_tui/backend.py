@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 @dataclass
 class BackendStatus:
-    state: str  # starting, migrating, seeding, ready, failed
+    state: str  # starting, migrating, seeding, ready, failed; stopped (it ended after ready)
     message: str
     url: str | None = None
 
@@ -40,6 +40,7 @@ class EmbeddedBackend:
         self.ready = asyncio.Event()
         self.failure: str | None = None
         self._stderr_tail: list[str] = []
+        self._stopping = False
 
     def _emit(self, status: BackendStatus) -> None:
         if self.on_status:
@@ -88,9 +89,16 @@ class EmbeddedBackend:
                 self._emit(BackendStatus(kind, STATUS_TEXT[kind]))
 
     async def _drain_stdout(self) -> None:
+        """Until the child ends; an end we did not ask for is reported as ``stopped``."""
         assert self.proc and self.proc.stdout
         while await self.proc.stdout.readline():
             pass
+        await self.proc.wait()
+        if self._stopping:
+            return
+        tail = " ".join(self._stderr_tail[-3:]).strip()
+        message = f"The demo backend stopped (exit {self.proc.returncode}). {tail}".strip()
+        self._emit(BackendStatus("stopped", message))
 
     async def _drain_stderr(self) -> None:
         assert self.proc and self.proc.stderr
@@ -99,6 +107,7 @@ class EmbeddedBackend:
 
     def stop(self) -> None:
         """Terminate the child now (synchronous: safe to call while the app is shutting down)."""
+        self._stopping = True
         proc = self.proc
         if proc is None or proc.returncode is not None:
             return

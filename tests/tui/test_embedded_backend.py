@@ -72,3 +72,68 @@ def test_backend_serves_demo_data_and_dies_with_its_parent(tmp_path):
     finally:
         if parent.poll() is None:
             parent.kill()
+
+
+async def test_a_stopped_demo_backend_is_started_again_and_the_typed_note_is_saved(tmp_path):
+    """The child dies while the nurse types a resolve note: the app starts it again on the same
+    database, her session goes on, and the note she had typed is saved by the new one."""
+    from textual.widgets import TextArea
+
+    from clinic_tui.app import ClinicApp
+    from clinic_tui.views.alerts import AlertQueueScreen
+    from clinic_tui.widgets.modals import TextPrompt
+    from clinic_tui.widgets.row_table import RowTable
+    from tests.tui.conftest import log_in, settle
+
+    app = ClinicApp()
+    async with app.run_test(size=(140, 45), notifications=True) as pilot:
+        await app.client_ready.wait()
+        first = app.backend
+        assert first is not None and first.failure is None
+        await log_in(pilot, "anna", "demo-password")
+        queue = app.screen
+        assert isinstance(queue, AlertQueueScreen)
+        keys = queue.query_one(RowTable).keys
+        row = next(i for i, k in enumerate(keys) if queue.alerts[int(k)].state == "acknowledged")
+        queue.query_one(RowTable).move_cursor(row=row)
+        alert = queue.current_alert()
+        await pilot.press("x")
+        await settle(pilot)
+        assert isinstance(app.screen, TextPrompt)
+        app.screen.query_one(TextArea).insert("Checked at home visit; device was on a cold finger.")
+
+        os.kill(first.proc.pid, signal.SIGKILL)
+        for _ in range(600):
+            if app.backend is not first and app.backend.url and app.client.base_url == app.backend.url:
+                break
+            await pilot.pause(0.05)
+        else:
+            raise AssertionError("the demo backend was not started again")
+        assert app.backend.url != first.url
+        assert isinstance(app.screen, TextPrompt)  # what she was typing is still in front of her
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        assert isinstance(app.screen, AlertQueueScreen)  # still logged in: the session went on
+        assert alert.id not in queue.alerts
+        toasts = " ".join(str(t.render()) for t in app.screen.query("Toast"))
+        assert "stopped (exit -9)" in toasts and "running again" in toasts and "Alert resolved" in toasts
+
+
+async def test_a_demo_backend_that_keeps_stopping_is_not_restarted_forever(tmp_path, monkeypatch):
+    from clinic_tui import app as app_module
+
+    monkeypatch.setattr(app_module, "MAX_RESTARTS", 0)
+    app = app_module.ClinicApp()
+    async with app.run_test(size=(120, 40), notifications=True) as pilot:
+        await app.client_ready.wait()
+        first = app.backend
+        os.kill(first.proc.pid, signal.SIGKILL)
+        for _ in range(200):
+            toasts = " ".join(str(t.render()) for t in app.screen.query("Toast"))
+            if "keeps stopping" in toasts:
+                break
+            await pilot.pause(0.05)
+        else:
+            raise AssertionError(f"not told: {toasts}")
+        await pilot.pause(0.5)
+        assert app.backend is first  # no new one
