@@ -299,3 +299,5 @@ class ClinicApp(App[None]):
         self.stop_backend()
         if self.client is not None:
             await self.client.aclose()
+        if self.backend is not None:
+            await self.backend.aclose()  # gone before the event loop is

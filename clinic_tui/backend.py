@@ -24,6 +24,9 @@ class BackendStatus:
     url: str | None = None
 
 
+#: how long ``aclose`` lets the child shut down before it is killed
+CLOSE_SECONDS = 3.0
+
 STATUS_TEXT = {
     "starting": "Starting the demo backend…",
     "migrating": "Preparing the demo database…",
@@ -41,6 +44,7 @@ class EmbeddedBackend:
         self.failure: str | None = None
         self._stderr_tail: list[str] = []
         self._stopping = False
+        self._readers: list[asyncio.Task] = []
 
     def _emit(self, status: BackendStatus) -> None:
         if self.on_status:
@@ -63,12 +67,13 @@ class EmbeddedBackend:
             env=env,
             start_new_session=True,  # a Ctrl+C in the terminal is ours to handle, not the child's
         )
-        asyncio.create_task(self._drain_stderr())
+        self._readers.append(asyncio.create_task(self._drain_stderr()))
         assert self.proc.stdout is not None
         while True:
             line = await self.proc.stdout.readline()
             if not line:
                 await self.proc.wait()
+                self._close_stdin()
                 tail = " ".join(self._stderr_tail[-3:]).strip()
                 self.failure = f"The demo backend stopped (exit {self.proc.returncode}). {tail}".strip()
                 self._emit(BackendStatus("failed", self.failure))
@@ -83,7 +88,7 @@ class EmbeddedBackend:
                 self.url = f"http://127.0.0.1:{event['port']}"
                 self._emit(BackendStatus("ready", "Demo backend ready.", self.url))
                 self.ready.set()
-                asyncio.create_task(self._drain_stdout())
+                self._readers.append(asyncio.create_task(self._drain_stdout()))
                 return
             if kind in STATUS_TEXT:
                 self._emit(BackendStatus(kind, STATUS_TEXT[kind]))
@@ -94,6 +99,7 @@ class EmbeddedBackend:
         while await self.proc.stdout.readline():
             pass
         await self.proc.wait()
+        self._close_stdin()  # the last pipe: with it closed, the ended child's transport closes too
         if self._stopping:
             return
         tail = " ".join(self._stderr_tail[-3:]).strip()
@@ -109,10 +115,29 @@ class EmbeddedBackend:
         """Terminate the child now (synchronous: safe to call while the app is shutting down)."""
         self._stopping = True
         proc = self.proc
-        if proc is None or proc.returncode is not None:
+        if proc is None:
             return
-        with suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGTERM)
+        if proc.returncode is None:
+            with suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGTERM)
+        self._close_stdin()
+
+    async def aclose(self) -> None:
+        """Stop the child and wait until it and its pipes are gone (SIGKILL after CLOSE_SECONDS)."""
+        self.stop()
+        proc = self.proc
+        if proc is None:
+            return
+        try:
+            await asyncio.wait_for(proc.wait(), CLOSE_SECONDS)
+        except TimeoutError:
+            with suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            await proc.wait()
+        if self._readers:
+            await asyncio.wait(self._readers, timeout=CLOSE_SECONDS)  # they end at the pipes' end of file
+
+    def _close_stdin(self) -> None:
         with suppress(Exception):
-            if proc.stdin:
-                proc.stdin.close()
+            if self.proc is not None and self.proc.stdin is not None:
+                self.proc.stdin.close()

@@ -117,6 +117,8 @@ async def test_a_stopped_demo_backend_is_started_again_and_the_typed_note_is_sav
         assert alert.id not in queue.alerts
         toasts = " ".join(str(t.render()) for t in app.screen.query("Toast"))
         assert "stopped (exit -9)" in toasts and "running again" in toasts and "Alert resolved" in toasts
+    _assert_released(first)
+    _assert_released(app.backend)  # the one that was running when the app quit
 
 
 async def test_a_demo_backend_that_keeps_stopping_is_not_restarted_forever(tmp_path, monkeypatch):
@@ -137,3 +139,13 @@ async def test_a_demo_backend_that_keeps_stopping_is_not_restarted_forever(tmp_p
             raise AssertionError(f"not told: {toasts}")
         await pilot.pause(0.5)
         assert app.backend is first  # no new one
+    _assert_released(first)
+
+
+def _assert_released(backend) -> None:
+    """An ended child leaves no open pipe behind: an open one outlives the event loop and fails
+    some later test when the garbage collector finds it."""
+    assert backend.proc.returncode is not None
+    transport = backend.proc._transport  # asyncio keeps the subprocess transport here
+    pipes = [transport.get_pipe_transport(fd) for fd in (0, 1, 2)]
+    assert all(pipe._pipe is None for pipe in pipes), transport  # each one's file closed
