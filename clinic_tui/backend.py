@@ -74,8 +74,7 @@ class EmbeddedBackend:
             if not line:
                 await self.proc.wait()
                 self._close_stdin()
-                tail = " ".join(self._stderr_tail[-3:]).strip()
-                self.failure = f"The demo backend stopped (exit {self.proc.returncode}). {tail}".strip()
+                self.failure = self._ended()
                 self._emit(BackendStatus("failed", self.failure))
                 self.ready.set()
                 return
@@ -102,9 +101,12 @@ class EmbeddedBackend:
         self._close_stdin()  # the last pipe: with it closed, the ended child's transport closes too
         if self._stopping:
             return
+        self._emit(BackendStatus("stopped", self._ended()))
+
+    def _ended(self) -> str:
+        """What to tell the user of a child that ended: its exit status and its last words."""
         tail = " ".join(self._stderr_tail[-3:]).strip()
-        message = f"The demo backend stopped (exit {self.proc.returncode}). {tail}".strip()
-        self._emit(BackendStatus("stopped", message))
+        return f"The demo backend stopped (exit {self.proc.returncode}). {tail}".strip()
 
     async def _drain_stderr(self) -> None:
         assert self.proc and self.proc.stderr

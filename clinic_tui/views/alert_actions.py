@@ -25,6 +25,7 @@ ALLOWED = {
     "escalate": {"acknowledged"},
     "snooze": {"open", "acknowledged", "snoozed"},
 }
+DONE = {"acknowledge": "acknowledged", "resolve": "resolved", "escalate": "escalated", "snooze": "snoozed"}
 HINT = {"resolve": " Acknowledge it first (a).", "escalate": " Acknowledge it first (a)."}
 
 
@@ -97,14 +98,8 @@ class AlertActions:
                 self._keep_note(alert, action, note, exc.message)
                 return
             raise
-        verb = {
-            "acknowledge": "acknowledged",
-            "resolve": "resolved",
-            "escalate": "escalated",
-            "snooze": "snoozed",
-        }
         self.app.drafts.pop((alert.id, action), None)
-        self.app.notify(f"Alert {verb[action]}: {updated.label}", timeout=3)
+        self.app.notify(f"Alert {DONE[action]}: {updated.label}", timeout=3)
         self.alert_changed(updated)
 
     def _keep_note(self, alert: AlertItem, action: str, note: str, message: str) -> None:
@@ -117,7 +112,7 @@ class AlertActions:
         self.app.notify(
             f"{message} Your note for {alert.label} ({alert.message}) is kept; "
             f"it comes back when you {action} that alert again.",
-            title=f"Not {'resolved' if action == 'resolve' else 'escalated'}",
+            title=f"Not {DONE[action]}",
             severity="error",
             timeout=15,
         )

@@ -58,3 +58,14 @@ async def to_patients(pilot) -> None:
     """From a nurse's alert queue to her patient list."""
     await pilot.press("p")
     await settle(pilot)
+
+
+async def open_patient(pilot, person_id: str) -> None:
+    """Open ``person_id`` on the app's patient screen and wait until it has loaded."""
+    pilot.app.open_patient(person_id)
+    await settle(pilot)
+
+
+def toasts(app) -> str:
+    """The text of every notification on screen (run the app with ``notifications=True``)."""
+    return " ".join(str(t.render()) for t in app.screen.query("Toast"))

@@ -10,6 +10,8 @@ import time
 
 import httpx
 
+from tests.tui.conftest import log_in, settle, toasts
+
 SCRIPT = textwrap.dedent(
     """
     import asyncio, json, sys
@@ -83,7 +85,6 @@ async def test_a_stopped_demo_backend_is_started_again_and_the_typed_note_is_sav
     from clinic_tui.views.alerts import AlertQueueScreen
     from clinic_tui.widgets.modals import TextPrompt
     from clinic_tui.widgets.row_table import RowTable
-    from tests.tui.conftest import log_in, settle
 
     app = ClinicApp()
     async with app.run_test(size=(140, 45), notifications=True) as pilot:
@@ -115,8 +116,8 @@ async def test_a_stopped_demo_backend_is_started_again_and_the_typed_note_is_sav
         await settle(pilot)
         assert isinstance(app.screen, AlertQueueScreen)  # still logged in: the session went on
         assert alert.id not in queue.alerts
-        toasts = " ".join(str(t.render()) for t in app.screen.query("Toast"))
-        assert "stopped (exit -9)" in toasts and "running again" in toasts and "Alert resolved" in toasts
+        told = toasts(app)
+        assert "stopped (exit -9)" in told and "running again" in told and "Alert resolved" in told
     _assert_released(first)
     _assert_released(app.backend)  # the one that was running when the app quit
 
@@ -131,12 +132,11 @@ async def test_a_demo_backend_that_keeps_stopping_is_not_restarted_forever(tmp_p
         first = app.backend
         os.kill(first.proc.pid, signal.SIGKILL)
         for _ in range(200):
-            toasts = " ".join(str(t.render()) for t in app.screen.query("Toast"))
-            if "keeps stopping" in toasts:
+            if "keeps stopping" in toasts(app):
                 break
             await pilot.pause(0.05)
         else:
-            raise AssertionError(f"not told: {toasts}")
+            raise AssertionError(f"not told: {toasts(app)}")
         await pilot.pause(0.5)
         assert app.backend is first  # no new one
     _assert_released(first)

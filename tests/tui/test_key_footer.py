@@ -8,7 +8,7 @@ from clinic_server.models import Organization
 from clinic_tui.views.login import LoginScreen
 from clinic_tui.widgets.key_footer import KeyFooter
 from tests.factories import PASSWORD
-from tests.tui.conftest import log_in, settle
+from tests.tui.conftest import log_in, open_patient, settle
 
 
 def footer_keys(app) -> list[str]:
@@ -41,8 +41,7 @@ async def test_a_first_patient_without_vitals_still_gets_a_footer(tui, clinic, w
     app = tui()
     async with app.run_test(size=(140, 40)) as pilot:
         await log_in(pilot, "anna", PASSWORD)
-        app.open_patient(ivar.id)
-        await settle(pilot)
+        await open_patient(pilot, ivar.id)
         keys = footer_keys(app)
         assert {"escape", "r"} <= set(keys)
         assert "4" not in keys and "a" not in keys  # no vitals shared: no chart, no alert keys

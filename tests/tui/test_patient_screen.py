@@ -18,7 +18,7 @@ from clinic_tui.views import patient as patient_view
 from clinic_tui.views.login import LoginScreen
 from clinic_tui.views.patient import PatientScreen
 from tests.factories import PASSWORD
-from tests.tui.conftest import log_in, settle
+from tests.tui.conftest import log_in, open_patient, settle
 
 
 def shown_text(screen: PatientScreen) -> str:
@@ -41,8 +41,7 @@ async def test_the_next_person_never_sees_the_previous_one(tui, clinic):
     app = tui()
     async with app.run_test(size=(120, 40)) as pilot:
         await log_in(pilot, "anna", PASSWORD)
-        app.open_patient(nora.id)
-        await settle(pilot)
+        await open_patient(pilot, nora.id)
         screen = app.screen
         assert isinstance(screen, PatientScreen)
         assert "Nora Norrman" in shown_text(screen) and nora.phone in shown_text(screen)
@@ -71,8 +70,7 @@ async def test_a_patient_screen_off_view_asks_the_server_nothing(tui, clinic, se
     app = tui()
     async with app.run_test(size=(120, 40)) as pilot:
         await log_in(pilot, "anna", PASSWORD)
-        app.open_patient(nora.id)
-        await settle(pilot)
+        await open_patient(pilot, nora.id)
         opened = reads_of(session, nora.id)
         await asyncio.sleep(0.7)
         await settle(pilot)
@@ -91,8 +89,7 @@ async def test_logging_out_takes_the_patient_screen_away(tui, clinic):
     app = tui()
     async with app.run_test(size=(120, 40)) as pilot:
         await log_in(pilot, "anna", PASSWORD)
-        app.open_patient(nora.id)
-        await settle(pilot)
+        await open_patient(pilot, nora.id)
         screen = app.screen
         await pilot.press("ctrl+o")
         await settle(pilot)
@@ -124,23 +121,20 @@ async def test_the_footer_offers_alert_keys_only_with_alerts(tui, clinic, http, 
         def offered() -> set[str]:
             return {k.description for k in app.screen.query_one(KeyFooter).query("FooterKey")}
 
-        app.open_patient(nora.id)
-        await settle(pilot)
+        await open_patient(pilot, nora.id)
         screen = app.screen
         assert {"Resolve", "Ack"} <= offered() and "1y" in offered()
         builds = composed.count(screen)
 
         await pilot.press("escape")
         await settle(pilot)
-        app.open_patient(nora.id)
-        await settle(pilot)
+        await open_patient(pilot, nora.id)
         assert composed.count(screen) == builds  # nothing changed: no rebuild
         assert {"Resolve", "Ack"} <= offered()
 
         await pilot.press("escape")
         await settle(pilot)
-        app.open_patient(vera.id)
-        await settle(pilot)
+        await open_patient(pilot, vera.id)
         assert "Resolve" not in offered() and "Ack" not in offered() and "1y" in offered()
         assert composed.count(screen) > builds
 
@@ -157,8 +151,7 @@ async def test_a_coach_sees_no_alert_section(tui, world, session):
     app = tui()
     async with app.run_test(size=(120, 40)) as pilot:
         await log_in(pilot, "cecilia", PASSWORD)
-        app.open_patient(karin.id)
-        await settle(pilot)
+        await open_patient(pilot, karin.id)
         screen = app.screen
         assert isinstance(screen, PatientScreen) and "Kondition" in shown_text(screen)
         assert screen.query_one("#trend").display  # her shared vitals are charted

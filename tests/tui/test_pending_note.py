@@ -20,7 +20,7 @@ from clinic_tui.views.login import LoginScreen
 from clinic_tui.views.patient import PatientScreen
 from clinic_tui.widgets.modals import ConfirmPrompt, TextPrompt
 from tests.factories import PASSWORD
-from tests.tui.conftest import log_in, settle
+from tests.tui.conftest import log_in, settle, toasts
 from tests.vitals_util import clinic, now, obs, post
 
 NOTE = "Called the patient: 128 /min at rest after a re-measure, no chest pain; GP informed."
@@ -71,10 +71,6 @@ async def until(pilot, condition, what: str) -> None:
     raise AssertionError(f"never happened: {what}")
 
 
-def toasts(app) -> str:
-    return " ".join(str(t.render()) for t in app.screen.query("Toast"))
-
-
 async def _acknowledged_alert(pilot, app) -> int:
     await log_in(pilot, "anna", PASSWORD)
     queue = app.screen
@@ -94,6 +90,15 @@ async def _type_and_save(pilot, app, gate: Gate) -> None:
     gate.holding = True
     await pilot.press("ctrl+s")
     await asyncio.wait_for(gate.held.wait(), 5)
+
+
+async def _open_the_patient_then_fail(pilot, app, gate: Gate) -> None:
+    """While the save hangs she opens the alert's patient; then the save fails."""
+    await pilot.press("o")
+    await until(pilot, lambda: isinstance(app.screen, PatientScreen), "the patient screen")
+    gate.fail()
+    await until(pilot, lambda: app.drafts, "the note kept")
+    await settle(pilot)
 
 
 async def test_a_note_that_times_out_after_she_opened_another_patient_waits_for_that_alert(gated, c, session):
@@ -144,11 +149,7 @@ async def test_a_note_that_times_out_after_she_left_the_queue_does_not_cover_the
     async with tui.run_test(size=(140, 45), notifications=True) as pilot:
         alert_id = await _acknowledged_alert(pilot, tui)
         await _type_and_save(pilot, tui, gate)
-        await pilot.press("o")  # while the save hangs, she opens the patient
-        await until(pilot, lambda: isinstance(tui.screen, PatientScreen), "the patient screen")
-        gate.fail()
-        await until(pilot, lambda: tui.drafts, "the note kept")
-        await settle(pilot)
+        await _open_the_patient_then_fail(pilot, tui, gate)
         assert isinstance(tui.screen, PatientScreen)
         assert tui.drafts == {(alert_id, "resolve"): NOTE}
 
@@ -175,11 +176,7 @@ async def test_logging_out_with_an_unsaved_note_asks_first(gated):
     async with tui.run_test(size=(140, 45), notifications=True) as pilot:
         await _acknowledged_alert(pilot, tui)
         await _type_and_save(pilot, tui, gate)
-        await pilot.press("o")
-        await until(pilot, lambda: isinstance(tui.screen, PatientScreen), "the patient screen")
-        gate.fail()
-        await until(pilot, lambda: tui.drafts, "the note kept")
-        await settle(pilot)
+        await _open_the_patient_then_fail(pilot, tui, gate)
 
         await pilot.press("ctrl+o")
         await settle(pilot)

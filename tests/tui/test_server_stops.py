@@ -14,7 +14,7 @@ from clinic_tui.views.alerts import AlertQueueScreen
 from clinic_tui.views.login import LoginScreen
 from clinic_tui.widgets.modals import TextPrompt
 from tests.factories import PASSWORD
-from tests.tui.conftest import log_in, settle
+from tests.tui.conftest import log_in, settle, toasts
 from tests.vitals_util import clinic, now, obs, post
 
 NOTE = "Phoned the patient: dizzy, advised to rest and re-measure at 18:00."
@@ -106,10 +106,6 @@ async def test_a_patient_opened_while_the_server_is_gone_offers_nothing_of_the_p
             assert "Loading" in str(tui.screen.query_one("#identity", Static).render())
             assert "Cannot reach the server" in toasts(tui)
             assert not {"a", "x", "4"} & keys() and "escape" in keys()
-
-
-def toasts(app) -> str:
-    return " ".join(str(t.render()) for t in app.screen.query("Toast"))
 
 
 async def test_a_queue_reload_against_a_stopped_server_says_so(app, c, http):
