@@ -282,7 +282,7 @@ def evaluate_new_readings(session: Session, by_person: dict[str, list[rules.Read
 def evaluate_missing(session: Session, now: datetime | None = None, *, commit: bool = True) -> int:
     """The missing-data sweep over every monitored daily sender. Returns alerts raised or renewed.
 
-    Meant to run periodically (the demo feed runs it; a deployment would schedule it).
+    Run periodically by ``jobs.sweep_missing`` (every ``serve``, or ``clinic-server sweep-missing``).
     """
     now = now or utcnow()
     people = monitored(session, care_consenting(session, now, daily_senders_only=True), now)

@@ -23,6 +23,7 @@ import hashlib
 import json
 import multiprocessing as mp
 import threading
+import uuid
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -142,6 +143,11 @@ class RequestInfo:
     request_id: str
     client_name: str | None
     client_version: str | None
+
+
+def system_request(client_name: str, client_version: str | None = None) -> RequestInfo:
+    """Request info for writes that do not come over HTTP (the demo feed, scheduled jobs)."""
+    return RequestInfo(uuid.uuid4().hex, client_name, client_version)
 
 
 def append(

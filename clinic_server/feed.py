@@ -23,7 +23,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import insert, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from clinic_server import alerting, ingest
+from clinic_server import alerting, audit, ingest
 from clinic_server.db import utcnow
 from clinic_server.demo import DEFAULT_SEED
 from clinic_server.jobs import Periodic
@@ -238,7 +238,7 @@ class DemoFeed(Periodic):
                     continue
                 device = s.get(Device, device_id)
                 results.append(
-                    ingest.ingest(s, device, items, request=ingest.system_request("demo-feed"), now=now)
+                    ingest.ingest(s, device, items, request=audit.system_request("demo-feed"), now=now)
                 )
         return results
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import secrets
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -288,8 +287,3 @@ def _store(
         message=_summary(stored, duplicates, rejected),
         items=results,
     )
-
-
-def system_request(client_name: str) -> audit.RequestInfo:
-    """Request info for writes that do not come over HTTP (the demo feed)."""
-    return audit.RequestInfo(request_id=uuid.uuid4().hex, client_name=client_name, client_version=None)

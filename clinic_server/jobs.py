@@ -81,7 +81,7 @@ def _record(session: Session, outcome: str, reason: str, details: dict) -> None:
     audit.append(
         session,
         who=SYSTEM,
-        request=audit.RequestInfo(uuid.uuid4().hex, "clinic-server", __version__),
+        request=audit.system_request("clinic-server", __version__),
         action="sweep",
         resource_type="alert",
         outcome=outcome,
@@ -106,13 +106,18 @@ def sweep_missing(
                     {"raised_or_renewed": raised})  # fmt: skip
             s.commit()
     except Exception as exc:
-        # nothing of the run is kept; that it read people's data and failed is
+        # nothing of the run is kept; that it read people's data and failed is. If the database
+        # itself is gone these fail too: logged, and the sweep's own error is the one raised
         try:
             with sessions() as s:
                 _record(s, "error", f"missing-data sweep failed: {type(exc).__name__}", {})
                 s.commit()
-        finally:
+        except Exception:
+            log.exception("could not audit the failed missing-data sweep")
+        try:
             _release(sessions, MISSING_SWEEP, claim, f"failed: {type(exc).__name__}: {exc}", finished=False)
+        except Exception:
+            log.exception("could not release the missing-data sweep (its hold expires on its own)")
         raise
     outcome = SweepOutcome(True, raised)
     _release(sessions, MISSING_SWEEP, claim, outcome.summary(), finished=True)

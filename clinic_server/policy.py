@@ -330,7 +330,9 @@ def monitoring_permitted(person: PersonFacts, now: datetime) -> bool:
     care consent with (no break-the-glass counts): vitals must be allowed to one of them.
     """
     organizations = {c.organization_id for c in person.consents if c.purpose == "care"}
-    facts = dataclasses.replace(person, break_glass_until=None)
+    facts = (
+        person if person.break_glass_until is None else dataclasses.replace(person, break_glass_until=None)
+    )
     return any(
         Category.VITALS
         in decide(Actor("system", "alert-engine", "nurse", org, "care_provider"), facts, now, _VITALS).allowed

@@ -13,7 +13,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from types import MappingProxyType
@@ -78,13 +78,14 @@ HINTS = {
 class Visible:
     """The people whose alerts the caller may see, those whose name she may see, and their labels."""
 
-    vitals: frozenset[str]
+    #: sorted once, when decided: every query of the request binds them as they are
+    vitals: tuple[str, ...]
     identity: frozenset[str]
     #: for everyone in ``vitals``: the name where identity is shared, the pseudonym otherwise
     labels: Mapping[str, str]
 
 
-NOBODY = Visible(frozenset(), frozenset(), MappingProxyType({}))
+NOBODY = Visible((), frozenset(), MappingProxyType({}))
 
 
 def visible_people(ctx: Ctx) -> Visible:
@@ -109,7 +110,7 @@ def _decide_visible(ctx: Ctx) -> tuple[Visible, datetime | None]:
         (t for f in facts.values() if (t := policy.stable_until(f, ctx.now)) is not None), default=None
     )
     labels = MappingProxyType(labels_for(ctx.session, vitals, identity))
-    return Visible(frozenset(vitals), frozenset(identity), labels), until
+    return Visible(tuple(sorted(vitals)), frozenset(identity), labels), until
 
 
 def labels_for(session, person_ids, identity: frozenset[str] | set[str]) -> dict[str, str]:
@@ -155,13 +156,13 @@ def fail(ctx: Ctx, status: int, code: str, message: str, **record) -> ApiError:
     return ApiError(status, code, message)
 
 
-def _counts(ctx: Ctx, visible: frozenset[str]) -> AlertCounts:
+def _counts(ctx: Ctx, visible: Sequence[str]) -> AlertCounts:
     counts = {"high": 0, "medium": 0, "low": 0}
     if visible:
         rows = ctx.session.execute(
             select(Alert.severity, func.count())
             .where(
-                member_of(ctx.session, Alert.person_id, sorted(visible)),
+                member_of(ctx.session, Alert.person_id, visible),
                 or_(Alert.state == "open", and_(Alert.state == "snoozed", Alert.snoozed_until <= ctx.now)),
             )
             .group_by(Alert.severity)
@@ -284,7 +285,7 @@ def alert_queue(
     rows: list[tuple[int, int, datetime]] = []
     if visible.vitals:
         filters: list[ColumnElement[bool]] = [
-            member_of(ctx.session, Alert.person_id, sorted(visible.vitals), drive_index=False)
+            member_of(ctx.session, Alert.person_id, visible.vitals, drive_index=False)
         ]
         if ranks is not None:
             filters.append(Alert.severity_rank.in_(ranks))
@@ -350,7 +351,7 @@ def alert_changes(
     visible = visible_people(ctx)
     found: dict[int, Alert] = {}
     if visible.vitals:
-        mine = member_of(ctx.session, Alert.person_id, sorted(visible.vitals))
+        mine = member_of(ctx.session, Alert.person_id, visible.vitals)
         for a in ctx.session.scalars(
             select(Alert)
             .where(Alert.updated_at >= since, mine)

@@ -38,7 +38,7 @@ def _matches(person: Person, allowed: frozenset[Category], needle: str) -> bool:
 def _offset(cursor: str | None) -> int:
     if not cursor:
         return 0
-    if not cursor.isdigit():
+    if not (cursor.isascii() and cursor.isdigit()):  # str.isdigit alone takes "²", which int() refuses
         raise ApiError(
             422, "invalid_request", "cursor: not a cursor this server gave out; start from the first page"
         )

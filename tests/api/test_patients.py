@@ -198,10 +198,11 @@ async def test_audit_rows_cannot_be_updated_or_deleted(http, two_orgs, session):
     assert session.scalar(select(AuditEvent.reason).limit(1)) != "edited"
 
 
-async def test_a_cursor_the_server_never_gave_is_a_clear_422_and_audited(http, two_orgs, session):
+@pytest.mark.parametrize("cursor", ["abc", "-3", "²", "٣"])  # "²" and "٣" pass str.isdigit()
+async def test_a_cursor_the_server_never_gave_is_a_clear_422_and_audited(http, two_orgs, session, cursor):
     tokens = await login(http, "anna")
     before = audit_count(session)
-    r = await http.get("/patients", headers=bearer(tokens), params={"cursor": "abc"})
+    r = await http.get("/patients", headers=bearer(tokens), params={"cursor": cursor})
     assert r.status_code == 422
     assert r.json()["code"] == "invalid_request" and "cursor" in r.json()["message"]
     assert audit_count(session) == before + 1
