@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 from clinic_server import policy
 from clinic_server.db import utcnow
 from clinic_server.models import Alert, Condition, Consent, Observation, Person, ThresholdOverride
+from clinic_tui.domain import alert_lifecycle as lifecycle
 from clinic_tui.domain import alerts as rules
 from clinic_tui.domain.codes import (
     LOINC_DIASTOLIC,
@@ -40,8 +41,8 @@ log = logging.getLogger("clinic_server.alerting")
 
 #: load_facts asks about break-the-glass grants of its actor; the system holds none
 SYSTEM_ACTOR = policy.Actor("", "system", "system", "", "")
-ACTIVE_STATES = ("open", "acknowledged", "snoozed")
-ALL_STATES = ("open", "acknowledged", "snoozed", "resolved", "escalated")
+ACTIVE_STATES = tuple(sorted(lifecycle.ACTIVE_STATES))
+ALL_STATES = tuple(sorted(lifecycle.AlertState))
 #: the codes any reading rule looks at
 RULE_CODES = (LOINC_SYSTOLIC, LOINC_DIASTOLIC, LOINC_GLUCOSE, LOINC_SPO2, LOINC_HEART_RATE, LOINC_WEIGHT)
 CHUNK = 500
@@ -67,11 +68,9 @@ def member_of(
     return column.in_(ids)
 
 
-def effective_state(alert: Alert, now: datetime) -> str:
-    """A snooze that has run out reads as open (evaluated lazily, nothing is rewritten)."""
-    if alert.state == "snoozed" and (alert.snoozed_until is None or alert.snoozed_until <= now):
-        return "open"
-    return alert.state
+def effective_state(alert: Alert, now: datetime) -> lifecycle.AlertState:
+    """A snooze that has run out reads as the state it was snoozed from (nothing is rewritten)."""
+    return lifecycle.effective_state(alert.state, alert.snoozed_until, alert.snoozed_from, now)
 
 
 def _chunks(ids: Iterable[str]) -> Iterable[list[str]]:

@@ -203,7 +203,8 @@ def cmd_serve(settings: Settings, args) -> int:
         _seed_if_empty(engine)
         engine.dispose()
         app = create_app(settings)
-        _say({"event": "ready", "port": sock.getsockname()[1]})
+        # the app names this backend (e.g. its keyring entry) by the database it serves
+        _say({"event": "ready", "port": sock.getsockname()[1], "database": settings.database_url})
         config = uvicorn.Config(app, log_level="warning", access_log=False)
         uvicorn.Server(config).run(sockets=[sock])
         return 0

@@ -244,6 +244,8 @@ class Alert(Base):
     #: open, acknowledged, snoozed, resolved, escalated
     state: Mapped[str] = mapped_column(String(20), default="open")
     snoozed_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    #: the state a snoozed alert returns to when its time is up (open or acknowledged)
+    snoozed_from: Mapped[str | None] = mapped_column(String(20), nullable=True)
     opened_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

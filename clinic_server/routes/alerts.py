@@ -30,6 +30,7 @@ from clinic_server.db import UTCDateTime, utcnow
 from clinic_server.models import Alert, AlertEvent, Person, User
 from clinic_server.visibility import DecisionCache
 from clinic_tui.api.schemas import AlertChanges, AlertCounts, AlertItem, AlertPage, AlertTransition
+from clinic_tui.domain import alert_lifecycle as lifecycle
 from clinic_tui.domain.alerts import severity_rank
 from clinic_tui.domain.categories import Category
 from clinic_tui.domain.codes import MEASUREMENTS
@@ -41,21 +42,12 @@ NOT_PERMITTED = "You do not have access to this alert."
 #: how far back each answer of the change feed reaches past the previous one (commit lag)
 CHANGES_OVERLAP = timedelta(seconds=5)
 CHANGES_MAX = 1000
-MAX_SNOOZE = timedelta(days=30)
 ACT_REASON = "acting on alerts needs a nurse whose organization the person's consent names, covering vitals"
 LIFECYCLE = (
     "The lifecycle is open → acknowledged → resolved or escalated; snooze hides an alert until a time, "
     "reopen brings it back."
 )
 
-#: action -> (effective states it may start from, state it leads to)
-TRANSITIONS: dict[str, tuple[frozenset[str], str]] = {
-    "acknowledge": (frozenset({"open"}), "acknowledged"),
-    "resolve": (frozenset({"acknowledged"}), "resolved"),
-    "escalate": (frozenset({"acknowledged"}), "escalated"),
-    "snooze": (frozenset({"open", "acknowledged", "snoozed"}), "snoozed"),
-    "reopen": (frozenset({"acknowledged", "snoozed", "resolved", "escalated"}), "open"),
-}
 PAST = {
     "acknowledged": "acknowledged",
     "resolved": "resolved",
@@ -68,6 +60,8 @@ HINTS = {
     ("escalate", "open"): "acknowledge it first",
     ("acknowledge", "acknowledged"): "it is already acknowledged",
     ("reopen", "open"): "it is already open",
+    ("unsnooze", "open"): "it is not snoozed",
+    ("unsnooze", "acknowledged"): "it is not snoozed",
 }
 
 
@@ -145,6 +139,7 @@ def alert_item(a: Alert, label: str, now: datetime, model=AlertItem, **extra):
         updated_at=a.updated_at,
         version=a.version,
         snoozed_until=a.snoozed_until if state == "snoozed" else None,
+        snoozed_from=a.snoozed_from if state == "snoozed" else None,
         **extra,
     )
 
@@ -163,7 +158,7 @@ def _counts(ctx: Ctx, visible: Sequence[str]) -> AlertCounts:
             select(Alert.severity, func.count())
             .where(
                 member_of(ctx.session, Alert.person_id, visible),
-                or_(Alert.state == "open", and_(Alert.state == "snoozed", Alert.snoozed_until <= ctx.now)),
+                or_(Alert.state == "open", _expired_snooze_back_to("open", ctx.now)),
             )
             .group_by(Alert.severity)
         )
@@ -195,11 +190,18 @@ def decode_cursor(cursor: str) -> tuple[int, datetime, int]:
 # --------------------------------------------------------------------------- queue
 
 
+def _expired_snooze_back_to(state: str, now: datetime) -> ColumnElement[bool]:
+    """Snoozed alerts whose time is up and which so read as ``state`` (lifecycle.effective_state)."""
+    back = Alert.snoozed_from == state
+    if state == lifecycle.AlertState.OPEN:
+        back = or_(back, Alert.snoozed_from.is_(None))
+    return and_(Alert.state == "snoozed", Alert.snoozed_until <= now, back)
+
+
 def _state_parts(state: str, now: datetime) -> list[ColumnElement[bool]]:
     """One condition per index range: ``state = X`` (plus the snooze test where it matters)."""
-    expired = and_(Alert.state == "snoozed", Alert.snoozed_until <= now)
     if state == "open":
-        return [Alert.state == "open", expired]
+        return [Alert.state == "open", _expired_snooze_back_to("open", now)]
     if state == "active":
         return [Alert.state == s for s in ACTIVE_STATES]
     return [Alert.state == s for s in ALL_STATES]
@@ -447,14 +449,15 @@ def transition(alert_id: int, body: AlertTransition, ctx: CtxDep) -> AlertItem:
         raise _conflict(
             ctx, alert_id, record | {"details": {"action": body.action, "expected": body.expected_version}}
         )
-    allowed_from, target = TRANSITIONS[body.action]
-    if current not in allowed_from:
+    action = lifecycle.AlertAction(body.action)
+    if current not in lifecycle.TRANSITIONS[action]:
         hint = HINTS.get((body.action, current))
         message = f"Cannot {body.action} this alert: it is {current}" + (f"; {hint}" if hint else "")
         message += f". {LIFECYCLE}"
         raise fail(ctx, 409, "invalid_transition", message, **record)
     note = (body.note or "").strip() or None
-    if body.action in ("resolve", "escalate") and note is None:
+    target = lifecycle.target_state(action, current, alert.snoozed_from)
+    if action in lifecycle.NEEDS_NOTE and note is None:
         raise fail(
             ctx,
             422,
@@ -475,11 +478,11 @@ def transition(alert_id: int, body: AlertTransition, ctx: CtxDep) -> AlertItem:
             raise fail(
                 ctx, 422, "invalid_request", "snooze_until is in the past: pick a later time.", **record
             )
-        if snooze_until > ctx.now + MAX_SNOOZE:
+        if snooze_until > ctx.now + lifecycle.MAX_SNOOZE:
             raise fail(ctx, 422, "invalid_request", "An alert can be snoozed for at most 30 days.", **record)
     elif body.snooze_until is not None:
         raise fail(ctx, 422, "invalid_request", "snooze_until only goes with the snooze action.", **record)
-    if target in ACTIVE_STATES and alert.state not in ACTIVE_STATES:
+    if target in lifecycle.ACTIVE_STATES and alert.state not in lifecycle.ACTIVE_STATES:
         other = ctx.session.scalar(
             select(Alert.id).where(
                 Alert.person_id == person_id,
@@ -508,6 +511,10 @@ def transition(alert_id: int, body: AlertTransition, ctx: CtxDep) -> AlertItem:
                 version=Alert.version + 1,
                 updated_at=changed_at,
                 snoozed_until=snooze_until,
+                # a re-snooze keeps the state the alert returns to; any other action clears it
+                snoozed_from=(current if current != "snoozed" else alert.snoozed_from)
+                if target == "snoozed"
+                else None,
             )
             .execution_options(synchronize_session=False)
         )

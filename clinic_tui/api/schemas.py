@@ -7,20 +7,56 @@ Every personal-data response says which categories were withheld, so the UI can 
 from __future__ import annotations
 
 from datetime import date, datetime
+from enum import StrEnum
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-Role = Literal["nurse", "coach", "supervisor"]
+from clinic_tui.domain import alert_lifecycle as lifecycle
+from clinic_tui.domain.alerts import Severity
+from clinic_tui.domain.roles import Role
 
 
 class Wire(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+class ErrorCode(StrEnum):
+    """Why a request was refused. The client shows text of its own for each code (with ``params``);
+    ``ErrorBody.message`` is an English explanation for logs and API consumers, never UI text."""
+
+    NOT_AUTHENTICATED = "not_authenticated"
+    TOKEN_EXPIRED = "token_expired"  # noqa: S105 - an error code, not a secret
+    INVALID_TOKEN = "invalid_token"  # noqa: S105 - an error code, not a secret
+    SESSION_EXPIRED = "session_expired"
+    INVALID_CREDENTIALS = "invalid_credentials"
+    OTP_REQUIRED = "otp_required"
+    LOCKED_OUT = "locked_out"
+    NOT_PERMITTED = "not_permitted"
+    NOT_FOUND = "not_found"
+    INVALID_REQUEST = "invalid_request"
+    CONFLICT = "conflict"
+    INVALID_TRANSITION = "invalid_transition"
+    NOTE_REQUIRED = "note_required"
+    INVALID_THRESHOLD = "invalid_threshold"
+    INVALID_DEVICE_KEY = "invalid_device_key"
+    INVALID_BATCH = "invalid_batch"
+    INVALID_PERSONNUMMER = "invalid_personnummer"
+    ALREADY_WITHDRAWN = "already_withdrawn"
+    ALREADY_HAS_ACCESS = "already_has_access"
+    ALREADY_REVIEWED = "already_reviewed"
+    SERVER_ERROR = "server_error"
+
+
+#: a parameter of an error: something the client may put into its own text
+ErrorParam = str | int | float | bool | None
+
+
 class ErrorBody(Wire):
     code: str
     message: str
+    #: the facts the client's text for ``code`` may use (a state, a name, a time, a field...)
+    params: dict[str, ErrorParam] = {}
     retry_after: int | None = None
 
 
@@ -126,9 +162,9 @@ class PatientDetail(PatientSummary):
 
 # --- measurements and alerts ---
 
-AlertState = Literal["open", "acknowledged", "snoozed", "resolved", "escalated"]
-AlertAction = Literal["acknowledge", "resolve", "escalate", "snooze", "reopen"]
-SeverityName = Literal["high", "medium", "low"]
+AlertState = lifecycle.AlertState
+AlertAction = lifecycle.AlertAction
+SeverityName = Severity
 SeriesRange = Literal["7d", "30d", "90d", "1y"]
 
 
@@ -183,7 +219,9 @@ class AlertItem(Wire):
     updated_at: datetime
     #: send it back as ``expected_version`` with a transition
     version: int
+    #: while snoozed: until when, and the state it comes back as (open or acknowledged)
     snoozed_until: datetime | None = None
+    snoozed_from: AlertState | None = None
 
 
 class AlertCounts(Wire):

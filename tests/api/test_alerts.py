@@ -245,6 +245,53 @@ async def test_snooze_hides_until_the_time_then_it_is_open_again(http, c, sessio
     assert (await _transition(http, anna, a.id, "acknowledge", 2)).status_code == 200
 
 
+async def test_a_snoozed_acknowledged_alert_comes_back_acknowledged_and_can_be_unsnoozed(
+    http, c, session, anna
+):
+    """One meaning of snooze everywhere: active, shown as snoozed until its time, then back as it was."""
+    await _raise_bp(http, c)
+    [a] = _alerts(session, c.people["nora"])
+    assert (await _transition(http, anna, a.id, "acknowledge", 1)).status_code == 200
+    until = now() + timedelta(hours=2)
+    r = await _transition(http, anna, a.id, "snooze", 2, snooze_until=until.isoformat())
+    assert r.status_code == 200, r.text
+    assert (r.json()["state"], r.json()["snoozed_from"]) == ("snoozed", "acknowledged")
+    # active: in the queue, as snoozed; not counted among the open ones
+    body = await _queue(http, anna, state="active")
+    assert [(i["id"], i["state"], i["snoozed_from"]) for i in body["items"]] == [
+        (a.id, "snoozed", "acknowledged")
+    ]
+    assert body["counts"]["high"] == 0
+    # a second snooze keeps where it returns to
+    later = now() + timedelta(hours=3)
+    r = await _transition(http, anna, a.id, "snooze", 3, snooze_until=later.isoformat())
+    assert r.json()["snoozed_from"] == "acknowledged"
+    # un-snooze: back to acknowledged at once
+    r = await _transition(http, anna, a.id, "unsnooze", 4)
+    assert r.status_code == 200, r.text
+    assert (r.json()["state"], r.json()["snoozed_until"], r.json()["snoozed_from"]) == (
+        "acknowledged",
+        None,
+        None,
+    )
+    # unsnoozing what is not snoozed is refused with the state it is in
+    r = await _transition(http, anna, a.id, "unsnooze", 5)
+    assert r.status_code == 409 and r.json()["code"] == "invalid_transition"
+    # snoozed again, and the time runs out: it reads acknowledged, and stays out of the open count
+    r = await _transition(
+        http, anna, a.id, "snooze", 5, snooze_until=(now() + timedelta(hours=1)).isoformat()
+    )
+    assert r.status_code == 200
+    session.execute(update(Alert).where(Alert.id == a.id).values(snoozed_until=now()))
+    session.commit()
+    body = await _queue(http, anna, state="active")
+    assert [(i["id"], i["state"]) for i in body["items"]] == [(a.id, "acknowledged")]
+    assert (await _queue(http, anna))["items"] == [] and body["counts"]["high"] == 0
+    # and it can be resolved from there
+    r = await _transition(http, anna, a.id, "resolve", 6, note="Called the patient; measured again.")
+    assert r.status_code == 200 and r.json()["state"] == "resolved"
+
+
 # --------------------------------------------------------------------------- who may see and act
 
 
