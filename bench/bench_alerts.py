@@ -35,12 +35,10 @@ from sqlalchemy import insert, text
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from clinic_server.app import create_app  # noqa: E402
-from clinic_server.config import Settings  # noqa: E402
+from clinic_server.api.app import create_app  # noqa: E402
 from clinic_server.db import make_engine  # noqa: E402
-from clinic_server.ingest import hash_key  # noqa: E402
-from clinic_server.migrate import upgrade  # noqa: E402
-from clinic_server.models import (  # noqa: E402
+from clinic_server.db.migrate import upgrade  # noqa: E402
+from clinic_server.db.models import (  # noqa: E402
     Alert,
     Condition,
     Consent,
@@ -49,7 +47,9 @@ from clinic_server.models import (  # noqa: E402
     Person,
     User,
 )
-from clinic_server.security import hash_password  # noqa: E402
+from clinic_server.services.ingest import hash_key  # noqa: E402
+from clinic_server.services.security import hash_password  # noqa: E402
+from clinic_server.settings import Settings  # noqa: E402
 from clinic_tui.domain import personnummer  # noqa: E402
 from clinic_tui.domain.alerts import RULES, severity_rank  # noqa: E402
 from clinic_tui.domain.codes import (  # noqa: E402
@@ -319,8 +319,8 @@ async def run(url: str, n_patients: int, dense: str, rng: random.Random) -> dict
         }
 
     # the plan of the page query as the endpoint builds it (SQLite)
-    from clinic_server.alerting import member_of
-    from clinic_server.routes.alerts import _state_parts, page_ids
+    from clinic_server.api.routes.alerts import _state_parts, page_ids
+    from clinic_server.services.alert_engine import member_of
 
     captured = []
 

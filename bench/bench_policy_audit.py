@@ -45,13 +45,14 @@ import sqlalchemy as sa
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from clinic_server import audit, projection  # noqa: E402
-from clinic_server.app import create_app  # noqa: E402
-from clinic_server.config import Settings  # noqa: E402
-from clinic_server.context import CtxDep  # noqa: E402
+from clinic_server.access import projection  # noqa: E402
+from clinic_server.access.policy import Decision  # noqa: E402
+from clinic_server.api.app import create_app  # noqa: E402
+from clinic_server.api.deps import CtxDep  # noqa: E402
+from clinic_server.audit import chain as audit  # noqa: E402
 from clinic_server.db import make_engine, make_sessionmaker  # noqa: E402
-from clinic_server.migrate import upgrade  # noqa: E402
-from clinic_server.models import (  # noqa: E402
+from clinic_server.db.migrate import upgrade  # noqa: E402
+from clinic_server.db.models import (  # noqa: E402
     Condition,
     Consent,
     Employer,
@@ -61,8 +62,8 @@ from clinic_server.models import (  # noqa: E402
     RecordEntry,
     User,
 )
-from clinic_server.policy import Decision  # noqa: E402
-from clinic_server.security import hash_password, make_access_token  # noqa: E402
+from clinic_server.services.security import hash_password, make_access_token  # noqa: E402
+from clinic_server.settings import Settings  # noqa: E402
 from clinic_tui.api.schemas import PatientDetail  # noqa: E402
 from clinic_tui.domain import personnummer  # noqa: E402
 from clinic_tui.domain.categories import ALL_CATEGORIES  # noqa: E402

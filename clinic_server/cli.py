@@ -13,7 +13,7 @@ import threading
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from clinic_server.config import Settings
+from clinic_server.settings import Settings
 
 
 def _engine(settings: Settings):
@@ -23,7 +23,7 @@ def _engine(settings: Settings):
 
 
 def cmd_migrate(settings: Settings, _args) -> int:
-    from clinic_server.migrate import upgrade
+    from clinic_server.db.migrate import upgrade
 
     upgrade(_engine(settings))
     print("database is at the latest schema")
@@ -31,22 +31,22 @@ def cmd_migrate(settings: Settings, _args) -> int:
 
 
 def _seed_if_empty(engine) -> bool:
-    from clinic_server.demo import seed_demo
-    from clinic_server.models import Organization
+    from clinic_server.db.models import Organization
+    from clinic_server.demo.seed import seed_demo
 
     with Session(engine) as s:
         if s.scalar(select(Organization.id).limit(1)) is not None:
             return False
         seed_demo(s)
-        from clinic_server.feed import prepare_demo
+        from clinic_server.demo.feed import prepare_demo
 
         prepare_demo(s)  # demo devices and the starting alert queue
         return True
 
 
 def cmd_seed_demo(settings: Settings, _args) -> int:
-    from clinic_server.demo import seed_demo
-    from clinic_server.migrate import upgrade
+    from clinic_server.db.migrate import upgrade
+    from clinic_server.demo.seed import seed_demo
 
     engine = _engine(settings)
     upgrade(engine)
@@ -56,19 +56,21 @@ def cmd_seed_demo(settings: Settings, _args) -> int:
         except RuntimeError as exc:
             print(f"clinic-server: {exc}", file=sys.stderr)
             return 1
-        from clinic_server.feed import prepare_demo
+        from clinic_server.demo.feed import prepare_demo
 
         counts.update(prepare_demo(s))  # demo devices and the starting alert queue
     print("demo data seeded: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
-    print("demo accounts: anna, bertil (nurses), cecilia (coach), david (supervisor); password demo-password")
+    from clinic_server.demo.accounts import describe
+
+    print(describe())
     return 0
 
 
 def cmd_create_user(settings: Settings, args) -> int:
     import pyotp
 
-    from clinic_server.models import Organization, User
-    from clinic_server.security import hash_password
+    from clinic_server.db.models import Organization, User
+    from clinic_server.services.security import hash_password
 
     if args.password_stdin:
         password = sys.stdin.readline().rstrip("\n")
@@ -119,7 +121,7 @@ def cmd_create_user(settings: Settings, args) -> int:
 
 
 def cmd_create_device(settings: Settings, args) -> int:
-    from clinic_server.ingest import create_device
+    from clinic_server.services.ingest import create_device
 
     with Session(_engine(settings)) as s:
         try:
@@ -157,7 +159,7 @@ def cmd_audit_verify(settings: Settings, args) -> int:
 
 def cmd_sweep_missing(settings: Settings, _args) -> int:
     from clinic_server.db import make_sessionmaker
-    from clinic_server.jobs import sweep_missing
+    from clinic_server.jobs.missing_data import sweep_missing
 
     engine = _engine(settings)
     try:
@@ -188,8 +190,8 @@ def _say(event: dict) -> None:
 def cmd_serve(settings: Settings, args) -> int:
     import uvicorn
 
-    from clinic_server.app import create_app
-    from clinic_server.migrate import upgrade
+    from clinic_server.api.app import create_app
+    from clinic_server.db.migrate import upgrade
 
     if args.embedded:
         _watch_parent()

@@ -117,7 +117,7 @@ class ClinicApp(App[None]):
         from clinic_tui.api.client import ApiError, ClinicClient
 
         if self.server_url is None:
-            from clinic_server.config import data_dir
+            from clinic_server.settings import data_dir
 
             self.server_id = f"embedded:{data_dir()}"
             self.backend = EmbeddedBackend(on_status=self._backend_status, env=self.backend_env)

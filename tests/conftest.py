@@ -8,9 +8,9 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from clinic_server.app import create_app
-from clinic_server.config import Settings
-from clinic_server.models import AuditEvent
+from clinic_server.api.app import create_app
+from clinic_server.db.models import AuditEvent
+from clinic_server.settings import Settings
 from tests.dbutil import fresh_database
 from tests.factories import PASSWORD, World
 from tests.memory_keyring import MemoryKeyring

@@ -8,7 +8,7 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from clinic_server.db import make_engine
-from clinic_server.migrate import upgrade
+from clinic_server.db.migrate import upgrade
 
 PG_URL = os.environ.get("CLINIC_TEST_DATABASE_URL")
 

@@ -8,7 +8,7 @@ from functools import cache
 
 from sqlalchemy.orm import Session
 
-from clinic_server.models import (
+from clinic_server.db.models import (
     CoachAssignment,
     Condition,
     Consent,
@@ -19,7 +19,7 @@ from clinic_server.models import (
     RecordEntry,
     User,
 )
-from clinic_server.security import hash_password
+from clinic_server.services.security import hash_password
 from clinic_tui.domain import personnummer
 from clinic_tui.domain.categories import ALL_CATEGORIES
 

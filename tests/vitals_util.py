@@ -9,8 +9,8 @@ from datetime import UTC, date, datetime, timedelta
 import httpx
 from sqlalchemy.orm import Session
 
-from clinic_server.ingest import create_device
-from clinic_server.models import Organization, Person
+from clinic_server.db.models import Organization, Person
+from clinic_server.services.ingest import create_device
 from clinic_tui.domain.categories import Category
 from clinic_tui.domain.codes import MEASUREMENTS
 from tests.factories import World
@@ -87,7 +87,7 @@ def silent_daily_sender(session: Session, person: Person, now: datetime) -> None
     (readings the factory gave them in those days are moved a month back)."""
     from sqlalchemy import insert, update
 
-    from clinic_server.models import Observation
+    from clinic_server.db.models import Observation
 
     session.execute(
         update(Observation)

@@ -7,8 +7,8 @@ import pytest
 from sqlalchemy import insert, select, update
 
 from clinic_server.db import make_engine
-from clinic_server.migrate import upgrade
-from clinic_server.models import Alert, Person
+from clinic_server.db.migrate import upgrade
+from clinic_server.db.models import Alert, Person
 from tests.api.test_alerts import _bulk_alerts, c  # noqa: F401, F811 - c is the world fixture
 from tests.vitals_util import now
 
@@ -31,8 +31,8 @@ async def test_the_page_query_walks_the_queue_index(c, session, state):  # noqa:
     every open alert of the visible people (even with statistics that favour the person index)."""
     from sqlalchemy import text
 
-    from clinic_server.alerting import member_of
-    from clinic_server.routes.alerts import _state_parts, page_ids
+    from clinic_server.api.routes.alerts import _state_parts, page_ids
+    from clinic_server.services.alert_engine import member_of
 
     # many people with few alerts each: the statistics then favour the person index
     t = now()

@@ -5,9 +5,9 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, insert, select, update
 
-from clinic_server import alerting
-from clinic_server.feed import DemoFeed, prepare_demo
-from clinic_server.models import Alert, AlertEvent, Observation, ThresholdOverride, User
+from clinic_server.db.models import Alert, AlertEvent, Observation, ThresholdOverride, User
+from clinic_server.demo.feed import DemoFeed, prepare_demo
+from clinic_server.services import alert_engine as alerting
 from clinic_tui.domain.codes import (
     LOINC_DIASTOLIC,
     LOINC_GLUCOSE,
@@ -517,7 +517,7 @@ async def test_threshold_overrides_are_validated_recorded_and_used(http, c, sess
 
 
 def test_demo_starts_with_a_queue_and_the_feed_adds_to_it(app, session):
-    from clinic_server.demo import seed_demo
+    from clinic_server.demo.seed import seed_demo
 
     seed_demo(session, patients=40, participants=4, days=20)
     counts = prepare_demo(session)

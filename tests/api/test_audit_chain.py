@@ -9,9 +9,10 @@ import threading
 import pytest
 from sqlalchemy import select, text, update
 
-from clinic_server import audit, cli
+from clinic_server import cli
+from clinic_server.audit import chain as audit
 from clinic_server.db import make_engine, make_sessionmaker
-from clinic_server.models import AuditEvent, AuditHead
+from clinic_server.db.models import AuditEvent, AuditHead
 from tests.conftest import bearer, login
 
 pytestmark = pytest.mark.api

@@ -5,8 +5,8 @@ import pytest
 from sqlalchemy import select
 
 from clinic_server.db import utcnow
-from clinic_server.models import LoginThrottle, RefreshToken, User
-from clinic_server.security import make_access_token
+from clinic_server.db.models import LoginThrottle, RefreshToken, User
+from clinic_server.services.security import make_access_token
 from tests.conftest import audit_count, bearer, last_audit, login
 from tests.factories import PASSWORD
 

@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import func, select, update
 
 from clinic_server import cli
-from clinic_server.models import Device, Observation
+from clinic_server.db.models import Device, Observation
 from clinic_tui.domain.codes import LOINC_GLUCOSE, LOINC_HEART_RATE, LOINC_SYSTOLIC, LOINC_WEIGHT
 from tests.conftest import audit_count, last_audit
 from tests.vitals_util import clinic, now, obs, post

@@ -10,11 +10,12 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select, update
 
-from clinic_server import cli, jobs
-from clinic_server.app import create_app
+from clinic_server import cli
+from clinic_server.api.app import create_app
 from clinic_server.audit import verify
-from clinic_server.config import Settings
-from clinic_server.models import Alert, AuditEvent, JobRun
+from clinic_server.db.models import Alert, AuditEvent, JobRun
+from clinic_server.jobs import missing_data as jobs
+from clinic_server.settings import Settings
 from tests.vitals_util import clinic, now, silent_daily_sender
 
 pytestmark = pytest.mark.api

@@ -3,7 +3,7 @@ from datetime import date, timedelta
 import pytest
 from sqlalchemy import select
 
-from clinic_server.models import AuditEvent
+from clinic_server.db.models import AuditEvent
 from clinic_tui.domain.categories import Category
 from tests.conftest import audit_count, bearer, last_audit, login
 from tests.factories import NOW

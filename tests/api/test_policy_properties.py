@@ -27,7 +27,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
-from clinic_server.models import (
+from clinic_server.db.models import (
     Alert,
     AuditEvent,
     AuditHead,
@@ -42,7 +42,7 @@ from clinic_server.models import (
     RecordEntry,
     User,
 )
-from clinic_server.security import make_access_token
+from clinic_server.services.security import make_access_token
 from clinic_tui.domain import personnummer
 from clinic_tui.domain.codes import CONDITIONS
 from tests.factories import password_hash

@@ -7,7 +7,7 @@ from alembic.migration import MigrationContext
 from sqlalchemy import text
 
 from clinic_server.db import make_engine
-from clinic_server.models import Base
+from clinic_server.db.models import Base
 
 pytestmark = pytest.mark.api
 
@@ -26,8 +26,8 @@ def test_the_per_user_audit_query_walks_its_index(tmp_path):
     """SQLite's plan for the audit log's ``user:NAME`` filter (the query routes/audit.py builds)."""
     from sqlalchemy import or_, select
 
-    from clinic_server.migrate import upgrade
-    from clinic_server.models import AuditEvent
+    from clinic_server.db.migrate import upgrade
+    from clinic_server.db.models import AuditEvent
 
     engine = make_engine(f"sqlite:///{tmp_path / 'plan.sqlite3'}")
     upgrade(engine)

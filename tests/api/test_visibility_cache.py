@@ -14,7 +14,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select, text, update
 
-from clinic_server.models import Consent, Person, PolicyGeneration, User
+from clinic_server.db.models import Consent, Person, PolicyGeneration, User
 from clinic_tui.domain.codes import LOINC_DIASTOLIC, LOINC_SYSTOLIC
 from tests.conftest import bearer, login
 from tests.vitals_util import clinic, now, obs, post

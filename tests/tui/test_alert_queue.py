@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import select
 from textual.widgets import DataTable, Input, Static, TextArea
 
-from clinic_server.models import Alert, AuditEvent
+from clinic_server.db.models import Alert, AuditEvent
 from clinic_tui.views.alerts import AlertQueueScreen
 from clinic_tui.views.patient import PatientScreen
 from clinic_tui.widgets.modals import TextPrompt

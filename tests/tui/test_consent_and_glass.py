@@ -3,7 +3,7 @@
 from sqlalchemy import select
 from textual.widgets import DataTable, Input, Static, TextArea
 
-from clinic_server.models import Consent
+from clinic_server.db.models import Consent
 from clinic_tui.views.audit import AuditScreen
 from clinic_tui.views.patient import PatientScreen
 from clinic_tui.views.patients import PatientListScreen
@@ -59,7 +59,7 @@ async def test_break_the_glass_opens_the_record_and_reaches_the_supervisor(tui, 
 
 
 def _north(session):
-    from clinic_server.models import Organization
+    from clinic_server.db.models import Organization
 
     return session.scalar(select(Organization).where(Organization.name == "Vårdcentralen Norra"))
 

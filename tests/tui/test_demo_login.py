@@ -4,8 +4,8 @@ import httpx
 import pytest
 from textual.widgets import Input, OptionList
 
-from clinic_server.app import create_app
-from clinic_server.config import Settings
+from clinic_server.api.app import create_app
+from clinic_server.settings import Settings
 from clinic_tui.app import ClinicApp
 from clinic_tui.views.login import LoginScreen
 from tests.tui.conftest import settle

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from clinic_server.models import Organization
+from clinic_server.db.models import Organization
 from clinic_tui.views.login import LoginScreen
 from clinic_tui.widgets.key_footer import KeyFooter
 from tests.factories import PASSWORD

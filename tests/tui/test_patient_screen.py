@@ -13,7 +13,7 @@ from datetime import date
 from sqlalchemy import func, select
 from textual.widgets import DataTable, Static
 
-from clinic_server.models import AuditEvent
+from clinic_server.db.models import AuditEvent
 from clinic_tui.views import patient as patient_view
 from clinic_tui.views.login import LoginScreen
 from clinic_tui.views.patient import PatientScreen

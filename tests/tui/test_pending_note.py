@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import select
 from textual.widgets import TextArea
 
-from clinic_server.models import Alert, AlertEvent
+from clinic_server.db.models import Alert, AlertEvent
 from clinic_tui.app import ClinicApp
 from clinic_tui.views.alerts import AlertQueueScreen
 from clinic_tui.views.login import LoginScreen

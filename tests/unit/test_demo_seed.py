@@ -6,10 +6,10 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from clinic_server.access.policy import age_on
 from clinic_server.db import make_engine
-from clinic_server.demo import seed_demo
-from clinic_server.migrate import upgrade
-from clinic_server.models import (
+from clinic_server.db.migrate import upgrade
+from clinic_server.db.models import (
     CoachAssignment,
     Condition,
     Consent,
@@ -18,7 +18,7 @@ from clinic_server.models import (
     Person,
     User,
 )
-from clinic_server.policy import age_on
+from clinic_server.demo.seed import seed_demo
 from clinic_tui.domain import personnummer
 from clinic_tui.domain.categories import Category
 from clinic_tui.domain.codes import CONDITIONS, LOINC_WEIGHT, validate

@@ -12,7 +12,7 @@ from datetime import UTC, date, datetime, timedelta, timezone
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from clinic_server.policy import Actor, ConsentFact, PersonFacts, decide, stable_until
+from clinic_server.access.policy import Actor, ConsentFact, PersonFacts, decide, stable_until
 from clinic_tui.domain.categories import ALL_CATEGORIES
 
 NOW = datetime(2026, 11, 22, 23, 30, tzinfo=UTC)  # half an hour before a date boundary

@@ -22,14 +22,15 @@ from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from clinic_server import alerting, audit
+from clinic_server import audit
 from clinic_server.db import utcnow
-from clinic_server.models import Device, Observation, Person
+from clinic_server.db.models import Device, Observation, Person
+from clinic_server.services import alert_engine as alerting
 from clinic_tui.api.schemas import IngestItemResult, IngestObservation, IngestResult
 from clinic_tui.domain.alerts import Reading
 from clinic_tui.domain.codes import MeasurementError, validate
 
-log = logging.getLogger("clinic_server.ingest")
+log = logging.getLogger("clinic_server.services.ingest")
 
 MAX_BATCH = 1000
 MAX_FUTURE = timedelta(minutes=5)

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Request
 from sqlalchemy import func, select
 
 from clinic_server import audit
-from clinic_server.context import (
+from clinic_server.api.deps import (
     ApiError,
     CtxDep,
     RequestInfoDep,
@@ -20,8 +20,8 @@ from clinic_server.context import (
     who_of,
 )
 from clinic_server.db import utcnow
-from clinic_server.models import LoginThrottle, User
-from clinic_server.security import (
+from clinic_server.db.models import LoginThrottle, User
+from clinic_server.services.security import (
     RefreshRejected,
     family_of,
     issue_refresh_token,

@@ -10,10 +10,10 @@ from __future__ import annotations
 from fastapi import APIRouter
 from sqlalchemy import exists, select
 
-from clinic_server import policy
-from clinic_server.context import Ctx, CtxDep
-from clinic_server.models import CoachAssignment, Consent, Person, User
-from clinic_server.policy import Decision
+from clinic_server.access import policy
+from clinic_server.access.policy import Decision
+from clinic_server.api.deps import Ctx, CtxDep
+from clinic_server.db.models import CoachAssignment, Consent, Person, User
 from clinic_tui.api.schemas import ConsentList, ConsentOut, RestrictionOut, RestrictionRequest
 
 router = APIRouter(prefix="/patients", tags=["consents"])

@@ -23,12 +23,12 @@ from fastapi import APIRouter, Query
 from sqlalchemy import ColumnElement, and_, func, literal, or_, select, tuple_, union_all, update
 from sqlalchemy.exc import IntegrityError
 
-from clinic_server import policy, projection
-from clinic_server.alerting import ACTIVE_STATES, ALL_STATES, effective_state, member_of
-from clinic_server.context import ApiError, Ctx, CtxDep
+from clinic_server.access import policy, projection
+from clinic_server.access.visibility import DecisionCache
+from clinic_server.api.deps import ApiError, Ctx, CtxDep
 from clinic_server.db import UTCDateTime, utcnow
-from clinic_server.models import Alert, AlertEvent, Person, User
-from clinic_server.visibility import DecisionCache
+from clinic_server.db.models import Alert, AlertEvent, Person, User
+from clinic_server.services.alert_engine import ACTIVE_STATES, ALL_STATES, effective_state, member_of
 from clinic_tui.api.schemas import AlertChanges, AlertCounts, AlertItem, AlertPage, AlertTransition
 from clinic_tui.domain import alert_lifecycle as lifecycle
 from clinic_tui.domain.alerts import severity_rank

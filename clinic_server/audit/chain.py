@@ -33,7 +33,7 @@ from sqlalchemy import Connection, bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from clinic_server.db import utcnow
-from clinic_server.models import AuditEvent, AuditHead
+from clinic_server.db.models import AuditEvent, AuditHead
 
 GENESIS_HASH = "0" * 64
 

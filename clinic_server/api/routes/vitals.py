@@ -9,11 +9,12 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Query
 from sqlalchemy import select
 
-from clinic_server import alerting, policy
-from clinic_server.context import Ctx, CtxDep
-from clinic_server.models import Alert, AlertEvent, Observation, Person, ThresholdOverride, User
-from clinic_server.policy import Decision
-from clinic_server.routes.alerts import alert_item, fail, labels_for
+from clinic_server.access import policy
+from clinic_server.access.policy import Decision
+from clinic_server.api.deps import Ctx, CtxDep
+from clinic_server.api.routes.alerts import alert_item, fail, labels_for
+from clinic_server.db.models import Alert, AlertEvent, Observation, Person, ThresholdOverride, User
+from clinic_server.services import alert_engine as alerting
 from clinic_tui.api.schemas import (
     AlertEventOut,
     ObservationSeries,

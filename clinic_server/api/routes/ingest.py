@@ -8,8 +8,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Header, Request
 from sqlalchemy.orm import Session
 
-from clinic_server import audit, ingest
-from clinic_server.context import ApiError, RequestInfoDep, SessionDep
+from clinic_server import audit
+from clinic_server.api.deps import ApiError, RequestInfoDep, SessionDep
+from clinic_server.services import ingest
 from clinic_tui.api.schemas import IngestResult
 
 router = APIRouter(prefix="/ingest", tags=["ingest"])

@@ -1,9 +1,9 @@
-"""Alembic environment: the connection or URL comes from clinic_server.migrate."""
+"""Alembic environment: the connection or URL comes from clinic_server.db.migrate."""
 
 from alembic import context
 from sqlalchemy import create_engine
 
-from clinic_server.models import Base
+from clinic_server.db.models import Base
 
 config = context.config
 target_metadata = Base.metadata

@@ -14,8 +14,8 @@ from fastapi import APIRouter, Query
 from sqlalchemy import or_, select, update
 
 from clinic_server import audit
-from clinic_server.context import Ctx, CtxDep
-from clinic_server.models import AuditEvent, BreakGlassGrant, User
+from clinic_server.api.deps import Ctx, CtxDep
+from clinic_server.db.models import AuditEvent, BreakGlassGrant, User
 from clinic_tui.api.schemas import (
     AuditEventOut,
     AuditPage,

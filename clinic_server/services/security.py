@@ -12,7 +12,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from clinic_server.models import RefreshToken, User
+from clinic_server.db.models import RefreshToken, User
 
 _hasher = PasswordHasher()  # argon2id with the library's current recommended parameters
 #: verified against when the username is unknown, so timing does not reveal which names exist

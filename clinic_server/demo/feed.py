@@ -23,11 +23,13 @@ from datetime import datetime, timedelta
 from sqlalchemy import insert, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from clinic_server import alerting, audit, ingest
+from clinic_server import audit
 from clinic_server.db import utcnow
-from clinic_server.demo import DEFAULT_SEED
-from clinic_server.jobs import Periodic
-from clinic_server.models import Alert, AlertEvent, Condition, Consent, Device, Observation, User
+from clinic_server.db.models import Alert, AlertEvent, Condition, Consent, Device, Observation, User
+from clinic_server.demo.seed import DEFAULT_SEED
+from clinic_server.jobs.missing_data import Periodic
+from clinic_server.services import alert_engine as alerting
+from clinic_server.services import ingest
 from clinic_tui.api.schemas import IngestResult
 from clinic_tui.domain.codes import (
     LOINC_DIASTOLIC,

@@ -13,11 +13,11 @@ from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 
 from clinic_server import audit
-from clinic_server.config import Settings
+from clinic_server.access.policy import Actor, purpose_for
 from clinic_server.db import utcnow
-from clinic_server.models import User
-from clinic_server.policy import Actor, purpose_for
-from clinic_server.security import decode_access_token
+from clinic_server.db.models import User
+from clinic_server.services.security import decode_access_token
+from clinic_server.settings import Settings
 
 
 class ApiError(Exception):

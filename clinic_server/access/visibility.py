@@ -36,7 +36,7 @@ from typing import Generic, TypeVar
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from clinic_server.models import PolicyGeneration
+from clinic_server.db.models import PolicyGeneration
 
 T = TypeVar("T")
 

@@ -25,9 +25,10 @@ from datetime import datetime, timedelta
 from sqlalchemy import or_, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from clinic_server import __version__, alerting, audit
+from clinic_server import __version__, audit
 from clinic_server.db import utcnow
-from clinic_server.models import JobRun
+from clinic_server.db.models import JobRun
+from clinic_server.services import alert_engine as alerting
 
 log = logging.getLogger(__name__)
 

@@ -13,9 +13,9 @@ from datetime import timedelta
 from fastapi import APIRouter
 from sqlalchemy import select
 
-from clinic_server import policy
-from clinic_server.context import CtxDep
-from clinic_server.models import BreakGlassGrant, Person, PersonNotice
+from clinic_server.access import policy
+from clinic_server.api.deps import CtxDep
+from clinic_server.db.models import BreakGlassGrant, Person, PersonNotice
 from clinic_tui.api.schemas import BreakGlassGrantOut, BreakGlassLookup, BreakGlassRequest
 from clinic_tui.domain import personnummer
 

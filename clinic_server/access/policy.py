@@ -17,7 +17,7 @@ from datetime import date, datetime, time, timedelta
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
-from clinic_server.models import BreakGlassGrant, CoachAssignment, Consent, Employer, Person
+from clinic_server.db.models import BreakGlassGrant, CoachAssignment, Consent, Employer, Person
 from clinic_tui.domain.categories import ALL_CATEGORIES, HEALTH_CATEGORIES, Category
 
 #: what IMR may process on its legitimate interest while the employer's contract runs

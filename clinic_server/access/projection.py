@@ -5,8 +5,8 @@ from __future__ import annotations
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from clinic_server.models import Observation, Person, RecordEntry
-from clinic_server.policy import Decision
+from clinic_server.access.policy import Decision
+from clinic_server.db.models import Observation, Person, RecordEntry
 from clinic_tui.api.schemas import Contact, LatestValue, Occupation, PatientDetail, PatientSummary, RecordOut
 from clinic_tui.domain.categories import ALL_CATEGORIES, Category
 from clinic_tui.domain.codes import CONDITIONS, MEASUREMENTS

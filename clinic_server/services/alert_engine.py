@@ -23,9 +23,9 @@ from sqlalchemy import ColumnElement, String, any_, bindparam, func, literal_col
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
-from clinic_server import policy
+from clinic_server.access import policy
 from clinic_server.db import utcnow
-from clinic_server.models import Alert, Condition, Consent, Observation, Person, ThresholdOverride
+from clinic_server.db.models import Alert, Condition, Consent, Observation, Person, ThresholdOverride
 from clinic_tui.domain import alert_lifecycle as lifecycle
 from clinic_tui.domain import alerts as rules
 from clinic_tui.domain.codes import (
@@ -37,7 +37,7 @@ from clinic_tui.domain.codes import (
     LOINC_WEIGHT,
 )
 
-log = logging.getLogger("clinic_server.alerting")
+log = logging.getLogger("clinic_server.services.alert_engine")
 
 #: load_facts asks about break-the-glass grants of its actor; the system holds none
 SYSTEM_ACTOR = policy.Actor("", "system", "system", "", "")

@@ -14,7 +14,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
-from clinic_server.models import (
+from clinic_server.db.models import (
     CoachAssignment,
     Condition,
     Consent,
@@ -25,8 +25,8 @@ from clinic_server.models import (
     RecordEntry,
     User,
 )
-from clinic_server.routes.info import DEMO_PASSWORD
-from clinic_server.security import hash_password
+from clinic_server.demo.accounts import DEMO_PASSWORD, DEMO_USERS, IMR, NORRA, SODER
+from clinic_server.services.security import hash_password
 from clinic_tui.domain import personnummer
 from clinic_tui.domain.categories import Category
 from clinic_tui.domain.codes import (
@@ -47,9 +47,6 @@ __all__ = ["DEFAULT_SEED", "seed_demo"]
 DEFAULT_SEED = 20261122
 CHUNK = 5000
 
-NORRA = "Vårdcentralen Norra"
-SODER = "Hjärtmottagningen Söder"
-IMR = "IMR"
 
 FULL_CARE = [
     Category.IDENTITY,
@@ -443,18 +440,13 @@ def seed_demo(
     session.flush()
     pw_hash = hash_password(DEMO_PASSWORD)
     users = {}
-    for username, display, role, org in (
-        ("anna", "Anna Lind", "nurse", NORRA),
-        ("bertil", "Bertil Ek", "nurse", SODER),
-        ("cecilia", "Cecilia Berg", "coach", IMR),
-        ("david", "David Holm", "supervisor", NORRA),
-    ):
-        users[username] = User(
+    for account in DEMO_USERS:
+        users[account.username] = User(
             id=_rid(rng),
-            username=username,
-            display_name=display,
-            role=role,
-            organization_id=orgs[org].id,
+            username=account.username,
+            display_name=account.display_name,
+            role=account.role,
+            organization_id=orgs[account.organization].id,
             password_hash=pw_hash,
             is_active=True,
             created_at=anchor - timedelta(days=400),

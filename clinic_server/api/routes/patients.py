@@ -7,9 +7,9 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from sqlalchemy import select
 
-from clinic_server import policy, projection
-from clinic_server.context import ApiError, CtxDep
-from clinic_server.models import Person
+from clinic_server.access import policy, projection
+from clinic_server.api.deps import ApiError, CtxDep
+from clinic_server.db.models import Person
 from clinic_tui.api.schemas import PatientDetail, PatientPage
 from clinic_tui.domain.categories import Category
 from clinic_tui.domain.codes import CONDITIONS

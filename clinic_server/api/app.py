@@ -12,10 +12,10 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from clinic_server import __version__
-from clinic_server.config import Settings
-from clinic_server.context import ApiError, record_unrecorded
+from clinic_server.access.visibility import DecisionCache
+from clinic_server.api.deps import ApiError, record_unrecorded
 from clinic_server.db import make_engine, make_sessionmaker
-from clinic_server.visibility import DecisionCache
+from clinic_server.settings import Settings
 from clinic_tui.api.schemas import ErrorBody
 
 log = logging.getLogger("clinic_server")
@@ -45,12 +45,12 @@ async def _lifespan(app: FastAPI):
     settings = app.state.settings
     sweeper = feed = None
     if settings.missing_sweep_minutes > 0:
-        from clinic_server.jobs import MissingDataSweeper
+        from clinic_server.jobs.missing_data import MissingDataSweeper
 
         sweeper = MissingDataSweeper(app.state.sessionmaker, settings.missing_sweep_minutes)
         sweeper.start()
     if settings.demo:
-        from clinic_server.feed import DemoFeed
+        from clinic_server.demo.feed import DemoFeed
 
         feed = DemoFeed(app.state.sessionmaker)
         feed.start()
@@ -106,8 +106,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         await _owed_record(request, "error", f"server error: {type(exc).__name__}")
         return _error(500, "server_error", "The server failed to handle this request; nothing was changed.")
 
-    from clinic_server.routes import alerts, auth, breakglass, consents, info, ingest, patients, vitals
-    from clinic_server.routes import audit as audit_routes
+    from clinic_server.api.routes import alerts, auth, breakglass, consents, info, ingest, patients, vitals
+    from clinic_server.api.routes import audit as audit_routes
 
     for module in (info, auth, patients, consents, breakglass, audit_routes, ingest, alerts, vitals):
         app.include_router(module.router, prefix="/api/v1")

@@ -1,0 +1,1 @@
+"""The HTTP layer: the FastAPI app, request dependencies, error handling and thin routes."""

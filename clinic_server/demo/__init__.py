@@ -1,0 +1,1 @@
+"""The demo: accounts, the deterministic seed, and the simulated device feed."""

@@ -1,0 +1,36 @@
+"""The demo accounts: one declaration read by the seed, the login screen's list and the CLI."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from clinic_tui.domain.roles import Role
+
+#: documented demo credential; a server lists the accounts only in demo mode
+DEMO_PASSWORD = "demo-password"  # noqa: S105
+
+NORRA = "Vårdcentralen Norra"
+SODER = "Hjärtmottagningen Söder"
+IMR = "IMR"
+
+
+@dataclass(frozen=True)
+class DemoUser:
+    username: str
+    display_name: str
+    role: Role
+    organization: str
+
+
+DEMO_USERS: tuple[DemoUser, ...] = (
+    DemoUser("anna", "Anna Lind", Role.NURSE, NORRA),
+    DemoUser("bertil", "Bertil Ek", Role.NURSE, SODER),
+    DemoUser("cecilia", "Cecilia Berg", Role.COACH, IMR),
+    DemoUser("david", "David Holm", Role.SUPERVISOR, NORRA),
+)
+
+
+def describe() -> str:
+    """One line for the CLI: who the demo accounts are and their password."""
+    names = ", ".join(f"{u.username} ({u.role}, {u.organization})" for u in DEMO_USERS)
+    return f"demo accounts: {names}; password {DEMO_PASSWORD}"

@@ -1,0 +1,1 @@
+"""Business rules behind the routes: alerts, ingestion, consents, break-the-glass, sessions."""
