@@ -1,5 +1,8 @@
 """Wire schemas shared by the server (response models) and the client (parsing).
 
+This module holds the core contract (errors, sessions, people, alerts, consent, audit); each
+later area has a module of its own beside it (``schemas/coach.py`` and so on).
+
 Every personal-data response says which categories were withheld, so the UI can show
 "not shared by the patient" instead of a blank.
 """

@@ -1,0 +1,48 @@
+"""SQLAlchemy 2 models, one module per area. Schema changes go through Alembic (``db/migrations``).
+
+Every model is imported here so that ``Base.metadata`` is complete and ``from clinic_server.db.models
+import X`` works for all of them; a new area adds its module below.
+"""
+
+from clinic_server.db.models.access import BreakGlassGrant, PolicyGeneration
+from clinic_server.db.models.audit import AuditEvent, AuditHead
+from clinic_server.db.models.auth import LoginThrottle, RefreshToken, User
+from clinic_server.db.models.base import Base, new_id
+from clinic_server.db.models.jobs import JobRun
+from clinic_server.db.models.monitoring import Alert, AlertEvent, Device, Observation, ThresholdOverride
+from clinic_server.db.models.people import (
+    CoachAssignment,
+    Condition,
+    Consent,
+    Employer,
+    Organization,
+    Person,
+    PersonNotice,
+    RecordEntry,
+)
+
+__all__ = [
+    "Alert",
+    "AlertEvent",
+    "AuditEvent",
+    "AuditHead",
+    "Base",
+    "BreakGlassGrant",
+    "CoachAssignment",
+    "Condition",
+    "Consent",
+    "Device",
+    "Employer",
+    "JobRun",
+    "LoginThrottle",
+    "Observation",
+    "Organization",
+    "Person",
+    "PersonNotice",
+    "PolicyGeneration",
+    "RecordEntry",
+    "RefreshToken",
+    "ThresholdOverride",
+    "User",
+    "new_id",
+]
