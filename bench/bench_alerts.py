@@ -319,8 +319,8 @@ async def run(url: str, n_patients: int, dense: str, rng: random.Random) -> dict
         }
 
     # the plan of the page query as the endpoint builds it (SQLite)
-    from clinic_server.api.routes.alerts import _state_parts, page_ids
-    from clinic_server.services.alert_engine import member_of
+    from clinic_server.db.queries import keyset_page
+    from clinic_server.services.alerts import QUEUE_KEY, Visible, state_parts
 
     captured = []
 
@@ -331,10 +331,12 @@ async def run(url: str, n_patients: int, dense: str, rng: random.Random) -> dict
 
     visible = [f"{i:032x}" for i in range(n_patients) if i % 2 == 0 or i % 5 == 0]
     with app.state.sessionmaker() as session:
-        page_ids(
+        shown = Visible({}, tuple(visible), frozenset(), frozenset(visible[::3]), {})
+        keyset_page(
             Capture(),
-            parts=_state_parts("open", datetime.now(UTC)),
-            filters=[member_of(session, Alert.person_id, visible, drive_index=False)],
+            key=QUEUE_KEY,
+            parts=state_parts("open", datetime.now(UTC)),
+            filters=[shown.shown(session, drive_index=False)],
             after=None,
             limit=50,
         )

@@ -10,10 +10,11 @@ import socket
 import sys
 import threading
 
+from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from clinic_server.settings import Settings
+from clinic_server.settings import Settings, describe_error
 
 
 def _engine(settings: Settings):
@@ -292,9 +293,9 @@ def main(argv: list[str] | None = None) -> int:
     if minutes is not None:
         overrides["missing_sweep_minutes"] = minutes
     try:
-        settings = Settings.from_env(**overrides)
-    except ValueError as exc:
-        print(f"clinic-server: {exc}", file=sys.stderr)
+        settings = Settings(**overrides)
+    except ValidationError as exc:
+        print(f"clinic-server: invalid setting: {describe_error(exc)}", file=sys.stderr)
         return 2
     return args.func(settings, args)
 

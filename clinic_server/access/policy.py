@@ -1,24 +1,27 @@
-"""The single access decision point.
+"""The single access decision point: ``decide`` and, beside it, the table of actions.
 
-Default deny, deny overrides. ``decide`` is pure: it takes the facts about one person and one
-actor at one instant and returns which categories may be read, which are withheld, on what basis,
-and a reason string that goes into the audit record. ``load_facts`` gathers those facts from the
-database in a few set-based queries, so every endpoint asks the same question the same way.
+Default deny, deny overrides. Both functions are pure: they take the facts about one person and one
+actor at one instant (``access/facts.py`` loads them) and return a ``Decision``: which categories
+may be read, which are withheld, on what basis, for what purpose, and a reason that goes into the
+audit record and never to the caller.
+
+- ``decide(actor, person, now, requested)`` answers "which of these categories may this actor read
+  about this person now?" from consent, coach assignment, the employer contract and break-the-glass.
+- ``ACTIONS`` says, for each thing a user can do, which roles may do it, which categories it needs
+  and may return, and on which bases; ``authorize(actor, action, person, now)`` applies it (via
+  ``decide`` for actions on a person). Routes and services never compare roles themselves: they name
+  an ``Action`` and the guard (``access/guard.py``) asks ``authorize``.
 """
 
 from __future__ import annotations
 
-import dataclasses
-from collections import defaultdict
-from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime
+from enum import StrEnum
 
-from sqlalchemy import and_, or_, select
-from sqlalchemy.orm import Session
-
-from clinic_server.db.models import BreakGlassGrant, CoachAssignment, Consent, Employer, Person
 from clinic_tui.domain.categories import ALL_CATEGORIES, HEALTH_CATEGORIES, Category
+from clinic_tui.domain.personnummer import age_years
+from clinic_tui.domain.roles import Basis, OrganizationKind, Purpose, Role
 
 #: what IMR may process on its legitimate interest while the employer's contract runs
 #: (IMR policy, "Kontakt- och identitetsuppgifter" and "Sysselsättning")
@@ -40,6 +43,15 @@ BREAK_GLASS_CATEGORIES: frozenset[Category] = frozenset(
 )
 
 ADULT_AGE = 18
+
+#: the purpose of use a role's ordinary work is recorded under
+ROLE_PURPOSE: dict[Role, Purpose] = {
+    Role.NURSE: Purpose.CARE,
+    Role.COACH: Purpose.COACHING,
+    Role.SUPERVISOR: Purpose.AUDIT,
+    Role.PRIVACY_OFFICER: Purpose.DATA_SUBJECT_REQUEST,
+    Role.REPORT_ANALYST: Purpose.REPORTING,
+}
 
 
 @dataclass(frozen=True)
@@ -80,33 +92,45 @@ class PersonFacts:
     employer_contract_end: date | None = None
     #: expiry of the actor's own active break-the-glass grant on this person, if any
     break_glass_until: datetime | None = None
+    #: organizations the person has a relationship with: a consent (any state) or an assigned coach
+    related_organizations: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
 class Decision:
     allowed: frozenset[Category]
     withheld: frozenset[Category]
-    basis: str
+    basis: Basis
     reason: str
-    purpose: str
+    purpose: Purpose
     break_glass_until: datetime | None = None
     extra: dict = field(default_factory=dict)
 
     @property
     def permitted(self) -> bool:
-        return bool(self.allowed)
+        return self.basis is not Basis.NONE
 
 
-def age_on(birth: date, today: date) -> int:
-    return today.year - birth.year - ((today.month, today.day) < (birth.month, birth.day))
+def purpose_for(actor: Actor) -> Purpose:
+    return ROLE_PURPOSE.get(actor.role, Purpose.UNKNOWN)
 
 
-def purpose_for(actor: Actor) -> str:
-    return {"nurse": "care", "coach": "coaching", "supervisor": "audit"}.get(actor.role, "unknown")
+def _deny(reason: str, requested: frozenset[Category], purpose: Purpose) -> Decision:
+    return Decision(frozenset(), requested, Basis.NONE, reason, purpose)
 
 
-def _deny(reason: str, requested: frozenset[Category], purpose: str) -> Decision:
-    return Decision(frozenset(), requested, "none", reason, purpose)
+def _granted(
+    allowed: frozenset[Category],
+    requested: frozenset[Category],
+    basis: Basis,
+    reason: str,
+    purpose: Purpose,
+    **kw,
+) -> Decision:
+    """A grant that opens none of the requested categories opens nothing: it is a denial."""
+    if not allowed:
+        return _deny(f"{reason}, but none of the requested categories", requested, purpose)
+    return Decision(allowed, requested - allowed, basis, reason, purpose, **kw)
 
 
 def decide(
@@ -117,50 +141,46 @@ def decide(
 ) -> Decision:
     """May ``actor`` read the ``requested`` categories of ``person`` at ``now``?"""
     purpose = purpose_for(actor)
-    if actor.role == "supervisor":
-        return _deny("supervisors never read personal categories", requested, purpose)
-    if actor.role not in ("nurse", "coach"):
-        return _deny(f"role {actor.role!r} has no access to personal data", requested, purpose)
+    if actor.role not in (Role.NURSE, Role.COACH):
+        return _deny(f"role {actor.role!r} reads no personal categories", requested, purpose)
     # deny overrides, whatever the basis
     if person.restricted:
         return _deny("processing restricted (GDPR art. 18)", requested, purpose)
-    if age_on(person.birth_date, now.date()) < ADULT_AGE:
+    if age_years(person.birth_date, now.date()) < ADULT_AGE:
         return _deny("person is under 18", requested, purpose)
 
-    if actor.role == "nurse":
+    if actor.role == Role.NURSE:
         granted: set[Category] = set()
         for c in person.consents:
-            if c.organization_id == actor.organization_id and c.purpose == "care" and c.active_at(now):
+            if c.organization_id == actor.organization_id and c.purpose == Purpose.CARE and c.active_at(now):
                 granted |= {Category(x) for x in c.categories if x in Category._value2member_map_}
         if granted:
-            allowed = frozenset(granted) & requested
-            return Decision(
-                allowed,
-                requested - allowed,
-                "consent",
+            return _granted(
+                frozenset(granted) & requested,
+                requested,
+                Basis.CONSENT,
                 "active consent names the care organization",
                 purpose,
             )
         if person.break_glass_until is not None and now < person.break_glass_until:
-            allowed = BREAK_GLASS_CATEGORIES & requested
-            return Decision(
-                allowed,
-                requested - allowed,
-                "break_glass",
+            return _granted(
+                BREAK_GLASS_CATEGORIES & requested,
+                requested,
+                Basis.BREAK_GLASS,
                 "active break-the-glass grant (vital interests)",
-                "emergency",
+                Purpose.EMERGENCY,
                 break_glass_until=person.break_glass_until,
             )
         return _deny("no active consent names the care organization", requested, purpose)
 
     # coach
-    if actor.organization_kind != "imr":
+    if actor.organization_kind != OrganizationKind.IMR:
         return _deny("coach is not employed by IMR", requested, purpose)
     if actor.user_id not in person.coach_ids:
         return _deny("person is not assigned to this coach", requested, purpose)
     granted = set()
     for c in person.consents:
-        if c.organization_id == actor.organization_id and c.purpose == "coaching" and c.active_at(now):
+        if c.organization_id == actor.organization_id and c.purpose == Purpose.COACHING and c.active_at(now):
             granted |= {Category(x) for x in c.categories if x in HEALTH_CATEGORIES}
     today = now.date()
     contract_runs = (
@@ -173,171 +193,127 @@ def decide(
     allowed = frozenset(granted) & requested
     if not allowed:
         return _deny("no consent to IMR and no running employer contract", requested, purpose)
-    basis = "consent" if allowed & HEALTH_CATEGORIES else "legitimate_interest"
+    basis = Basis.CONSENT if allowed & HEALTH_CATEGORIES else Basis.LEGITIMATE_INTEREST
     return Decision(allowed, requested - allowed, basis, f"assigned participant ({basis})", purpose)
 
 
-def _midnight(day: date, tz) -> datetime:
-    """The start of ``day`` in ``tz``: where ``decide``, which compares ``now.date()``, turns a day."""
-    return datetime.combine(day, time.min, tzinfo=tz)
+# --------------------------------------------------------------------------- the action table
 
 
-def _adult_from(birth: date) -> date:
-    """The first day ``age_on`` counts ``ADULT_AGE`` years (1 March for someone born on 29 February)."""
-    try:
-        return birth.replace(year=birth.year + ADULT_AGE)
-    except ValueError:
-        return date(birth.year + ADULT_AGE, 3, 1)
+class Action(StrEnum):
+    """Everything a user can do through the API; each has one row in ``ACTIONS``."""
+
+    LIST_PEOPLE = "list_people"
+    READ_RECORD = "read_record"
+    ALERT_QUEUE = "alert_queue"
+    READ_SERIES = "read_series"
+    READ_PATIENT_ALERTS = "read_patient_alerts"
+    ACT_ON_ALERT = "act_on_alert"
+    READ_THRESHOLDS = "read_thresholds"
+    SET_THRESHOLDS = "set_thresholds"
+    READ_CONSENTS = "read_consents"
+    WITHDRAW_CONSENT = "withdraw_consent"
+    SET_RESTRICTION = "set_restriction"
+    BREAK_GLASS = "break_glass"
+    READ_AUDIT = "read_audit"
+    VERIFY_AUDIT = "verify_audit"
+    REVIEW_BREAK_GLASS = "review_break_glass"
+    OWN_ACCOUNT = "own_account"
 
 
-def stable_until(person: PersonFacts, now: datetime) -> datetime | None:
-    """The first instant after ``now`` at which ``decide`` may answer differently on these facts.
+@dataclass(frozen=True)
+class Requires:
+    """Who may perform an action, and what it needs of ``decide``."""
 
-    Only the clock moves: a consent starts or runs out, the person turns 18, a break-the-glass
-    grant expires, an employer contract starts or ends (``decide`` compares ``now.date()``, so
-    those take effect at midnight in ``now``'s time zone: UTC on the server). Until then, for
-    any actor and any requested categories, ``decide(actor, person, t, requested) ==
-    decide(actor, person, now, requested)`` for every ``t`` in the same time zone. None: never.
-    """
-    moments: list[datetime] = []
-    for c in person.consents:
-        moments += [c.valid_from, *([c.valid_until] if c.valid_until is not None else [])]
-    if person.break_glass_until is not None:
-        moments.append(person.break_glass_until)
-    days: list[date] = []
-    if person.birth_date.year + ADULT_AGE <= date.max.year:
-        days.append(_adult_from(person.birth_date))
-    if person.employer_contract_start is not None:
-        days.append(person.employer_contract_start)
-    if person.employer_contract_end is not None and person.employer_contract_end < date.max:
-        days.append(person.employer_contract_end + timedelta(days=1))
-    moments += [_midnight(d, now.tzinfo) for d in days]
-    return min((m for m in moments if m > now), default=None)
+    roles: frozenset[Role]
+    #: about one person (``decide`` applies) or a duty of the role (audit, account)
+    per_person: bool = True
+    #: categories the action cannot do without: if any is withheld, it is refused
+    needs: frozenset[Category] = frozenset()
+    #: further categories it returns where they are allowed (projected away where not)
+    reads: frozenset[Category] = frozenset()
+    #: the access bases it may rest on (None: any basis ``decide`` grants)
+    bases: frozenset[Basis] | None = None
+    #: instead of ``decide``: the person must have a relationship with the actor's organization
+    related: bool = False
+    #: the purpose of use recorded, when it is the action's own rather than the role's
+    purpose: Purpose | None = None
+
+    @property
+    def requested(self) -> frozenset[Category]:
+        return self.needs | self.reads
 
 
-# --------------------------------------------------------------------------- loading facts
-
-
-def candidate_person_ids(session: Session, actor: Actor, now: datetime) -> list[str]:
-    """People who might be visible to ``actor`` at ``now`` or later: a superset, narrowed by ``decide``.
-
-    Consents that start later are included, so that ``stable_until`` over these people's facts
-    also covers people who become visible by the clock alone (``clinic_server/visibility.py``).
-    """
-    if actor.role == "nurse":
-        consented = select(Consent.person_id).where(
-            Consent.organization_id == actor.organization_id,
-            Consent.status == "active",
-            or_(Consent.valid_until.is_(None), Consent.valid_until > now),
-        )
-        glass = select(BreakGlassGrant.person_id).where(
-            BreakGlassGrant.user_id == actor.user_id, BreakGlassGrant.expires_at > now
-        )
-        stmt = consented.union(glass)
-    elif actor.role == "coach":
-        stmt = select(CoachAssignment.person_id).where(
-            and_(CoachAssignment.coach_id == actor.user_id, CoachAssignment.active.is_(True))
-        )
-    else:
-        return []
-    return list(session.scalars(stmt))
-
-
-_FACT_COLUMNS = (
-    Person.id,
-    Person.birth_date,
-    Person.restricted,
-    Employer.contract_start,
-    Employer.contract_end,
-    Consent.id,
-    Consent.organization_id,
-    Consent.categories,
-    Consent.purpose,
-    Consent.valid_from,
-    Consent.valid_until,
-    Consent.status,
-)
-
-
-def load_facts(
-    session: Session, actor: Actor, person_ids: Iterable[str], now: datetime
-) -> dict[str, PersonFacts]:
-    """What ``decide`` needs about each person, for this actor: one query per 500 people.
-
-    Each row is a person (with the employer's contract) joined to each of their consents (any
-    organization, any state: ``decide`` judges them) and, by the actor's role, to the active coach
-    assignments (coach) or the actor's own unexpired break-the-glass grants (nurse). Plain rows,
-    not ORM objects: this runs for every person on a list (2,000 in the alert queue).
-    """
-    ids = list(dict.fromkeys(person_ids))
-    if not ids:
-        return {}
-    extra = None
-    if actor.role == "coach":
-        extra = (
-            select(CoachAssignment.person_id.label("pid"), CoachAssignment.coach_id.label("value"))
-            .where(CoachAssignment.active.is_(True))
-            .subquery()
-        )
-    elif actor.role == "nurse":
-        extra = (
-            select(BreakGlassGrant.person_id.label("pid"), BreakGlassGrant.expires_at.label("value"))
-            .where(BreakGlassGrant.user_id == actor.user_id, BreakGlassGrant.expires_at > now)
-            .subquery()
-        )
-    stmt = (
-        select(*_FACT_COLUMNS, *([extra.c.value] if extra is not None else []))
-        .select_from(Person)
-        .outerjoin(Employer, Employer.id == Person.employer_id)
-        .outerjoin(Consent, Consent.person_id == Person.id)
-    )
-    if extra is not None:
-        stmt = stmt.outerjoin(extra, extra.c.pid == Person.id)
-    people: dict[str, tuple] = {}
-    consents: dict[str, dict[str, ConsentFact]] = defaultdict(dict)
-    extras: dict[str, set] = defaultdict(set)
-    for chunk_start in range(0, len(ids), 500):
-        chunk = ids[chunk_start : chunk_start + 500]
-        for row in session.execute(stmt.where(Person.id.in_(chunk))):
-            pid = row[0]
-            people[pid] = row[1:5]
-            if row[5] is not None and row[5] not in consents[pid]:
-                consents[pid][row[5]] = ConsentFact(
-                    row[6], frozenset(row[7]), row[8], row[9], row[10], row[11]
-                )
-            if extra is not None and row[12] is not None:
-                extras[pid].add(row[12])
-    out: dict[str, PersonFacts] = {}
-    for pid, (birth, restricted, c_start, c_end) in people.items():
-        found = extras.get(pid, set())
-        out[pid] = PersonFacts(
-            person_id=pid,
-            birth_date=birth,
-            restricted=restricted,
-            consents=tuple(consents.get(pid, {}).values()),
-            coach_ids=frozenset(found) if actor.role == "coach" else frozenset(),
-            employer_contract_start=c_start,
-            employer_contract_end=c_end,
-            break_glass_until=max(found) if actor.role == "nurse" and found else None,
-        )
-    return out
-
-
-def monitoring_permitted(person: PersonFacts, now: datetime) -> bool:
-    """May the system process ``person``'s measurements into alerts at ``now``?
-
-    Asked of ``decide`` itself, as the alert engine of each care organization the person has a
-    care consent with (no break-the-glass counts): vitals must be allowed to one of them.
-    """
-    organizations = {c.organization_id for c in person.consents if c.purpose == "care"}
-    facts = (
-        person if person.break_glass_until is None else dataclasses.replace(person, break_glass_until=None)
-    )
-    return any(
-        Category.VITALS
-        in decide(Actor("system", "alert-engine", "nurse", org, "care_provider"), facts, now, _VITALS).allowed
-        for org in organizations
-    )
-
-
+_NURSE = frozenset({Role.NURSE})
+_CLINICAL = frozenset({Role.NURSE, Role.COACH})
+_SUPERVISOR = frozenset({Role.SUPERVISOR})
 _VITALS = frozenset({Category.VITALS})
+_CONSENT_ONLY = frozenset({Basis.CONSENT})
+
+ACTIONS: dict[Action, Requires] = {
+    # the people on a user's list, and one person's record, projected to what each allows
+    # (anyone may ask for their list; ``decide`` leaves it empty for roles that read no one)
+    Action.LIST_PEOPLE: Requires(frozenset(Role), reads=ALL_CATEGORIES),
+    Action.READ_RECORD: Requires(_CLINICAL, reads=ALL_CATEGORIES),
+    # the alert queue covers the people whose consent names the nurse's organization (not a
+    # break-the-glass patient: that opens one record, not a queue)
+    Action.ALERT_QUEUE: Requires(
+        _NURSE, needs=_VITALS, reads=frozenset({Category.IDENTITY, Category.CONDITIONS}), bases=_CONSENT_ONLY
+    ),
+    # a measurement trend: any clinical role that may read vitals
+    Action.READ_SERIES: Requires(_CLINICAL, needs=_VITALS, reads=frozenset({Category.CONDITIONS})),
+    Action.READ_PATIENT_ALERTS: Requires(
+        _NURSE, needs=_VITALS, reads=frozenset({Category.IDENTITY, Category.CONDITIONS})
+    ),
+    # acting on alerts and thresholds changes care: a consent naming the organization, never the glass
+    Action.ACT_ON_ALERT: Requires(
+        _NURSE, needs=_VITALS, reads=frozenset({Category.IDENTITY, Category.CONDITIONS}), bases=_CONSENT_ONLY
+    ),
+    Action.READ_THRESHOLDS: Requires(_NURSE, needs=_VITALS),
+    Action.SET_THRESHOLDS: Requires(_NURSE, needs=_VITALS, bases=_CONSENT_ONLY),
+    # consents to the nurse's own organization, for a person she may see at all
+    Action.READ_CONSENTS: Requires(_NURSE, reads=ALL_CATEGORIES),
+    Action.WITHDRAW_CONSENT: Requires(_NURSE, reads=ALL_CATEGORIES),
+    Action.SET_RESTRICTION: Requires(_SUPERVISOR, related=True, purpose=Purpose.AUDIT),
+    # break-the-glass is decided by the guard with the prospective grant (deny still overrides)
+    Action.BREAK_GLASS: Requires(_NURSE, reads=ALL_CATEGORIES, purpose=Purpose.EMERGENCY),
+    Action.READ_AUDIT: Requires(_SUPERVISOR, per_person=False, purpose=Purpose.AUDIT),
+    Action.VERIFY_AUDIT: Requires(_SUPERVISOR, per_person=False, purpose=Purpose.AUDIT),
+    Action.REVIEW_BREAK_GLASS: Requires(_SUPERVISOR, per_person=False, purpose=Purpose.AUDIT),
+    Action.OWN_ACCOUNT: Requires(frozenset(Role), per_person=False, purpose=Purpose.AUTHENTICATION),
+}
+
+
+def authorize(actor: Actor, action: Action, person: PersonFacts | None, now: datetime) -> Decision:
+    """May ``actor`` perform ``action`` (on ``person``, for per-person actions) at ``now``?
+
+    The answer's ``allowed`` categories are what the response may carry; its ``reason`` is for the
+    audit record only.
+    """
+    req = ACTIONS[action]
+    purpose = req.purpose or purpose_for(actor)
+    if actor.role not in req.roles:
+        return _deny(f"role {actor.role!r} may not {action}", req.requested, purpose)
+    if not req.per_person:
+        return Decision(frozenset(), frozenset(), Basis.DUTY, f"{actor.role} duty: {action}", purpose)
+    if person is None:
+        return _deny("no such person", req.requested, purpose)
+    if req.related:
+        if actor.organization_id not in person.related_organizations:
+            return _deny("person has no relationship with the organization", req.requested, purpose)
+        return Decision(frozenset(), frozenset(), Basis.DUTY, f"{action}: related organization", purpose)
+    decision = decide(actor, person, now, req.requested)
+    if not decision.permitted:
+        return decision
+    missing = req.needs - decision.allowed
+    if missing:
+        return _deny(
+            f"{', '.join(sorted(missing))} not shared with this user", req.requested, decision.purpose
+        )
+    if req.bases is not None and decision.basis not in req.bases:
+        return _deny(
+            f"{action} needs a basis of {', '.join(sorted(req.bases))}, not {decision.basis}",
+            req.requested,
+            decision.purpose,
+        )
+    return decision

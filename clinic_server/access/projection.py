@@ -1,4 +1,8 @@
-"""Project database rows onto the categories a decision allows. Nothing else builds responses."""
+"""Project a person's rows onto the categories a decision allows (the record and list responses).
+
+The data map (``access/data_map.py``) says where each category lives; what a response shows of a
+person is built here from the decision, so a withheld category is never filled in.
+"""
 
 from __future__ import annotations
 

@@ -1,32 +1,37 @@
-"""Per-request plumbing: the session, the caller, the audit bookkeeping, API errors."""
+"""Per-request plumbing: the database session, request facts, the caller, and the request's scope.
+
+Every audited route takes exactly one of three scope-carrying dependencies:
+
+- ``GuardDep``: an authenticated user; the ``Guard`` (``access/guard.py``) decides, and its audit
+  scope records the request;
+- ``DeviceScopeDep``: a device posting measurements (it authenticates with its own key);
+- ``AuthScopeDep``: logging in, refreshing or ending a session (who it is becomes known on the way).
+
+The scope is kept on ``request.state.scope`` so that a request that fails anywhere, even before
+its route runs (an invalid body), still closes it with one record (``api/app.py``).
+"""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Annotated
 
 import jwt
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 
-from clinic_server import audit
+from clinic_server.access.guard import Guard
 from clinic_server.access.policy import Actor, purpose_for
+from clinic_server.audit.chain import RequestInfo, Who
+from clinic_server.audit.scope import AuditScope, who_of
 from clinic_server.db import utcnow
 from clinic_server.db.models import User
+from clinic_server.errors import ApiError
 from clinic_server.services.security import decode_access_token
 from clinic_server.settings import Settings
-
-
-class ApiError(Exception):
-    def __init__(self, status: int, code: str, message: str, retry_after: int | None = None):
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.message = message
-        self.retry_after = retry_after
+from clinic_tui.api.schemas import ErrorCode
+from clinic_tui.domain.roles import Purpose
 
 
 def settings_of(request: Request) -> Settings:
@@ -41,10 +46,10 @@ def get_session(request: Request) -> Iterator[Session]:
         session.close()
 
 
-def request_info(request: Request) -> audit.RequestInfo:
+def request_info(request: Request) -> RequestInfo:
     rid = request.headers.get("x-request-id") or uuid.uuid4().hex
     request.state.request_id = rid[:64]
-    return audit.RequestInfo(
+    return RequestInfo(
         request_id=rid[:64],
         client_name=(request.headers.get("x-client-name") or request.headers.get("user-agent") or "")[:80]
         or None,
@@ -54,109 +59,62 @@ def request_info(request: Request) -> audit.RequestInfo:
 
 SessionDep = Annotated[Session, Depends(get_session)]
 SettingsDep = Annotated[Settings, Depends(settings_of)]
-RequestInfoDep = Annotated[audit.RequestInfo, Depends(request_info)]
+RequestInfoDep = Annotated[RequestInfo, Depends(request_info)]
 
-
-def who_of(user: User | None, username: str | None = None) -> audit.Who:
-    if user is None:
-        return audit.Who(None, username, None, None)
-    return audit.Who(user.id, user.username, user.role, user.organization_id)
+NOBODY = Who(None, None, None, None)
 
 
 def actor_of(user: User) -> Actor:
     return Actor(user.id, user.username, user.role, user.organization_id, user.organization.kind)
 
 
-@dataclass
-class Ctx:
-    """Everything a personal-data endpoint needs; it records exactly one audit row per request."""
-
-    request: Request
-    session: Session
-    user: User
-    actor: Actor
-    info: audit.RequestInfo
-    settings: Settings
-    now: datetime = field(default_factory=utcnow)
-    recorded: bool = False
-    #: what the generic error handler writes if the endpoint fails before recording
-    pending: dict = field(default_factory=dict)
-
-    def record(self, **kwargs) -> None:
-        """Append the request's audit record and commit, in the same transaction as any writes."""
-        audit.append(self.session, who=who_of(self.user), request=self.info, **kwargs)
-        self.session.commit()
-        self.recorded = True
-
-    def expect(self, **kwargs) -> None:
-        """Say what the request is about, for the error record if it fails."""
-        self.pending = kwargs
-
-    def deny(self, *, status: int = 403, code: str = "not_permitted", message: str, **kwargs) -> ApiError:
-        self.session.rollback()
-        self.record(outcome="denied", **kwargs)
-        return ApiError(status, code, message)
-
-
-def _what_failed(request: Request) -> dict:
-    """What an endpoint that never ran (e.g. its body was invalid) was about, from its route."""
-    route = request.scope.get("route")
-    params = request.path_params or {}
-    first = next(iter(params.values()), None)
-    return {
-        "action": getattr(route, "name", None) or "request",
-        "resource_type": "request",
-        "resource_id": str(first)[:64] if first is not None else None,
-    }
-
-
-def record_unrecorded(request: Request, outcome: str, reason: str) -> None:
-    """Leave the one audit record a failed request still owes (its own writes are rolled back).
-
-    Endpoints record through ``Ctx.record``/``Ctx.deny``; this catches the rest: a body that did
-    not validate, an ``ApiError`` raised without ``deny``, an unexpected exception.
-    """
-    ctx: Ctx | None = getattr(request.state, "ctx", None)
-    if ctx is None or ctx.recorded:
-        return
-    pending = dict(ctx.pending) or _what_failed(request)
-    if not pending.get("purpose"):
-        pending["purpose"] = purpose_for(ctx.actor)
-    session = ctx.session
-    try:
-        session.rollback()
-        ctx.record(outcome=outcome, reason=reason[:500], **pending)
-    finally:
-        session.close()
-
-
 def authenticate(request: Request, session: Session, settings: Settings) -> User:
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token:
-        raise ApiError(401, "not_authenticated", "Log in first: no access token was sent.")
+        raise ApiError(401, ErrorCode.NOT_AUTHENTICATED, "Log in first: no access token was sent.")
     try:
         claims = decode_access_token(token, settings.secret_key)
     except jwt.ExpiredSignatureError:
-        raise ApiError(401, "token_expired", "Your session token expired; refresh it.") from None
+        raise ApiError(401, ErrorCode.TOKEN_EXPIRED, "The session token expired; refresh it.") from None
     except jwt.InvalidTokenError:
-        raise ApiError(401, "invalid_token", "The access token is not valid.") from None
+        raise ApiError(401, ErrorCode.INVALID_TOKEN, "The access token is not valid.") from None
     user = session.get(User, claims["sub"])
     if user is None or not user.is_active:
-        raise ApiError(401, "invalid_token", "The account behind this token is no longer active.")
+        raise ApiError(401, ErrorCode.INVALID_TOKEN, "The account behind this token is no longer active.")
     return user
 
 
-def get_ctx(request: Request, session: SessionDep, settings: SettingsDep, info: RequestInfoDep) -> Ctx:
+def _open(request: Request, scope: AuditScope) -> AuditScope:
+    request.state.scope = scope
+    return scope
+
+
+def get_guard(request: Request, session: SessionDep, settings: SettingsDep, info: RequestInfoDep) -> Guard:
     user = authenticate(request, session, settings)
     actor = actor_of(user)
+    scope = _open(request, AuditScope(session, who_of(user), info, purpose=purpose_for(actor)))
     # Hand the connection back to the pool before the endpoint runs (objects stay loaded). This
     # dependency and the endpoint run in different worker threads: a connection held across that
     # gap deadlocks a busy server once every worker thread waits on the pool for one.
     session.commit()
-    ctx = Ctx(request, session, user, actor, info, settings)
-    request.state.ctx = ctx
-    return ctx
+    return Guard(session, scope, user, actor, settings, utcnow())
 
 
-CtxDep = Annotated[Ctx, Depends(get_ctx)]
+def device_scope(request: Request, session: SessionDep, info: RequestInfoDep) -> AuditScope:
+    return _open(
+        request,
+        AuditScope(session, NOBODY, info, action="ingest", resource_type="observation", purpose=Purpose.CARE),
+    )
+
+
+def auth_scope(request: Request, session: SessionDep, info: RequestInfoDep) -> AuditScope:
+    return _open(
+        request,
+        AuditScope(session, NOBODY, info, resource_type="session", purpose=Purpose.AUTHENTICATION),
+    )
+
+
+GuardDep = Annotated[Guard, Depends(get_guard)]
+DeviceScopeDep = Annotated[AuditScope, Depends(device_scope)]
+AuthScopeDep = Annotated[AuditScope, Depends(auth_scope)]

@@ -4,7 +4,8 @@
 only their hashes stored), the alert rules over the last two weeks of seeded readings (older
 episodes closed by the patient's nurse with a note, as a real team would have), and the
 missing-data sweep. ``DemoFeed`` is the background thread the app runs in demo mode: every few
-seconds (``CLINIC_FEED_SECONDS``, default 5) a few monitored patients send new plausible readings
+seconds (``Settings.feed_seconds``, ``CLINIC_FEED_SECONDS``, default 5) a few monitored patients
+send new plausible readings
 through the same ingestion function devices use, now and then with an excursion, so new alerts
 appear while the app is open.
 """
@@ -14,7 +15,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import os
 import random
 import uuid
 from collections import defaultdict
@@ -23,11 +23,12 @@ from datetime import datetime, timedelta
 from sqlalchemy import insert, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from clinic_server import audit
+from clinic_server.audit.chain import Who, system_request
+from clinic_server.audit.scope import AuditScope
 from clinic_server.db import utcnow
 from clinic_server.db.models import Alert, AlertEvent, Condition, Consent, Device, Observation, User
 from clinic_server.demo.seed import DEFAULT_SEED
-from clinic_server.jobs.missing_data import Periodic
+from clinic_server.jobs.runner import Periodic
 from clinic_server.services import alert_engine as alerting
 from clinic_server.services import ingest
 from clinic_tui.api.schemas import IngestResult
@@ -40,10 +41,12 @@ from clinic_tui.domain.codes import (
     LOINC_WEIGHT,
     MEASUREMENTS,
 )
+from clinic_tui.domain.roles import Purpose
 
 DEVICE_LABEL = "Home monitor (demo)"
-FEED_SECONDS_ENV = "CLINIC_FEED_SECONDS"
 DEFAULT_INTERVAL = 5.0
+#: a device write names no user
+DEVICE = Who(None, None, None, None)
 #: an episode that ended this long before the next one was handled by the nurse (history only)
 HANDLED_AFTER = timedelta(days=3)
 #: of the episodes still open at the end, those this recent may be left acknowledged (in progress)
@@ -204,9 +207,7 @@ class DemoFeed(Periodic):
         rng: random.Random | None = None,
         excursion_chance: float = 0.15,
     ):
-        super().__init__(
-            interval if interval is not None else float(os.environ.get(FEED_SECONDS_ENV, DEFAULT_INTERVAL))
-        )
+        super().__init__(interval if interval is not None else DEFAULT_INTERVAL)
         self.sessions = sessions
         self.rng = rng or random.Random()
         self.excursion_chance = excursion_chance
@@ -239,9 +240,12 @@ class DemoFeed(Periodic):
                 if not items:
                     continue
                 device = s.get(Device, device_id)
-                results.append(
-                    ingest.ingest(s, device, items, request=audit.system_request("demo-feed"), now=now)
-                )
+                scope = AuditScope(
+                    s, DEVICE, system_request("demo-feed"), action="ingest", resource_type="observation",
+                    purpose=Purpose.CARE,
+                )  # fmt: skip
+                results.append(ingest.ingest(scope, device, items, now=now))
+                scope.close_and_commit()
         return results
 
     def _readings(self, s: Session, person_id: str, now: datetime, excursion: bool) -> list[dict]:

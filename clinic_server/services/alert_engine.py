@@ -6,26 +6,25 @@ one active alert per person and rule: a new reading of an ongoing excursion move
 ``last_seen_at`` (and its value, when more extreme) instead of raising another. A partial unique
 index (migration 0003) makes that hold under concurrent writers too.
 
-Nobody's data raises an alert unless ``policy.monitoring_permitted`` says so: an active care
+Nobody's data raises an alert unless ``facts.monitoring_permitted`` says so: an active care
 consent to some organization covering vitals, no restriction, 18 or older.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, String, any_, bindparam, func, literal_column, or_, select
-from sqlalchemy.dialects import postgresql
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
-from clinic_server.access import policy
+from clinic_server.access import facts
 from clinic_server.db import utcnow
 from clinic_server.db.models import Alert, Condition, Consent, Observation, Person, ThresholdOverride
+from clinic_server.db.queries import chunks
 from clinic_tui.domain import alert_lifecycle as lifecycle
 from clinic_tui.domain import alerts as rules
 from clinic_tui.domain.codes import (
@@ -39,33 +38,10 @@ from clinic_tui.domain.codes import (
 
 log = logging.getLogger("clinic_server.services.alert_engine")
 
-#: load_facts asks about break-the-glass grants of its actor; the system holds none
-SYSTEM_ACTOR = policy.Actor("", "system", "system", "", "")
 ACTIVE_STATES = tuple(sorted(lifecycle.ACTIVE_STATES))
 ALL_STATES = tuple(sorted(lifecycle.AlertState))
 #: the codes any reading rule looks at
 RULE_CODES = (LOINC_SYSTOLIC, LOINC_DIASTOLIC, LOINC_GLUCOSE, LOINC_SPO2, LOINC_HEART_RATE, LOINC_WEIGHT)
-CHUNK = 500
-
-
-def member_of(
-    session: Session, column, ids: Iterable[str], *, drive_index: bool = True
-) -> ColumnElement[bool]:
-    """``column IN ids`` as one bound parameter, however many ids (thousands for a nurse's queue).
-
-    A plain ``IN (?, ?, ...)`` list costs SQLAlchemy a coercion and a placeholder per id on every
-    query; here PostgreSQL gets ``= ANY(array)`` and SQLite ``IN (SELECT value FROM json_each(?))``.
-    With ``drive_index=False`` SQLite may not pick an index on ``column`` for this term (``x || ''``
-    is the documented way to say so), so an ordered index walk with a LIMIT stays the plan.
-    """
-    ids = list(ids)
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        return column == any_(bindparam(None, ids, type_=postgresql.ARRAY(String)))
-    if dialect == "sqlite":
-        target = column if drive_index else column.concat(literal_column("''"))
-        return target.in_(select(literal_column("value")).select_from(func.json_each(json.dumps(ids))))
-    return column.in_(ids)
 
 
 def effective_state(alert: Alert, now: datetime) -> lifecycle.AlertState:
@@ -73,19 +49,13 @@ def effective_state(alert: Alert, now: datetime) -> lifecycle.AlertState:
     return lifecycle.effective_state(alert.state, alert.snoozed_until, alert.snoozed_from, now)
 
 
-def _chunks(ids: Iterable[str]) -> Iterable[list[str]]:
-    ids = list(dict.fromkeys(ids))
-    for i in range(0, len(ids), CHUNK):
-        yield ids[i : i + CHUNK]
-
-
 # --------------------------------------------------------------------------- facts
 
 
 def monitored(session: Session, person_ids: Iterable[str], now: datetime) -> set[str]:
     """Of ``person_ids``, those whose data may raise alerts at ``now``."""
-    facts = policy.load_facts(session, SYSTEM_ACTOR, person_ids, now)
-    return {pid for pid, f in facts.items() if policy.monitoring_permitted(f, now)}
+    loaded = facts.load_facts(session, facts.SYSTEM_ACTOR, person_ids, now)
+    return {pid for pid, f in loaded.items() if facts.monitoring_permitted(f, now)}
 
 
 def care_consenting(session: Session, now: datetime, *, daily_senders_only: bool = False) -> list[str]:
@@ -107,7 +77,7 @@ def care_consenting(session: Session, now: datetime, *, daily_senders_only: bool
 
 def conditions_for(session: Session, person_ids: Iterable[str]) -> dict[str, frozenset[str]]:
     out: dict[str, set[str]] = defaultdict(set)
-    for chunk in _chunks(person_ids):
+    for chunk in chunks(person_ids):
         for pid, code in session.execute(
             select(Condition.person_id, Condition.code).where(Condition.person_id.in_(chunk))
         ):
@@ -117,7 +87,7 @@ def conditions_for(session: Session, person_ids: Iterable[str]) -> dict[str, fro
 
 def overrides_for(session: Session, person_ids: Iterable[str]) -> dict[str, list[ThresholdOverride]]:
     out: dict[str, list[ThresholdOverride]] = defaultdict(list)
-    for chunk in _chunks(person_ids):
+    for chunk in chunks(person_ids):
         for row in session.scalars(select(ThresholdOverride).where(ThresholdOverride.person_id.in_(chunk))):
             out[row.person_id].append(row)
     return out
@@ -168,7 +138,7 @@ class AlertBook:
     @classmethod
     def load(cls, session: Session, person_ids: Iterable[str], **kw) -> AlertBook:
         active: dict[tuple[str, str], Alert] = {}
-        for chunk in _chunks(person_ids):
+        for chunk in chunks(person_ids):
             for a in session.scalars(
                 select(Alert).where(Alert.person_id.in_(chunk), Alert.state.in_(ACTIVE_STATES))
             ):
@@ -200,6 +170,7 @@ class AlertBook:
                 loinc=f.loinc,
                 value=f.value,
                 message=f.message,
+                neutral_message=rules.neutral_message(f.rule_id, f.inputs, f.message),
                 inputs=dict(f.inputs),
                 state="open",
                 snoozed_until=None,
@@ -221,6 +192,7 @@ class AlertBook:
         if new is not None and (old is None or new > old or f.rule_id == "data.missing"):
             alert.value = f.value
             alert.message = f.message
+            alert.neutral_message = rules.neutral_message(f.rule_id, f.inputs, f.message)
             alert.inputs = dict(f.inputs)
             alert.rule_version = f.rule_version
         alert.updated_at = now
@@ -289,7 +261,7 @@ def evaluate_missing(session: Session, now: datetime | None = None, *, commit: b
         return 0
     thresholds = thresholds_for(session, people)
     last: dict[str, datetime] = {}
-    for chunk in _chunks(people):
+    for chunk in chunks(people):
         for pid, at in session.execute(
             select(Observation.person_id, func.max(Observation.effective_at))
             .where(Observation.person_id.in_(chunk), Observation.effective_at <= now)
@@ -345,7 +317,7 @@ def evaluate_history(
     book = AlertBook.load(session, people, stale_after=stale_after, on_stale=on_stale)
     max_window = max([3.0] + [thresholds[p].hf_window_days for p in people])
     readings: dict[str, list[rules.Reading]] = defaultdict(list)
-    for chunk in _chunks(sorted(people)):
+    for chunk in chunks(sorted(people)):
         for pid, loinc, value, at in session.execute(
             select(
                 Observation.person_id, Observation.loinc, Observation.value, Observation.effective_at

@@ -22,21 +22,21 @@ from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from clinic_server import audit
+from clinic_server.audit.scope import AuditScope
 from clinic_server.db import utcnow
 from clinic_server.db.models import Device, Observation, Person
+from clinic_server.errors import ApiError
 from clinic_server.services import alert_engine as alerting
-from clinic_tui.api.schemas import IngestItemResult, IngestObservation, IngestResult
+from clinic_tui.api.schemas import ErrorCode, IngestItemResult, IngestObservation, IngestResult
 from clinic_tui.domain.alerts import Reading
 from clinic_tui.domain.codes import MeasurementError, validate
+from clinic_tui.domain.roles import Outcome
 
 log = logging.getLogger("clinic_server.services.ingest")
 
 MAX_BATCH = 1000
 MAX_FUTURE = timedelta(minutes=5)
 KEY_PREFIX = "cdk_"
-#: what the audit record says about who wrote (a device, not a user)
-NOBODY = audit.Who(None, None, None, None)
 
 
 class BatchError(ValueError):
@@ -161,15 +161,18 @@ def _summary(stored: int, duplicates: int, rejected: int) -> str:
 
 
 def ingest(
-    session: Session,
+    scope: AuditScope,
     device: Device,
     raw_items: Sequence[Any],
     *,
-    request: audit.RequestInfo,
     now: datetime | None = None,
     attempts: int = 3,
 ) -> IngestResult:
-    """Store what is valid and new, evaluate alerts, audit once, commit. One transaction."""
+    """Store what is valid and new and evaluate alerts, in the scope's transaction; the caller
+    closes the scope (the one audit record) and commits."""
+    session = scope.session
+    scope.about(resource_id=device.id, person_id=device.person_id)
+    scope.note(device_id=device.id)
     now = now or utcnow()
     prepared: list[_Prepared] = []
     for i, raw in enumerate(raw_items):
@@ -181,7 +184,7 @@ def ingest(
             prepared.append(_Prepared(i, sid, None, str(exc)))
     for attempt in range(attempts):
         try:
-            return _store(session, device, prepared, request=request, now=now)
+            return _store(scope, device, prepared, now=now)
         except IntegrityError:
             # a concurrent post of the same readings (or a concurrent alert for the same rule)
             # won the race: start over, and this time they are duplicates or updates
@@ -192,14 +195,8 @@ def ingest(
     raise AssertionError("unreachable")
 
 
-def _store(
-    session: Session,
-    device: Device,
-    prepared: list[_Prepared],
-    *,
-    request: audit.RequestInfo,
-    now: datetime,
-) -> IngestResult:
+def _store(scope: AuditScope, device: Device, prepared: list[_Prepared], *, now: datetime) -> IngestResult:
+    session = scope.session
     device_id, person_id = device.id, device.person_id
     valid = [p for p in prepared if p.obs is not None]
     wanted = list(dict.fromkeys(p.obs.source_id for p in valid))
@@ -265,21 +262,9 @@ def _store(
     stored = len(rows)
     rejected = sum(1 for r in results if r.status == "rejected")
     duplicates = len(results) - stored - rejected
-    audit.append(
-        session,
-        who=NOBODY,
-        request=request,
-        action="ingest",
-        resource_type="observation",
-        resource_id=device_id,
-        person_id=person_id,
-        categories=["vitals"] if stored else [],
-        outcome="allowed",
-        reason=f"device write: {stored} stored, {duplicates} duplicates, {rejected} rejected",
-        purpose="care",
-        details={"device_id": device_id, "stored": stored, "duplicates": duplicates, "rejected": rejected},
-    )
-    session.commit()
+    scope.returned(["vitals"] if stored else [])
+    scope.note(stored=stored, duplicates=duplicates, rejected=rejected)
+    scope.reason = f"device write: {stored} stored, {duplicates} duplicates, {rejected} rejected"
     return IngestResult(
         device_id=device_id,
         stored=stored,
@@ -288,3 +273,29 @@ def _store(
         message=_summary(stored, duplicates, rejected),
         items=results,
     )
+
+
+def post(scope: AuditScope, key: str | None, payload: Any) -> IngestResult:
+    """A device's post: authenticate its key, take the body apart, store (``ingest``)."""
+    scope.note(device_id=None, stored=0, duplicates=0, rejected=0)
+    device = device_for_key(scope.session, key)
+    if device is None:
+        raise ApiError(
+            401,
+            ErrorCode.INVALID_DEVICE_KEY,
+            "Unknown or inactive device key: send the device's key in the X-Device-Key header.",
+            audit_reason="unknown or inactive device key",
+        )
+    scope.about(resource_id=device.id, person_id=device.person_id)
+    scope.note(device_id=device.id)
+    try:
+        items = items_of(payload)
+    except BatchError as exc:
+        raise ApiError(
+            422,
+            ErrorCode.INVALID_BATCH,
+            f"{exc}",
+            outcome=Outcome.ERROR,
+            audit_reason=f"unusable body: {exc}",
+        ) from None
+    return ingest(scope, device, items)

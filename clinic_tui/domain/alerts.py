@@ -28,7 +28,12 @@ from clinic_tui.domain.codes import (
 __all__ = [
     "DAILY_SENDER_MIN_DAYS",
     "RULES",
+    "CHART_LINES",
+    "ChartLine",
     "Finding",
+    "chart_lines",
+    "neutral_message",
+    "project_inputs",
     "Reading",
     "RuleInfo",
     "Severity",
@@ -130,6 +135,11 @@ class RuleInfo(NamedTuple):
     version: int
     severity: Severity
     description: str
+    #: the rule only runs for people with a condition: an alert of it reveals the diagnosis, so it
+    #: is data of the category ``conditions`` as much as ``vitals``
+    needs_conditions: bool = False
+    #: inputs (and the message) chosen by the person's conditions; withheld with ``conditions``
+    condition_inputs: frozenset[str] = frozenset()
 
 
 RULES: dict[str, RuleInfo] = {
@@ -140,10 +150,17 @@ RULES: dict[str, RuleInfo] = {
     "glucose.hypo.l2": RuleInfo(1, Severity.HIGH, "Level 2 hypoglycaemia: glucose < 3.0 mmol/L"),
     "glucose.hypo.l1": RuleInfo(1, Severity.MEDIUM, "Level 1 hypoglycaemia: glucose 3.0–3.8 mmol/L"),
     "glucose.hyper": RuleInfo(1, Severity.MEDIUM, "Hyperglycaemia: glucose > 13.9 mmol/L"),
-    "spo2.low": RuleInfo(1, Severity.HIGH, "Low oxygen saturation: < 88 % with COPD, otherwise < 92 %"),
+    "spo2.low": RuleInfo(
+        1,
+        Severity.HIGH,
+        "Low oxygen saturation: < 88 % with COPD, otherwise < 92 %",
+        condition_inputs=frozenset({"copd", "threshold", "threshold_name"}),
+    ),
     "hr.brady": RuleInfo(1, Severity.HIGH, "Bradycardia: heart rate < 40 /min"),
     "hr.tachy": RuleInfo(1, Severity.HIGH, "Tachycardia: heart rate > 130 /min"),
-    "hf.weight_gain": RuleInfo(1, Severity.MEDIUM, "Heart failure: weight gain ≥ 2.0 kg within 3 days"),
+    "hf.weight_gain": RuleInfo(
+        1, Severity.MEDIUM, "Heart failure: weight gain ≥ 2.0 kg within 3 days", needs_conditions=True
+    ),
     "data.missing": RuleInfo(1, Severity.LOW, "Daily sender has sent no readings for ≥ 3 days"),
 }
 
@@ -335,6 +352,26 @@ def _weight_gain(reading: Reading, t: Thresholds, recent: Sequence[Reading]) -> 
     return []
 
 
+def neutral_message(rule_id: str, inputs: Mapping[str, Any], message: str) -> str:
+    """The alert's message without what the person's conditions chose (for whom conditions are withheld).
+
+    Only ``spo2.low`` words its limit by condition (COPD): it becomes "below the patient's limit".
+    """
+    if not RULES[rule_id].condition_inputs:
+        return message
+    value = inputs.get("value")
+    shown = f"{value:g}" if isinstance(value, int | float) else "?"
+    return f"SpO2 {shown} % below the patient's limit"
+
+
+def project_inputs(rule_id: str, inputs: Mapping[str, Any], conditions_shared: bool) -> dict[str, Any]:
+    """The inputs a reader may see: without the condition-derived ones unless conditions are shared."""
+    if conditions_shared:
+        return dict(inputs)
+    hidden = RULES[rule_id].condition_inputs
+    return {k: v for k, v in inputs.items() if k not in hidden}
+
+
 def evaluate_reading(
     reading: Reading,
     *,
@@ -410,3 +447,56 @@ def evaluate_missing(
             "comparison": ">=",
         },
     )
+
+
+class ChartLine(NamedTuple):
+    """A threshold drawn on a measurement's chart: which threshold, its English label, which side
+    alerts, and the severity of crossing it (the client translates the label by ``key``)."""
+
+    key: str
+    label: str
+    direction: str
+    severity: Severity
+    #: drawn only for people with this condition (or only without it, for ``not_condition``)
+    condition: str | None = None
+    not_condition: str | None = None
+
+
+#: loinc -> the threshold lines to draw on that code's chart
+CHART_LINES: dict[str, tuple[ChartLine, ...]] = {
+    LOINC_SYSTOLIC: (
+        ChartLine("bp_grade2_sys", "Grade 2", "above", Severity.MEDIUM),
+        ChartLine("bp_grade3_sys", "Grade 3", "above", Severity.HIGH),
+    ),
+    LOINC_DIASTOLIC: (
+        ChartLine("bp_grade2_dia", "Grade 2", "above", Severity.MEDIUM),
+        ChartLine("bp_grade3_dia", "Grade 3", "above", Severity.HIGH),
+    ),
+    LOINC_GLUCOSE: (
+        ChartLine("glucose_l2_low", "Hypo level 2", "below", Severity.HIGH),
+        ChartLine("glucose_l1_low", "Hypo level 1", "below", Severity.MEDIUM),
+        ChartLine("glucose_high", "Hyperglycaemia", "above", Severity.MEDIUM),
+    ),
+    LOINC_SPO2: (
+        ChartLine("spo2_low_copd", "Low SpO2 (COPD)", "below", Severity.HIGH, condition="copd"),
+        ChartLine("spo2_low", "Low SpO2", "below", Severity.HIGH, not_condition="copd"),
+    ),
+    LOINC_HEART_RATE: (
+        ChartLine("hr_low", "Bradycardia", "below", Severity.HIGH),
+        ChartLine("hr_high", "Tachycardia", "above", Severity.HIGH),
+    ),
+}
+
+
+def chart_lines(loinc: str, conditions: frozenset[str] | None) -> list[ChartLine]:
+    """The lines for ``loinc``'s chart. ``conditions`` None: the reader may not see the person's
+    conditions, so every line is drawn whatever the diagnosis (the chart does not tell it)."""
+    out = []
+    for line in CHART_LINES.get(loinc, ()):
+        if conditions is None or (line.condition is None and line.not_condition is None):
+            out.append(line)
+        elif (line.condition is not None and line.condition in conditions) or (
+            line.not_condition is not None and line.not_condition not in conditions
+        ):
+            out.append(line)
+    return out

@@ -20,6 +20,7 @@ from datetime import date
 __all__ = [
     "PersonnummerError",
     "age_on",
+    "age_years",
     "birth_date",
     "format_display",
     "generate",
@@ -133,10 +134,14 @@ def format_display(pnr12: str) -> str:
     return f"{s[:8]}-{s[8:]}"
 
 
+def age_years(birth: date, on: date) -> int:
+    """Age in whole years on ``on`` of someone born on ``birth`` (29 February: a year older on 1 March)."""
+    return on.year - birth.year - ((on.month, on.day) < (birth.month, birth.day))
+
+
 def age_on(pnr12: str, on: date) -> int:
     """Age in whole years on the given date."""
-    b = birth_date(pnr12)
-    return on.year - b.year - ((on.month, on.day) < (b.month, b.day))
+    return age_years(birth_date(pnr12), on)
 
 
 def generate(rng: random.Random, birth: date, sex: str, *, samordningsnummer: bool = False) -> str:

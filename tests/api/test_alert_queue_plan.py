@@ -31,8 +31,8 @@ async def test_the_page_query_walks_the_queue_index(c, session, state):  # noqa:
     every open alert of the visible people (even with statistics that favour the person index)."""
     from sqlalchemy import text
 
-    from clinic_server.api.routes.alerts import _state_parts, page_ids
-    from clinic_server.services.alert_engine import member_of
+    from clinic_server.db.queries import keyset_page
+    from clinic_server.services.alerts import QUEUE_KEY, Visible, state_parts
 
     # many people with few alerts each: the statistics then favour the person index
     t = now()
@@ -57,10 +57,13 @@ async def test_the_page_query_walks_the_queue_index(c, session, state):  # noqa:
             return []
 
     visible = [f"{i:032x}" for i in range(0, 400, 2)]
-    page_ids(
+    # as the queue builds it: the visible people, some of whom withhold their conditions
+    shown = Visible({}, tuple(visible), frozenset(), frozenset(visible[::3]), {})
+    keyset_page(
         Spy(),
-        parts=_state_parts(state, now()),
-        filters=[member_of(session, Alert.person_id, visible, drive_index=False)],
+        key=QUEUE_KEY,
+        parts=state_parts(state, now()),
+        filters=[shown.shown(session, drive_index=False)],
         after=None if state == "open" else (1, now(), 5),
         limit=50,
     )

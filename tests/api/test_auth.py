@@ -26,11 +26,13 @@ async def test_login_returns_short_lived_access_and_refresh_token(http, nurse, s
     tokens = await login(http, "anna")
     assert tokens["expires_in"] <= 15 * 60
     assert tokens["user"]["role"] == "nurse"
-    me = await http.get("/auth/me", headers=bearer(tokens))
-    assert me.json()["username"] == "anna"
     assert audit_count(session) == before + 1
     rec = last_audit(session)
     assert (rec.action, rec.outcome, rec.username) == ("login", "allowed", "anna")
+    me = await http.get("/auth/me", headers=bearer(tokens))
+    assert me.json()["username"] == "anna"
+    # an authenticated request leaves its own record too (issue 9)
+    assert audit_count(session) == before + 2
     # the refresh token is stored hashed, never as given
     stored = session.scalars(select(RefreshToken.token_hash)).all()
     assert tokens["refresh_token"] not in stored and len(stored) == 1

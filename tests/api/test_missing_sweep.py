@@ -15,7 +15,7 @@ from clinic_server.api.app import create_app
 from clinic_server.audit import verify
 from clinic_server.db.models import Alert, AuditEvent, JobRun
 from clinic_server.jobs import missing_data as jobs
-from clinic_server.settings import Settings
+from clinic_server.jobs import runner
 from tests.vitals_util import clinic, now, silent_daily_sender
 
 pytestmark = pytest.mark.api
@@ -42,7 +42,7 @@ def _sweeps(session) -> list[AuditEvent]:
 
 async def test_serve_sweeps_on_its_own_schedule(settings, c, session):
     silent_daily_sender(session, c.people["nora"], now())
-    app = create_app(Settings(**{**settings.__dict__, "missing_sweep_minutes": 0.005}))  # every 0.3 s
+    app = create_app(settings.with_changes(missing_sweep_minutes=0.005))  # every 0.3 s
     try:
         async with app.router.lifespan_context(app):
             for _ in range(100):
@@ -64,7 +64,7 @@ async def test_serve_sweeps_on_its_own_schedule(settings, c, session):
 
 async def test_a_server_told_not_to_sweep_does_not(settings, c, session):
     silent_daily_sender(session, c.people["nora"], now())
-    app = create_app(Settings(**{**settings.__dict__, "missing_sweep_minutes": 0}))
+    app = create_app(settings.with_changes(missing_sweep_minutes=0))
     try:
         async with app.router.lifespan_context(app):
             await asyncio.sleep(0.3)
@@ -136,7 +136,7 @@ def test_a_bad_interval_is_refused_with_a_clear_message(db_url, monkeypatch, cap
 def test_a_failing_step_does_not_stop_the_schedule():
     calls = []
 
-    class Flaky(jobs.Periodic):
+    class Flaky(runner.Periodic):
         at_start = True
 
         def step(self):
@@ -160,14 +160,14 @@ def test_a_failing_step_does_not_stop_the_schedule():
 def test_a_run_that_outlived_its_hold_does_not_free_the_next_runs_claim(app, c, session):
     sessions = app.state.sessionmaker
     t0 = now()
-    a = jobs._claim(sessions, jobs.MISSING_SWEEP, t0, timedelta(0))
-    later = t0 + jobs.HOLD + timedelta(seconds=1)  # A's hold ran out: B takes the job over
-    b = jobs._claim(sessions, jobs.MISSING_SWEEP, later, timedelta(0))
+    a = runner.claim(sessions, jobs.MISSING_SWEEP, t0, timedelta(0))
+    later = t0 + runner.HOLD + timedelta(seconds=1)  # A's hold ran out: B takes the job over
+    b = runner.claim(sessions, jobs.MISSING_SWEEP, later, timedelta(0))
     assert a and b and a != b
-    jobs._release(sessions, jobs.MISSING_SWEEP, a, "A finished late", finished=True)
+    runner.release(sessions, jobs.MISSING_SWEEP, a, "A finished late", finished=True)
     # B still holds it: a third run stands aside
-    assert jobs._claim(sessions, jobs.MISSING_SWEEP, later + timedelta(seconds=1), timedelta(0)) is None
-    jobs._release(sessions, jobs.MISSING_SWEEP, b, "B done", finished=True)
+    assert runner.claim(sessions, jobs.MISSING_SWEEP, later + timedelta(seconds=1), timedelta(0)) is None
+    runner.release(sessions, jobs.MISSING_SWEEP, b, "B done", finished=True)
     session.rollback()
     assert session.get(JobRun, jobs.MISSING_SWEEP).last_result == "B done"
 
@@ -204,4 +204,4 @@ def test_a_failed_run_is_audited_and_leaves_the_job_free(app, c, session):
     assert run.last_finished_at is None and run.last_result.startswith("failed")
     assert _missing(session, c.people["nora"]) == []
     # a scheduler in another process may try again at once
-    assert jobs._claim(app.state.sessionmaker, jobs.MISSING_SWEEP, now(), timedelta(minutes=13))
+    assert runner.claim(app.state.sessionmaker, jobs.MISSING_SWEEP, now(), timedelta(minutes=13))

@@ -350,7 +350,7 @@ def build(session, spec: WorldSpec) -> Built:
         session.add(
             Alert(
                 person_id=person.id,
-                rule_id="weight_gain",
+                rule_id="hr.tachy",
                 rule_version=1,
                 severity="medium",
                 severity_rank=2,

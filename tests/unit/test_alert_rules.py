@@ -200,7 +200,7 @@ def test_rules_registry():
         "hf.weight_gain",
         "data.missing",
     }
-    version, severity, description = RULES["spo2.low"]
+    version, severity, description = RULES["spo2.low"][:3]
     assert version == 1 and severity is Severity.HIGH and description
 
 

@@ -6,7 +6,6 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from clinic_server.access.policy import age_on
 from clinic_server.db import make_engine
 from clinic_server.db.migrate import upgrade
 from clinic_server.db.models import (
@@ -22,6 +21,7 @@ from clinic_server.demo.seed import seed_demo
 from clinic_tui.domain import personnummer
 from clinic_tui.domain.categories import Category
 from clinic_tui.domain.codes import CONDITIONS, LOINC_WEIGHT, validate
+from clinic_tui.domain.personnummer import age_years as age_on
 
 NOW = datetime(2026, 11, 22, 14, 5, tzinfo=UTC)
 ANCHOR = datetime(2026, 11, 22, tzinfo=UTC)

@@ -4,7 +4,7 @@ Every model is imported here so that ``Base.metadata`` is complete and ``from cl
 import X`` works for all of them; a new area adds its module below.
 """
 
-from clinic_server.db.models.access import BreakGlassGrant, PolicyGeneration
+from clinic_server.db.models.access import BreakGlassGrant
 from clinic_server.db.models.audit import AuditEvent, AuditHead
 from clinic_server.db.models.auth import LoginThrottle, RefreshToken, User
 from clinic_server.db.models.base import Base, new_id
@@ -39,7 +39,6 @@ __all__ = [
     "Organization",
     "Person",
     "PersonNotice",
-    "PolicyGeneration",
     "RecordEntry",
     "RefreshToken",
     "ThresholdOverride",

@@ -1,13 +1,11 @@
-"""Access grants beyond consent: break-the-glass grants; the policy generation the decision cache reads."""
+"""Access grants beyond consent: break-the-glass grants."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
 from sqlalchemy import (
-    BigInteger,
     ForeignKey,
-    Integer,
     String,
     Text,
 )
@@ -28,16 +26,3 @@ class BreakGlassGrant(Base):
     reviewed_by_id: Mapped[str | None] = mapped_column(ForeignKey("app_user.id"), nullable=True)
     reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     review_note: Mapped[str | None] = mapped_column(Text, nullable=True)
-
-
-class PolicyGeneration(Base):
-    """One row: a value that database triggers set anew (at random) on every write to a fact
-    ``policy.decide`` reads (consents, people, employers, coach assignments, break-the-glass grants).
-
-    A decision computed under generation N still holds while the row reads N and the clock has
-    not reached ``policy.stable_until``; see ``clinic_server/visibility.py`` and migration 0004.
-    """
-
-    __tablename__ = "policy_generation"
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    value: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"))

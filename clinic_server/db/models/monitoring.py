@@ -75,6 +75,8 @@ class Alert(Base):
     loinc: Mapped[str | None] = mapped_column(String(16), nullable=True)
     value: Mapped[float | None] = mapped_column(Float, nullable=True)
     message: Mapped[str] = mapped_column(Text)
+    #: the message without what the person's conditions chose (shown where conditions are withheld)
+    neutral_message: Mapped[str] = mapped_column(Text, server_default="")
     inputs: Mapped[dict] = mapped_column(JSON)
     #: open, acknowledged, snoozed, resolved, escalated
     state: Mapped[str] = mapped_column(String(20), default="open")

@@ -214,8 +214,11 @@ class AlertItem(Wire):
     loinc: str | None = None
     value: float | None = None
     unit: str | None = None
+    #: English text for logs and API consumers; the client renders its own from rule_id and params
     message: str
-    #: a snooze that has run out reads "open"
+    #: what the rule saw (value, unit, threshold, comparison...), as far as the reader may see it
+    params: dict = {}
+    #: a snooze whose time is up reads as the state it was snoozed from
     state: AlertState
     opened_at: datetime
     last_seen_at: datetime
@@ -266,7 +269,10 @@ class AlertEventOut(Wire):
     at: datetime
     from_state: str
     to_state: str
-    by: str
+    #: the nurse who acted, when she is of the reader's organization; None for another organization
+    by: str | None = None
+    by_other_organization: bool = False
+    #: the note, likewise only within the reader's organization
     note: str | None = None
 
 

@@ -1,0 +1,165 @@
+"""The facts ``policy.decide`` reads, loaded from the database in a few set-based queries.
+
+Every decision is computed afresh on every request from these facts (there is no cache of
+answers to go stale): the person, their employer's contract, every consent they gave (any
+organization, any state), and, by the actor's role, the active coach assignments (coach), the
+actor's own unexpired break-the-glass grants (nurse) or the organizations of the coaches assigned
+to them (roles that judge a person's relationship with their organization).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections import defaultdict
+from collections.abc import Iterable
+from datetime import datetime
+
+from sqlalchemy import and_, or_, select
+from sqlalchemy.orm import Session
+
+from clinic_server.access.policy import Actor, ConsentFact, PersonFacts, decide
+from clinic_server.db.models import BreakGlassGrant, CoachAssignment, Consent, Employer, Person, User
+from clinic_tui.domain.categories import Category
+from clinic_tui.domain.roles import OrganizationKind, Purpose, Role
+
+CHUNK = 500
+
+#: the system's own reading of facts (the alert engine): it holds no grant and no assignment
+SYSTEM_ACTOR = Actor("", "system", "system", "", "")
+
+
+def candidate_person_ids(session: Session, actor: Actor, now: datetime) -> list[str]:
+    """People who might be visible to ``actor`` at ``now``: a superset, narrowed by ``decide``."""
+    if actor.role == Role.NURSE:
+        consented = select(Consent.person_id).where(
+            Consent.organization_id == actor.organization_id,
+            Consent.status == "active",
+            Consent.valid_from <= now,
+            or_(Consent.valid_until.is_(None), Consent.valid_until > now),
+        )
+        glass = select(BreakGlassGrant.person_id).where(
+            BreakGlassGrant.user_id == actor.user_id, BreakGlassGrant.expires_at > now
+        )
+        stmt = consented.union(glass)
+    elif actor.role == Role.COACH:
+        stmt = select(CoachAssignment.person_id).where(
+            and_(CoachAssignment.coach_id == actor.user_id, CoachAssignment.active.is_(True))
+        )
+    else:
+        return []
+    return list(session.scalars(stmt))
+
+
+_FACT_COLUMNS = (
+    Person.id,
+    Person.birth_date,
+    Person.restricted,
+    Employer.contract_start,
+    Employer.contract_end,
+    Consent.id,
+    Consent.organization_id,
+    Consent.categories,
+    Consent.purpose,
+    Consent.valid_from,
+    Consent.valid_until,
+    Consent.status,
+)
+
+
+def _extra(actor: Actor, now: datetime):
+    """The role-specific fact, as (person id, value) rows: coach ids, grant expiries or coach orgs."""
+    if actor.role == Role.COACH:
+        return (
+            select(CoachAssignment.person_id.label("pid"), CoachAssignment.coach_id.label("value"))
+            .where(CoachAssignment.active.is_(True))
+            .subquery()
+        )
+    if actor.role == Role.NURSE:
+        return (
+            select(BreakGlassGrant.person_id.label("pid"), BreakGlassGrant.expires_at.label("value"))
+            .where(BreakGlassGrant.user_id == actor.user_id, BreakGlassGrant.expires_at > now)
+            .subquery()
+        )
+    if actor.role in (Role.SUPERVISOR, Role.PRIVACY_OFFICER):
+        return (
+            select(CoachAssignment.person_id.label("pid"), User.organization_id.label("value"))
+            .join(User, User.id == CoachAssignment.coach_id)
+            .subquery()
+        )
+    return None
+
+
+def load_facts(
+    session: Session, actor: Actor, person_ids: Iterable[str], now: datetime
+) -> dict[str, PersonFacts]:
+    """What ``decide`` needs about each person, for this actor: one query per 500 people.
+
+    Plain rows, not ORM objects: this runs for every person on a list (2,000 in the alert queue).
+    """
+    ids = list(dict.fromkeys(person_ids))
+    if not ids:
+        return {}
+    extra = _extra(actor, now)
+    stmt = (
+        select(*_FACT_COLUMNS, *([extra.c.value] if extra is not None else []))
+        .select_from(Person)
+        .outerjoin(Employer, Employer.id == Person.employer_id)
+        .outerjoin(Consent, Consent.person_id == Person.id)
+    )
+    if extra is not None:
+        stmt = stmt.outerjoin(extra, extra.c.pid == Person.id)
+    people: dict[str, tuple] = {}
+    consents: dict[str, dict[str, ConsentFact]] = defaultdict(dict)
+    extras: dict[str, set] = defaultdict(set)
+    for start in range(0, len(ids), CHUNK):
+        for row in session.execute(stmt.where(Person.id.in_(ids[start : start + CHUNK]))):
+            pid = row[0]
+            people[pid] = row[1:5]
+            if row[5] is not None and row[5] not in consents[pid]:
+                consents[pid][row[5]] = ConsentFact(
+                    row[6], frozenset(row[7]), row[8], row[9], row[10], row[11]
+                )
+            if extra is not None and row[12] is not None:
+                extras[pid].add(row[12])
+    out: dict[str, PersonFacts] = {}
+    for pid, (birth, restricted, c_start, c_end) in people.items():
+        found = extras.get(pid, set())
+        given = tuple(consents.get(pid, {}).values())
+        out[pid] = PersonFacts(
+            person_id=pid,
+            birth_date=birth,
+            restricted=restricted,
+            consents=given,
+            coach_ids=frozenset(found) if actor.role == Role.COACH else frozenset(),
+            employer_contract_start=c_start,
+            employer_contract_end=c_end,
+            break_glass_until=max(found) if actor.role == Role.NURSE and found else None,
+            related_organizations=frozenset({c.organization_id for c in given})
+            | (frozenset(found) if actor.role in (Role.SUPERVISOR, Role.PRIVACY_OFFICER) else frozenset()),
+        )
+    return out
+
+
+def monitoring_permitted(person: PersonFacts, now: datetime) -> bool:
+    """May the system process ``person``'s measurements into alerts at ``now``?
+
+    Asked of ``decide`` itself, as the alert engine of each care organization the person has a
+    care consent with (no break-the-glass counts): vitals must be allowed to one of them.
+    """
+    organizations = {c.organization_id for c in person.consents if c.purpose == Purpose.CARE}
+    facts = (
+        person if person.break_glass_until is None else dataclasses.replace(person, break_glass_until=None)
+    )
+    return any(
+        Category.VITALS
+        in decide(
+            Actor("system", "alert-engine", Role.NURSE, org, OrganizationKind.CARE_PROVIDER),
+            facts,
+            now,
+            _VITALS,
+        ).allowed
+        for org in organizations
+    )
+
+
+_VITALS = frozenset({Category.VITALS})

@@ -1,0 +1,58 @@
+"""The errors a request can end with, as every layer raises them.
+
+An ``ApiError`` carries what the caller is told (status, ``code`` from the wire contract's
+``ErrorCode``, ``params`` the client renders its own text from, and an English ``message`` for logs
+and API consumers) and, separately, what the audit record says (``outcome`` and ``audit_reason``),
+which may name policy facts the caller must not learn.
+"""
+
+from __future__ import annotations
+
+from clinic_tui.api.schemas import ErrorCode, ErrorParam
+from clinic_tui.domain.roles import Outcome
+
+
+class ApiError(Exception):
+    def __init__(
+        self,
+        status: int,
+        code: ErrorCode | str,
+        message: str,
+        *,
+        params: dict[str, ErrorParam] | None = None,
+        outcome: Outcome | None = None,
+        audit_reason: str | None = None,
+        retry_after: int | None = None,
+    ):
+        super().__init__(message)
+        self.status = status
+        self.code = str(code)
+        self.message = message
+        self.params = dict(params or {})
+        #: denied: the policy or the caller's standing refused it; error: it could not be done
+        self.outcome = outcome or (Outcome.DENIED if status < 500 else Outcome.ERROR)
+        self.audit_reason = audit_reason or message
+        self.retry_after = retry_after
+
+
+NOT_PERMITTED_MESSAGE = "You do not have access to this."
+
+
+def denied(audit_reason: str, *, status: int = 403, resource: str | None = None) -> ApiError:
+    """The policy said no. The caller learns only that (the same for "does not exist"): the reason,
+    which may name a restriction, an age or a consent, goes to the audit record alone."""
+    return ApiError(
+        status,
+        ErrorCode.NOT_PERMITTED,
+        NOT_PERMITTED_MESSAGE,
+        params={"resource": resource} if resource else None,
+        outcome=Outcome.DENIED,
+        audit_reason=audit_reason,
+    )
+
+
+def refused(
+    status: int, code: ErrorCode, message: str, *, outcome: Outcome = Outcome.ERROR, **params: object
+) -> ApiError:
+    """Allowed, but it cannot be done as asked (a bad state, a missing note, a conflict)."""
+    return ApiError(status, code, message, params=params, outcome=outcome)  # type: ignore[arg-type]

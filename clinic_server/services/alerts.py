@@ -1,0 +1,505 @@
+"""The nurse's alert queue, its change feed, and alert transitions.
+
+Who sees what (``policy.ACTIONS[ALERT_QUEUE]``): a nurse sees the alerts of people whose active
+consent to her organization covers vitals (break-the-glass opens one record, not the queue), with
+the name where the consent also covers identity and the pseudonym otherwise. An alert is data of
+the categories it derives from, so it is projected like any record: where conditions are withheld,
+an alert of a rule that only runs for a diagnosis (heart-failure weight gain) is not shown at all,
+and the others are shown without what the diagnosis chose (the COPD oxygen limit), in their text,
+their inputs, the counts and search alike.
+
+The queue is a keyset query over ``ix_alert_queue`` (state, severity_rank, opened_at, id): one
+ordered, limited index range per state, merged; never a sort of every open alert in Python.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from types import MappingProxyType
+
+from sqlalchemy import ColumnElement, and_, func, or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from clinic_server.access.guard import Guard
+from clinic_server.access.policy import Action, Decision
+from clinic_server.access.projection import pseudonym
+from clinic_server.db import utcnow
+from clinic_server.db.models import Alert, AlertEvent, Person, User
+from clinic_server.db.queries import decode_cursor, encode_cursor, keyset_page, member_of
+from clinic_server.errors import denied, refused
+from clinic_server.services.alert_engine import effective_state
+from clinic_tui.api.schemas import (
+    AlertChanges,
+    AlertCounts,
+    AlertItem,
+    AlertPage,
+    AlertTransition,
+    ErrorCode,
+)
+from clinic_tui.domain import alert_lifecycle as lifecycle
+from clinic_tui.domain.alerts import RULES, Severity, project_inputs, severity_rank
+from clinic_tui.domain.categories import Category
+from clinic_tui.domain.codes import MEASUREMENTS
+from clinic_tui.domain.text import fold
+
+#: how far back each answer of the change feed reaches past the previous one (commit lag)
+CHANGES_OVERLAP = timedelta(seconds=5)
+CHANGES_MAX = 1000
+#: rules whose alerts exist only for people with a diagnosis
+DIAGNOSIS_RULES = tuple(sorted(r for r, info in RULES.items() if info.needs_conditions))
+#: rules whose wording or inputs depend on a diagnosis
+WORDED_BY_DIAGNOSIS = frozenset(
+    r for r, info in RULES.items() if info.condition_inputs or info.needs_conditions
+)
+LIFECYCLE = (
+    "The lifecycle is open → acknowledged → resolved or escalated; snooze hides an alert until a time, "
+    "reopen brings it back."
+)
+#: state reached -> what the English message says was done
+PAST = {"open": "reopened"}
+#: (action, state) -> what to do instead, for the English message
+HINTS = {
+    ("resolve", "open"): "acknowledge it first",
+    ("escalate", "open"): "acknowledge it first",
+    ("acknowledge", "acknowledged"): "it is already acknowledged",
+    ("reopen", "open"): "it is already open",
+    ("unsnooze", "open"): "it is not snoozed",
+    ("unsnooze", "acknowledged"): "it is not snoozed",
+}
+
+
+# --------------------------------------------------------------------------- who and what is shown
+
+
+@dataclass(frozen=True)
+class Visible:
+    """The people whose alerts the caller may see, and how much of each."""
+
+    decisions: Mapping[str, Decision]
+    #: sorted once: every query of the request binds them as they are
+    vitals: tuple[str, ...]
+    identity: frozenset[str]
+    conditions: frozenset[str]
+    #: the name where identity is shared, the pseudonym otherwise
+    labels: Mapping[str, str]
+
+    def shown(self, session: Session, *, drive_index: bool = True) -> ColumnElement[bool]:
+        """Alerts of these people, without the diagnosis-only rules of those who withhold conditions."""
+        mine = member_of(session, Alert.person_id, self.vitals, drive_index=drive_index)
+        return and_(
+            mine,
+            or_(
+                Alert.rule_id.not_in(DIAGNOSIS_RULES),
+                member_of(session, Alert.person_id, self.conditions, drive_index=False),
+            ),
+        )
+
+
+def visible_people(guard: Guard, *, verb: str) -> Visible:
+    decisions = guard.people(Action.ALERT_QUEUE, verb=verb, resource_type="alert")
+    identity = frozenset(pid for pid, d in decisions.items() if Category.IDENTITY in d.allowed)
+    conditions = frozenset(pid for pid, d in decisions.items() if Category.CONDITIONS in d.allowed)
+    labels = labels_for(guard.session, decisions, identity)
+    return Visible(
+        MappingProxyType(decisions), tuple(sorted(decisions)), identity, conditions, MappingProxyType(labels)
+    )
+
+
+def labels_for(session: Session, person_ids, identity: frozenset[str] | set[str]) -> dict[str, str]:
+    """Name where identity is shared, pseudonym otherwise."""
+    out = {pid: pseudonym(pid) for pid in person_ids}
+    named = [pid for pid in out if pid in identity]
+    for i in range(0, len(named), 500):
+        for pid, given, family in session.execute(
+            select(Person.id, Person.given_name, Person.family_name).where(Person.id.in_(named[i : i + 500]))
+        ):
+            out[pid] = f"{given} {family}"
+    return out
+
+
+def alert_item(a: Alert, label: str, decision: Decision, now: datetime, model=AlertItem, **extra):
+    """One alert as the reader may see it (text and inputs projected to the decision)."""
+    mt = MEASUREMENTS.get(a.loinc) if a.loinc else None
+    state = effective_state(a, now)
+    conditions = Category.CONDITIONS in decision.allowed
+    return model(
+        id=a.id,
+        person_id=a.person_id,
+        label=label,
+        rule_id=a.rule_id,
+        rule_version=a.rule_version,
+        severity=a.severity,
+        loinc=a.loinc,
+        value=a.value,
+        unit=mt.unit if mt else None,
+        message=a.message if conditions else a.neutral_message,
+        params=project_inputs(a.rule_id, a.inputs or {}, conditions),
+        state=state,
+        opened_at=a.opened_at,
+        last_seen_at=a.last_seen_at,
+        updated_at=a.updated_at,
+        version=a.version,
+        snoozed_until=a.snoozed_until if state == lifecycle.AlertState.SNOOZED else None,
+        snoozed_from=a.snoozed_from if state == lifecycle.AlertState.SNOOZED else None,
+        **extra,
+    )
+
+
+def disclosed(alerts: Sequence[Alert], visible: Visible) -> dict[str, set[Category]]:
+    """The categories each person's alerts in a response carry."""
+    out: dict[str, set[Category]] = {}
+    for a in alerts:
+        cats = out.setdefault(a.person_id, {Category.VITALS})
+        if a.person_id in visible.identity:
+            cats.add(Category.IDENTITY)
+        if a.person_id in visible.conditions and a.rule_id in WORDED_BY_DIAGNOSIS:
+            cats.add(Category.CONDITIONS)
+    return out
+
+
+def _expired_snooze_back_to(state: str, now: datetime) -> ColumnElement[bool]:
+    """Snoozed alerts whose time is up and which so read as ``state`` (lifecycle.effective_state)."""
+    back = Alert.snoozed_from == state
+    if state == lifecycle.AlertState.OPEN:
+        back = or_(back, Alert.snoozed_from.is_(None))
+    return and_(Alert.state == lifecycle.AlertState.SNOOZED, Alert.snoozed_until <= now, back)
+
+
+def counts(session: Session, visible: Visible, now: datetime) -> AlertCounts:
+    """Alerts not yet acknowledged (open, or back from a snooze as open), per severity."""
+    found = {s: 0 for s in Severity}
+    if visible.vitals:
+        rows = session.execute(
+            select(Alert.severity, func.count())
+            .where(
+                visible.shown(session),
+                or_(Alert.state == lifecycle.AlertState.OPEN, _expired_snooze_back_to("open", now)),
+            )
+            .group_by(Alert.severity)
+        )
+        for sev, n in rows:
+            found[Severity(sev)] += n
+    return AlertCounts(**{str(s): n for s, n in found.items()})
+
+
+# --------------------------------------------------------------------------- queue
+
+
+def state_parts(state: str, now: datetime) -> list[ColumnElement[bool]]:
+    """One condition per index range: ``state = X`` (plus the snooze test where it matters)."""
+    if state == "open":
+        return [Alert.state == lifecycle.AlertState.OPEN, _expired_snooze_back_to("open", now)]
+    states = lifecycle.ACTIVE_STATES if state == "active" else lifecycle.AlertState
+    return [Alert.state == s for s in sorted(states)]
+
+
+QUEUE_KEY = (Alert.severity_rank, Alert.opened_at, Alert.id)
+
+
+def _parse_severity(severity: str | None) -> list[int] | None:
+    if not severity:
+        return None
+    ranks = []
+    for part in severity.split(","):
+        name = part.strip().lower()
+        if name not in Severity._value2member_map_:
+            raise refused(
+                422,
+                ErrorCode.INVALID_REQUEST,
+                f"unknown severity {part.strip()[:20]!r}: use high, medium or low",
+                field="severity",
+            )
+        ranks.append(severity_rank(name))
+    return sorted(set(ranks))
+
+
+def queue(guard: Guard, *, state: str, severity: str | None, q: str | None, after: str | None, limit: int):
+    """The caller's alert queue: most severe first, then oldest first; keyset-paged."""
+    ranks = _parse_severity(severity)
+    try:
+        cursor = decode_cursor(after) if after else None
+    except ValueError:
+        raise refused(
+            422, ErrorCode.INVALID_REQUEST, "after: not a cursor this server gave out", field="after"
+        ) from None
+    visible = visible_people(guard, verb="list")
+    session, now = guard.session, guard.now
+    needle = fold((q or "").strip())
+    rows: list[tuple] = []
+    if visible.vitals:
+        filters: list[ColumnElement[bool]] = [visible.shown(session, drive_index=False)]
+        if ranks is not None:
+            filters.append(Alert.severity_rank.in_(ranks))
+        if needle:
+            filters.append(_matches(session, visible, needle))
+        rows = keyset_page(
+            session, key=QUEUE_KEY, parts=state_parts(state, now), filters=filters, after=cursor, limit=limit
+        )
+    more = len(rows) > limit
+    rows = rows[:limit]
+    by_id = {a.id: a for a in session.scalars(select(Alert).where(Alert.id.in_([r[2] for r in rows])))}
+    alerts = [by_id[r[2]] for r in rows]
+    items = [alert_item(a, visible.labels[a.person_id], visible.decisions[a.person_id], now) for a in alerts]
+    guard.disclose(disclosed(alerts, visible), visible.decisions)
+    guard.scope.note(state=state, filtered=bool(needle or ranks), paged=bool(after))
+    guard.scope.reason = f"{len(items)} alerts of people with a consent covering vitals"
+    last = alerts[-1] if alerts else None
+    return AlertPage(
+        items=items,
+        counts=counts(session, visible, now),
+        next_cursor=encode_cursor(last.severity_rank, last.opened_at, last.id) if more and last else None,
+        server_time=now,
+    )
+
+
+def _matches(session: Session, visible: Visible, needle: str) -> ColumnElement[bool]:
+    """Search over what the reader may see: a withheld value never decides a match.
+
+    The shared name or the pseudonym, the rule, and the message as projected: the full one where
+    conditions are shared, the neutral one elsewhere.
+    """
+    by_label = [pid for pid, label in visible.labels.items() if needle in fold(label)]
+    with_conditions = [pid for pid in visible.vitals if pid in visible.conditions]
+    without = [pid for pid in visible.vitals if pid not in visible.conditions]
+    like = "%" + _escape_like(needle) + "%"
+    return or_(
+        member_of(session, Alert.person_id, by_label, drive_index=False),
+        func.lower(Alert.rule_id).like(like, escape="\\"),
+        and_(
+            member_of(session, Alert.person_id, with_conditions, drive_index=False),
+            func.lower(Alert.message).like(like, escape="\\"),
+        ),
+        and_(
+            member_of(session, Alert.person_id, without, drive_index=False),
+            func.lower(Alert.neutral_message).like(like, escape="\\"),
+        ),
+    )
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def changes(guard: Guard, *, since: datetime) -> AlertChanges:
+    """Alerts (any state) changed since ``since``, for polling; the client updates the queue by id."""
+    if since.tzinfo is None:
+        raise refused(422, ErrorCode.INVALID_REQUEST, "since needs a UTC offset (e.g. ...Z)", field="since")
+    visible = visible_people(guard, verb="list")
+    session, now = guard.session, guard.now
+    found: dict[int, Alert] = {}
+    if visible.vitals:
+        shown = visible.shown(session)
+        for a in session.scalars(
+            select(Alert)
+            .where(Alert.updated_at >= since, shown)
+            .order_by(Alert.updated_at, Alert.id)
+            .limit(CHANGES_MAX + 1)
+        ):
+            found[a.id] = a
+        # snoozes that ran out since the last poll changed state without a write
+        for a in session.scalars(
+            select(Alert).where(
+                Alert.state == lifecycle.AlertState.SNOOZED,
+                Alert.snoozed_until > since,
+                Alert.snoozed_until <= now,
+                shown,
+            )
+        ):
+            found[a.id] = a
+    alerts = sorted(found.values(), key=lambda a: (a.updated_at, a.id))
+    truncated = len(alerts) > CHANGES_MAX
+    alerts = alerts[:CHANGES_MAX]
+    guard.disclose(disclosed(alerts, visible), visible.decisions)
+    guard.scope.note(changes_since=since.isoformat(), truncated=truncated)
+    guard.scope.reason = f"{len(alerts)} changed alerts of people with a consent covering vitals"
+    return AlertChanges(
+        items=[
+            alert_item(a, visible.labels[a.person_id], visible.decisions[a.person_id], now) for a in alerts
+        ],
+        counts=counts(session, visible, now),
+        since=since,
+        next_since=now - CHANGES_OVERLAP,
+        truncated=truncated,
+    )
+
+
+# --------------------------------------------------------------------------- transitions
+
+
+def _conflict(guard: Guard, alert_id: int, action: str, expected: int):
+    """Someone changed the alert first: say who did what, when, and what it is now."""
+    session = guard.session
+    session.rollback()
+    alert = session.get(Alert, alert_id, populate_existing=True)
+    state = effective_state(alert, guard.now)
+    row = session.execute(
+        select(AlertEvent.to_state, AlertEvent.at, User.display_name, User.organization_id)
+        .join(User, User.id == AlertEvent.user_id)
+        .where(AlertEvent.alert_id == alert_id)
+        .order_by(AlertEvent.at.desc(), AlertEvent.id.desc())
+        .limit(1)
+    ).first()
+    params: dict = {"state": str(state), "version": alert.version}
+    if row is not None:
+        to_state, at, who, org = row
+        if org == guard.actor.organization_id:
+            params["by"] = who
+        params.update(to_state=to_state, at=at.isoformat())
+        message = (
+            f"{params.get('by', 'Someone')} {PAST.get(to_state, to_state)} this alert at {at:%H:%M} UTC on "
+            f"{at:%Y-%m-%d}; it is now {state} (version {alert.version}). Reload it and decide again."
+        )
+    else:
+        message = f"This alert changed meanwhile; it is now {state} (version {alert.version}). Reload it."
+    guard.scope.note(action=action, expected=expected)
+    return refused(409, ErrorCode.CONFLICT, message, **params)
+
+
+def transition(guard: Guard, alert_id: int, body: AlertTransition) -> AlertItem:
+    """acknowledge, resolve, escalate, snooze, unsnooze or reopen, naming the version seen."""
+    session, now = guard.session, guard.now
+    guard.about(Action.ACT_ON_ALERT, verb="transition", resource_type="alert", resource_id=str(alert_id))
+    alert = session.get(Alert, alert_id) if 0 < alert_id <= 2**31 - 1 else None
+    if alert is None:
+        raise denied("no such alert")
+    access = guard.access(session.get(Person, alert.person_id), Action.ACT_ON_ALERT)
+    conditions = Category.CONDITIONS in access.allowed
+    if RULES[alert.rule_id].needs_conditions and not conditions:
+        raise denied("the alert derives from conditions, which are not shared with this user")
+    guard.scope.returned({Category.VITALS})
+    action = lifecycle.AlertAction(body.action)
+    current = effective_state(alert, now)
+    if alert.version != body.expected_version:
+        raise _conflict(guard, alert_id, action, body.expected_version)
+    if current not in lifecycle.TRANSITIONS[action]:
+        hint = HINTS.get((action, current))
+        raise refused(
+            409,
+            ErrorCode.INVALID_TRANSITION,
+            f"Cannot {action} this alert: it is {current}" + (f"; {hint}" if hint else "") + f". {LIFECYCLE}",
+            action=str(action),
+            state=str(current),
+        )
+    target = lifecycle.target_state(action, current, alert.snoozed_from)
+    note = (body.note or "").strip() or None
+    if action in lifecycle.NEEDS_NOTE and note is None:
+        raise refused(
+            422,
+            ErrorCode.NOTE_REQUIRED,
+            f"A note is required to {action} an alert: say what was done or who took it over.",
+            action=str(action),
+        )
+    snooze_until = _snooze_until(action, body, now)
+    if target in lifecycle.ACTIVE_STATES and alert.state not in lifecycle.ACTIVE_STATES:
+        other = session.scalar(
+            select(Alert.id).where(
+                Alert.person_id == alert.person_id,
+                Alert.rule_id == alert.rule_id,
+                Alert.state.in_(sorted(lifecycle.ACTIVE_STATES)),
+                Alert.id != alert.id,
+            )
+        )
+        if other is not None:
+            raise refused(
+                409,
+                ErrorCode.INVALID_TRANSITION,
+                f"Cannot reopen: alert {other} for the same rule is already active for this patient.",
+                action=str(action),
+                state=str(current),
+                other_alert=other,
+            )
+    changed_at = utcnow()
+    try:
+        result = session.execute(
+            update(Alert)
+            .where(Alert.id == alert_id, Alert.version == body.expected_version)
+            .values(
+                state=target,
+                version=Alert.version + 1,
+                updated_at=changed_at,
+                snoozed_until=snooze_until,
+                # a re-snooze keeps the state the alert returns to; any other action clears it
+                snoozed_from=(current if current != lifecycle.AlertState.SNOOZED else alert.snoozed_from)
+                if target == lifecycle.AlertState.SNOOZED
+                else None,
+            )
+            .execution_options(synchronize_session=False)
+        )
+    except IntegrityError:
+        raise refused(
+            409,
+            ErrorCode.INVALID_TRANSITION,
+            "Another alert for the same rule became active meanwhile.",
+            action=str(action),
+            state=str(current),
+        ) from None
+    if result.rowcount == 0:
+        raise _conflict(guard, alert_id, action, body.expected_version)
+    session.add(
+        AlertEvent(
+            alert_id=alert_id,
+            from_state=current,
+            to_state=target,
+            user_id=guard.user.id,
+            at=changed_at,
+            note=note,
+        )
+    )
+    guard.scope.note(
+        action=str(action), **{"from": str(current)}, to=str(target), version=body.expected_version + 1,
+        note=note is not None,
+    )  # fmt: skip
+    session.flush()
+    session.refresh(alert)
+    named = Category.IDENTITY in access.allowed
+    label = labels_for(session, [alert.person_id], {alert.person_id} if named else set())[alert.person_id]
+    if named:
+        guard.scope.returned({Category.IDENTITY})
+    if conditions and alert.rule_id in WORDED_BY_DIAGNOSIS:
+        guard.scope.returned({Category.CONDITIONS})
+    return alert_item(alert, label, access.decision, now)
+
+
+def _snooze_until(action: lifecycle.AlertAction, body: AlertTransition, now: datetime) -> datetime | None:
+    if action != lifecycle.AlertAction.SNOOZE:
+        if body.snooze_until is not None:
+            raise refused(
+                422,
+                ErrorCode.INVALID_REQUEST,
+                "snooze_until only goes with the snooze action.",
+                field="snooze_until",
+            )
+        return None
+    until = body.snooze_until
+    if until is None:
+        raise refused(
+            422,
+            ErrorCode.INVALID_REQUEST,
+            "Snoozing needs snooze_until: when should it return?",
+            field="snooze_until",
+        )
+    if until.tzinfo is None:
+        raise refused(
+            422,
+            ErrorCode.INVALID_REQUEST,
+            "snooze_until needs a UTC offset (e.g. ...Z).",
+            field="snooze_until",
+        )
+    if until <= now:
+        raise refused(
+            422,
+            ErrorCode.INVALID_REQUEST,
+            "snooze_until is in the past: pick a later time.",
+            field="snooze_until",
+        )
+    if until > now + lifecycle.MAX_SNOOZE:
+        raise refused(
+            422,
+            ErrorCode.INVALID_REQUEST,
+            "An alert can be snoozed for at most 30 days.",
+            field="snooze_until",
+        )
+    return until
