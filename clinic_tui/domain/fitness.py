@@ -198,7 +198,8 @@ class VO2maxEstimate:
 @dataclass(frozen=True, slots=True)
 class Preview:
     """What the meeting screen shows while typing: problems per field, fields still empty, and
-    the estimate once every required field is there and plausible."""
+    the estimate once every required field is there and plausible (an implausible weight is
+    reported but only withholds the relative value)."""
 
     problems: tuple[Problem, ...] = ()
     missing: tuple[str, ...] = ()
@@ -492,9 +493,14 @@ def astrand_ryhming(*, sex: str, age: float, watts: float, hr: float) -> float:
 def _preview(check, estimate, required: tuple[str, ...], values: dict[str, object]) -> Preview:
     problems = check(**values)
     missing = _missing(values, required)
-    if problems or missing:
+    # weight only adds the relative value: while it is implausible (half typed) the L/min estimate stays
+    weight_ok = not any(p.field == "weight_kg" for p in problems)
+    if missing or any(p.field != "weight_kg" for p in problems):
         return Preview(problems=problems, missing=missing)
-    return Preview(estimate=estimate(**values))
+    return Preview(
+        problems=problems,
+        estimate=estimate(**{**values, "weight_kg": values["weight_kg"] if weight_ok else None}),
+    )
 
 
 def preview_ekblom_bak_2016(

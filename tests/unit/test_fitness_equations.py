@@ -313,6 +313,13 @@ def test_preview_while_typing():
     assert p.estimate.vo2max_l_min == pytest.approx(f.ekblom_bak_2016(**EB_OK))
 
 
+def test_preview_keeps_the_estimate_while_the_weight_is_half_typed():
+    p = f.preview_ekblom_bak_2016(**EB_OK, weight_kg=6)
+    assert codes(p.problems) == [("weight_kg", "value.out_of_range")]
+    assert p.estimate is not None and p.estimate.vo2max_ml_kg_min is None
+    assert p.estimate.vo2max_l_min == pytest.approx(f.ekblom_bak_2016(**EB_OK))
+
+
 def test_preview_waits_for_age_before_applying_the_120_minimum():
     # 115/min is valid from age 60 and not below: without an age it is not called implausible
     assert f.check_ekblom_bak_2016(hr_high=115) == ()
@@ -395,7 +402,7 @@ def test_ekblom_bak_older_never_higher_vo2max(a, b, sex):
 def test_preview_never_raises_and_estimates_only_when_clean(sex, age, hr_low, hr_high, watts_low, watts_high):
     kw = {"sex": sex, "age": age, "hr_low": hr_low, "hr_high": hr_high, "watts_low": watts_low}
     p = f.preview_ekblom_bak_2016(**kw, watts_high=watts_high)
-    assert (p.estimate is not None) == (not p.problems and not p.missing)
+    assert (p.estimate is not None) == (not p.missing and all(x.field == "weight_kg" for x in p.problems))
     if p.estimate is not None:
         assert math.isfinite(p.estimate.vo2max_l_min) and p.estimate.vo2max_l_min > 0
     for problem in p.problems:
