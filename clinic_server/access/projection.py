@@ -9,6 +9,7 @@ from __future__ import annotations
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from clinic_server.access.data_map import person_columns
 from clinic_server.access.policy import Decision
 from clinic_server.db.models import Observation, Person, RecordEntry
 from clinic_tui.api.schemas import Contact, LatestValue, Occupation, PatientDetail, PatientSummary, RecordOut
@@ -41,14 +42,8 @@ def _common(person: Person, decision: Decision) -> dict:
         "break_glass_until": decision.break_glass_until,
     }
     if Category.IDENTITY in allowed:
-        data.update(
-            label=f"{person.given_name} {person.family_name}",
-            given_name=person.given_name,
-            family_name=person.family_name,
-            personnummer=person.personnummer,
-            birth_date=person.birth_date,
-            sex=person.sex,
-        )
+        data.update({col: getattr(person, col) for col in person_columns(Category.IDENTITY)})
+        data["label"] = f"{person.given_name} {person.family_name}"
     if Category.CONDITIONS in allowed:
         data["conditions"] = [CONDITIONS.get(c.code, c.code) for c in person.conditions]
     return data
@@ -91,7 +86,7 @@ def detail(session: Session, person: Person, decision: Decision) -> PatientDetai
     allowed = decision.allowed
     data = _common(person, decision)
     if Category.CONTACT in allowed:
-        data["contact"] = Contact(phone=person.phone, email=person.email, address=person.address)
+        data["contact"] = Contact(**{col: getattr(person, col) for col in person_columns(Category.CONTACT)})
     if Category.OCCUPATION in allowed:
         data["occupation"] = Occupation(
             employer=person.employer.name if person.employer else None, job_title=person.job_title

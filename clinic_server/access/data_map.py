@@ -1,0 +1,273 @@
+"""The data map: which table and column holds which kind of data about a person, and how it links.
+
+One declaration, read by projection (what a response may show of a category), and by the people's
+rights (register extract, export, erasure and anonymization, retention) as they are built. Every
+table that refers to a person is here, with every column classified, so a new column is either
+placed in the map or ``tests/unit/test_data_map.py`` fails.
+
+A column is one of:
+
+- a data ``Category`` (``identity``, ``vitals``, ...): personal data, shown only where the policy
+  allows that category;
+- ``Kind.RECORD_CATEGORY``: the row's category is named by this column (``record_entry.category``);
+- ``Kind.RELATION``: a fact about the person's relationship with us (a consent, an assignment, a
+  grant, a device, a notice): personal data that is not health data, shown to the person, the
+  privacy officer and whoever administers it;
+- ``Kind.LINK``: the key that ties the row to the person (or the person's own id);
+- ``Kind.TECHNICAL``: ids, versions and timestamps of our own that say nothing about the person
+  beyond the row's existence;
+- ``Kind.AUDIT``: the access log: it names the person only by opaque id and is kept (legal
+  obligation), so it survives erasure without any personal data.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from enum import StrEnum
+
+from clinic_tui.domain.categories import Category
+
+
+class Kind(StrEnum):
+    RECORD_CATEGORY = "record_category"
+    RELATION = "relation"
+    LINK = "link"
+    TECHNICAL = "technical"
+    AUDIT = "audit"
+
+
+Class = Category | Kind
+
+
+@dataclass(frozen=True)
+class Holding:
+    """One table that holds data about a person."""
+
+    table: str
+    #: the column that holds the person's id (``id`` for the person table itself)
+    link: str
+    columns: dict[str, Class]
+    #: what the policies say happens to the rows on erasure: "delete", or "anonymize" (kept,
+    #: with every personal column cleared), or "keep" (no personal data in it: the audit log)
+    on_erasure: str = "delete"
+    #: the table's rows are reached through another holding (``alert_event`` via ``alert``)
+    via: str | None = None
+
+    def of(self, category: Category) -> list[str]:
+        """The columns of this table that hold ``category``."""
+        return [c for c, cls in self.columns.items() if cls == category]
+
+
+_T = Kind.TECHNICAL
+_L = Kind.LINK
+_R = Kind.RELATION
+
+HOLDINGS: tuple[Holding, ...] = (
+    Holding(
+        "person",
+        "id",
+        {
+            "id": _L,
+            "personnummer": Category.IDENTITY,
+            "given_name": Category.IDENTITY,
+            "family_name": Category.IDENTITY,
+            "birth_date": Category.IDENTITY,
+            "sex": Category.IDENTITY,
+            "phone": Category.CONTACT,
+            "email": Category.CONTACT,
+            "address": Category.CONTACT,
+            "employer_id": Category.OCCUPATION,
+            "job_title": Category.OCCUPATION,
+            # GDPR art. 18 and the monitoring pattern are facts of the person's relation to us
+            "restricted": _R,
+            "sends_daily": Category.VITALS,
+            "created_at": _T,
+        },
+    ),
+    Holding(
+        "condition",
+        "person_id",
+        {"id": _T, "person_id": _L, "code": Category.CONDITIONS, "onset": Category.CONDITIONS},
+    ),  # fmt: skip
+    Holding(
+        "record_entry",
+        "person_id",
+        {
+            "id": _T,
+            "person_id": _L,
+            "category": Kind.RECORD_CATEGORY,
+            # the text is of the category the row names
+            "text": Kind.RECORD_CATEGORY,
+            "author_id": _T,
+            "created_at": _T,
+        },
+    ),
+    Holding(
+        "consent",
+        "person_id",
+        {
+            "id": _T,
+            "person_id": _L,
+            "organization_id": _R,
+            "categories": _R,
+            "purpose": _R,
+            "valid_from": _R,
+            "valid_until": _R,
+            "status": _R,
+            "withdrawn_at": _R,
+            "created_at": _T,
+        },
+    ),
+    Holding(
+        "coach_assignment",
+        "person_id",
+        {"id": _T, "coach_id": _R, "person_id": _L, "active": _R, "created_at": _T},
+    ),
+    Holding(
+        "break_glass_grant",
+        "person_id",
+        {
+            "id": _T,
+            "user_id": _R,
+            "person_id": _L,
+            "reason": _R,
+            "created_at": _R,
+            "expires_at": _R,
+            "reviewed_by_id": _R,
+            "reviewed_at": _R,
+            "review_note": _R,
+        },
+    ),
+    Holding(
+        "person_notice",
+        "person_id",
+        {"id": _T, "person_id": _L, "kind": _R, "text": _R, "created_at": _R},
+    ),
+    Holding(
+        "device",
+        "person_id",
+        {"id": _T, "person_id": _L, "label": _R, "key_hash": _T, "active": _R, "created_at": _T},
+    ),
+    Holding(
+        "observation",
+        "person_id",
+        {
+            "id": _T,
+            "person_id": _L,
+            "loinc": Category.VITALS,
+            "value": Category.VITALS,
+            "unit": Category.VITALS,
+            "effective_at": Category.VITALS,
+            "received_at": _T,
+            "device_id": _T,
+            "source_id": _T,
+        },
+    ),
+    Holding(
+        "threshold_override",
+        "person_id",
+        {
+            "id": _T,
+            "person_id": _L,
+            "key": Category.VITALS,
+            "value": Category.VITALS,
+            "set_by_id": _T,
+            "set_at": _T,
+        },
+    ),  # fmt: skip
+    Holding(
+        "alert",
+        "person_id",
+        {
+            "id": _T,
+            "person_id": _L,
+            "rule_id": Category.VITALS,
+            "rule_version": _T,
+            "severity": Category.VITALS,
+            "severity_rank": Category.VITALS,
+            "loinc": Category.VITALS,
+            "value": Category.VITALS,
+            "message": Category.VITALS,
+            "neutral_message": Category.VITALS,
+            "inputs": Category.VITALS,
+            "state": Category.VITALS,
+            "snoozed_until": Category.VITALS,
+            "snoozed_from": Category.VITALS,
+            "opened_at": Category.VITALS,
+            "last_seen_at": Category.VITALS,
+            "updated_at": _T,
+            "version": _T,
+        },
+    ),
+    Holding(
+        "alert_event",
+        "alert_id",
+        {
+            "id": _T,
+            "alert_id": _L,
+            "from_state": Category.VITALS,
+            "to_state": Category.VITALS,
+            "user_id": _T,
+            "at": _T,
+            "note": Category.VITALS,
+        },
+        via="alert",
+    ),
+    Holding(
+        "audit_event",
+        "person_id",
+        {
+            "seq": _T,
+            "ts": _T,
+            "user_id": _T,
+            "username": _T,
+            "role": _T,
+            "organization_id": _T,
+            "action": _T,
+            "resource_type": _T,
+            "resource_id": _T,
+            "person_id": Kind.AUDIT,
+            "categories": _T,
+            "purpose": _T,
+            "outcome": _T,
+            "reason": _T,
+            "request_id": _T,
+            "client_name": _T,
+            "client_version": _T,
+            "details": Kind.AUDIT,
+            "prev_hash": _T,
+            "hash": _T,
+        },
+        on_erasure="keep",
+    ),
+)
+
+BY_TABLE: dict[str, Holding] = {h.table: h for h in HOLDINGS}
+
+#: tables that hold no data about any one person (users, organizations, jobs, the audit head...)
+NOT_ABOUT_PEOPLE: frozenset[str] = frozenset(
+    {
+        "organization",
+        "employer",
+        "app_user",
+        "login_throttle",
+        "refresh_token",
+        "audit_head",
+        "job_run",
+        "alembic_version",
+    }
+)
+
+
+def holdings_of(category: Category) -> Iterator[tuple[Holding, list[str]]]:
+    """Every table and its columns that hold ``category`` (record entries: by their category column)."""
+    for h in HOLDINGS:
+        cols = h.of(category)
+        if cols:
+            yield h, cols
+
+
+def person_columns(category: Category) -> list[str]:
+    """The person table's columns that hold ``category`` (what projection shows of it)."""
+    return BY_TABLE["person"].of(category)
