@@ -30,6 +30,16 @@ def memory_keyring(tmp_path, monkeypatch):
     keyring.set_keyring(previous)
 
 
+@pytest.fixture(autouse=True)
+def english():
+    """Every test starts and ends with the UI in English (the language is process-wide)."""
+    from clinic_tui import i18n
+
+    i18n.set_language("en")
+    yield
+    i18n.set_language("en")
+
+
 @pytest.fixture
 def db_url(tmp_path) -> str:
     return fresh_database(tmp_path)
