@@ -4,7 +4,8 @@ Read from, each overriding the one before:
 
 1. ``config.toml`` in the user's config directory (``platformdirs``: on Linux
    ``$XDG_CONFIG_HOME/clinic-tui/config.toml``, usually ``~/.config/clinic-tui/config.toml``);
-2. ``CLINIC_SERVER``, ``CLINIC_LANGUAGE``, ``CLINIC_THEME``, ``CLINIC_KEYMAP`` (a JSON object);
+2. ``CLINIC_SERVER``, ``CLINIC_LANGUAGE``, ``CLINIC_THEME``, ``CLINIC_KEYMAP`` (a JSON object, whose
+   entries override the file's one by one);
 3. the command line (``--server``, ``--lang``).
 
 README "Settings" documents the file; the binding ids a keymap can name are listed there too.

@@ -38,6 +38,8 @@ class LoginScreen(AppScreen):
         super().__init__()
         self.initial_message = message
         self.demo_passwords: dict[str, str] = {}
+        #: the server has answered (a backend status that arrives later is old news)
+        self.connected = False
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="login-row"):
@@ -80,6 +82,8 @@ class LoginScreen(AppScreen):
     @on(BackendStatusChanged)
     def _status(self, event: BackendStatusChanged) -> None:
         status = event.status
+        if self.connected:
+            return
         label = self.query_one("#backend-status", Static)
         if status.state == "failed":
             text = _("The demo backend could not start (exit {code}).").format(code=status.exit_code)
@@ -93,6 +97,7 @@ class LoginScreen(AppScreen):
         from clinic_tui import labels  # (the domain's vocabulary: not before the first paint)
 
         info = event.info
+        self.connected = True
         label = self.query_one("#backend-status", Static)
         label.set_class(False, "-failed")
         connected = _("Connected to {name} {version}").format(name=info.name, version=info.version)
