@@ -253,7 +253,7 @@ class Api:
         return {
             "text": text,
             "rows": [(a["severity"].upper(), a["label"]) for a in body["items"]],
-            "status": f"{n} alerts shown{more}" if n else "No active alerts.",
+            "status": f"{n} alert{'s' if n != 1 else ''} shown{more}" if n else "No active alerts.",
             "counts": body["counts"],
             "person_ids": [a["person_id"] for a in body["items"]],
         }

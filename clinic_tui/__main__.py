@@ -1,9 +1,28 @@
-"""``clinic-tui``: start the terminal app (on its embedded demo backend unless --server is given)."""
+"""``clinic-tui``: start the terminal app (on its embedded demo backend unless a server is set)."""
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+
+#: the variables clinic_tui.settings reads (a test holds this to its fields)
+SETTINGS_ENV = ("CLINIC_SERVER", "CLINIC_LANGUAGE", "CLINIC_THEME", "CLINIC_KEYMAP")
+
+
+def settings_file():
+    """Where clinic_tui.settings reads its file (without importing it: see ``_configured``)."""
+    import platformdirs
+
+    return platformdirs.user_config_path("clinic-tui") / "config.toml"
+
+
+def _configured(args: argparse.Namespace) -> bool:
+    """Is there anything to read? Reading settings loads pydantic (~80 ms), which the app otherwise
+    does only after its first paint; with nothing configured the defaults are read there."""
+    return bool(
+        args.server or args.lang or any(n in os.environ for n in SETTINGS_ENV) or settings_file().exists()
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -12,8 +31,9 @@ def main(argv: list[str] | None = None) -> int:
         "--server",
         metavar="URL",
         help="a running clinic-server (https://…; http:// only for 127.0.0.1/localhost). "
-        "Without it, a demo backend starts beside the app.",
+        "Without it (here, in CLINIC_SERVER or in the settings file), a demo backend starts beside the app.",
     )
+    parser.add_argument("--lang", metavar="LANG", help="the UI language: en or sv")
     parser.add_argument("--version", action="store_true", help="print the version and exit")
     args = parser.parse_args(argv)
     if args.version:
@@ -21,18 +41,19 @@ def main(argv: list[str] | None = None) -> int:
 
         print(f"clinic-tui {__version__}")
         return 0
-    if args.server:
-        from clinic_tui.api.client import InsecureServerUrl, check_server_url
+    settings = None
+    if _configured(args):
+        from clinic_tui.settings import SettingsError, load_settings
 
         try:
-            check_server_url(args.server)
-        except InsecureServerUrl as exc:
+            settings = load_settings(server=args.server, language=args.lang)
+        except SettingsError as exc:
             print(f"clinic-tui: {exc}", file=sys.stderr)
             return 2
 
     from clinic_tui.app import ClinicApp
 
-    app = ClinicApp(server_url=args.server)
+    app = ClinicApp(settings)
     try:
         app.run()
     finally:

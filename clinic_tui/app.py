@@ -1,11 +1,16 @@
-"""The Textual application: screens, global bindings, session handling."""
+"""The Textual application: screens, global bindings, navigation, and the one error handler.
+
+What it leans on: ``session`` (the client, the user, unsaved notes, the keyring), ``backend`` (the
+embedded server and its restarts), ``errors`` (what a failure says), ``settings`` (server,
+language, theme, keys) and ``i18n`` (the one translation function).
+"""
 
 from __future__ import annotations
 
 import asyncio
 import gc
-import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from textual import on, work
 from textual.app import App
@@ -13,17 +18,20 @@ from textual.binding import Binding
 from textual.worker import Worker, WorkerState
 
 import themes
-from clinic_tui import session_store
-from clinic_tui.backend import BackendStatus, EmbeddedBackend
-from clinic_tui.messages import BackendStatusChanged, ServerReady, ServerUnavailable
+from clinic_tui import i18n
+from clinic_tui.backend import BackendStatus, BackendSupervisor
+from clinic_tui.i18n import N_, _, ngettext
+from clinic_tui.messages import BackendStatusChanged, ServerReady, ServerUnavailable, WorkerFailed
 from clinic_tui.views.login import LoginScreen
+
+if TYPE_CHECKING:
+    from clinic_tui.api.schemas import ServerInfo
+    from clinic_tui.session import ClinicSession
+    from clinic_tui.settings import ClientSettings
 
 THEME_DIR = Path(themes.__file__).parent
 #: seconds after the server answers until the app settles its memory (see _settle)
 SETTLE_AFTER = 0.3
-#: an embedded backend that stops is started again, but not more than this many times in RESTART_WINDOW s
-MAX_RESTARTS = 3
-RESTART_WINDOW = 120.0
 PATIENT_SCREEN = "patient"
 _settled = False
 
@@ -33,147 +41,190 @@ class ClinicApp(App[None]):
     TITLE = "clinic-tui"
     BINDINGS = [
         Binding(
-            "ctrl+q", "quit", "Quit", id="app.quit", tooltip="Leave clinic-tui (the demo backend stops too)"
+            "ctrl+q",
+            "quit",
+            N_("Quit"),
+            id="app.quit",
+            tooltip=N_("Leave clinic-tui (the demo backend stops too)"),
         ),
         Binding(
             "ctrl+o",
             "logout",
-            "Log out",
+            N_("Log out"),
             id="app.logout",
-            tooltip="End this session and forget it on this computer",
+            tooltip=N_("End this session and forget it on this computer"),
         ),
     ]
 
-    def __init__(self, server_url: str | None = None, *, transport=None, backend_env: dict | None = None):
+    def __init__(
+        self,
+        settings: ClientSettings | None = None,
+        *,
+        server_url: str | None = None,
+        transport=None,
+        backend_env: dict | None = None,
+    ):
+        """``settings`` None: read them after the first paint (nothing was configured, or a test);
+        ``server_url`` overrides the settings' server."""
         super().__init__()
-        self.server_url = server_url
+        if settings is not None and server_url is not None:
+            settings = settings.model_copy(update={"server": server_url})
+        self.settings = settings
+        self._server_url = server_url
         self.transport = transport
         self.backend_env = backend_env
-        self.backend: EmbeddedBackend | None = None
-        self._restarts: list[float] = []
-        self.client = None  # clinic_tui.api.client.ClinicClient, created once the server is known
-        self.server_info = None
-        #: notes for alert transitions the server did not take, by (alert id, action); this session only
-        self.drafts: dict[tuple[int, str], str] = {}
-        self.server_id = server_url or "embedded"
+        self.supervisor: BackendSupervisor | None = None
+        self.session: ClinicSession | None = None
+        self.server_info: ServerInfo | None = None
+        #: set once the server is known (reachable or not)
         self.client_ready = asyncio.Event()
-        self._keyring_warned = False
+        i18n.set_language(settings.language if settings is not None else i18n.LANGUAGES[0])
 
     # ------------------------------------------------------------------ start-up
 
     def on_mount(self) -> None:
+        if self.settings is not None:
+            self._apply_settings()
         self.push_screen(LoginScreen())
         # the first paint comes first; importing the HTTP client and starting the backend follow
         self.call_after_refresh(self.connect)
 
-    def _backend_status(self, status: BackendStatus) -> None:
-        if status.state == "stopped":
-            self._backend_stopped(status.message)
-            return
-        self._broadcast(BackendStatusChanged(status))
+    def _apply_settings(self) -> None:
+        settings = self.settings
+        i18n.set_language(settings.language)
+        if settings.theme:
+            if settings.theme in self.available_themes:
+                self.theme = settings.theme
+            else:
+                self.notify(
+                    _("There is no theme “{theme}”; the default is used.").format(theme=settings.theme),
+                    title=_("Settings"),
+                    severity="warning",
+                    markup=False,
+                )
+        if settings.keymap:
+            self.set_keymap(settings.keymap)
 
-    def _backend_stopped(self, message: str) -> None:
-        """The demo backend ended under us: start it again on the same database. The session goes on
-        (its refresh token is in that database), and so does whatever is on screen, typed text too."""
-        now = time.monotonic()
-        self._restarts = [t for t in self._restarts if now - t < RESTART_WINDOW] + [now]
-        if len(self._restarts) > MAX_RESTARTS:
-            self.notify(
-                f"{message} It keeps stopping, so it is not restarted again. "
-                "Nothing on screen is lost; quit (Ctrl+Q) and start clinic-tui again.",
-                title="Demo backend stopped",
-                severity="error",
-                timeout=60,
-            )
+    def _read_settings(self) -> None:
+        """Nothing was configured when the app started (or a test made it): read the settings now."""
+        from clinic_tui.settings import ClientSettings, SettingsError, load_settings
+
+        try:
+            self.settings = load_settings(server=self._server_url)
+        except SettingsError as exc:
+            self.settings = ClientSettings.model_construct(server=self._server_url)
+            self.notify(str(exc), title=_("Settings not used"), severity="error", timeout=15, markup=False)
+        self._apply_settings()
+
+    @work(exclusive=True, group="connect", exit_on_error=False)
+    async def connect(self) -> None:
+        try:
+            await self._connect()
+        finally:
+            self.client_ready.set()
+
+    async def _connect(self) -> None:
+        from clinic_tui.api.client import ApiError, ClinicClient
+        from clinic_tui.errors import describe
+        from clinic_tui.session import ClinicSession
+
+        if self.settings is None:
+            self._read_settings()
+        if self.settings.server is None:
+            self.supervisor = BackendSupervisor(self._post_backend_status, env=self.backend_env)
+            backend = await self.supervisor.start()
+            if backend.failure is not None:
+                return  # the login screen has been told (BackendStatusChanged "failed")
+            url, server_id = backend.url, f"embedded:{backend.database}"
+        else:
+            url = server_id = self.settings.server
+        client = ClinicClient(url, transport=self.transport)
+        self.session = ClinicSession(client, server_id, on_no_keyring=self._no_keyring)
+        try:
+            self.server_info = await client.info()
+        except ApiError as exc:
+            self._broadcast(ServerUnavailable(describe(exc).text))
             return
+        self._broadcast(ServerReady(self.server_info))
+        self.set_timer(SETTLE_AFTER, self._settle)
+        if await self.session.resume_remembered():
+            self.notify(
+                _("Welcome back, {name}. Session resumed.").format(name=self.session.user.display_name),
+                timeout=4,
+                markup=False,
+            )
+            self.go_home()
+
+    def _no_keyring(self) -> None:
         self.notify(
-            f"{message} Starting it again…", title="Demo backend stopped", severity="error", timeout=8
+            _(
+                "No OS keyring is available, so this session will not be remembered: "
+                "you will log in again next time."
+            ),
+            severity="warning",
+            timeout=8,
         )
-        self.restart_backend()
 
-    @work(exclusive=True, group="backend-restart", exit_on_error=False)
-    async def restart_backend(self) -> None:
-        backend = EmbeddedBackend(on_status=self._backend_status, env=self.backend_env)
-        self.backend = backend
-        await backend.start()
-        if backend.failure:
+    def _post_backend_status(self, status: BackendStatus) -> None:
+        self.post_message(BackendStatusChanged(status))
+
+    @on(BackendStatusChanged)
+    def _backend_status(self, event: BackendStatusChanged) -> None:
+        """The login screen shows how the backend is starting; a stop under way is a notice."""
+        status = event.status
+        stopped = _("The demo backend stopped (exit {code}).").format(code=status.exit_code)
+        if status.detail:
+            stopped += " " + status.detail
+        if status.state == "restarting":
             self.notify(
-                f"The demo backend could not be started again: {backend.failure}",
+                stopped + " " + _("Starting it again…"),
+                title=_("Demo backend stopped"),
+                severity="error",
+                timeout=8,
+                markup=False,
+            )
+        elif status.state == "given_up":
+            self.notify(
+                stopped
+                + " "
+                + _(
+                    "It keeps stopping, so it is not restarted again. Nothing on screen is lost; "
+                    "quit (Ctrl+Q) and start clinic-tui again."
+                ),
+                title=_("Demo backend stopped"),
                 severity="error",
                 timeout=60,
+                markup=False,
             )
-            return
-        if self.client is not None:
-            self.client.move_to(backend.url)
-        self.notify("The demo backend is running again.", timeout=5)
+        elif status.state == "restart_failed":
+            self.notify(
+                _("The demo backend could not be started again: {detail}").format(detail=status.detail),
+                severity="error",
+                timeout=60,
+                markup=False,
+            )
+        elif status.state == "restarted":
+            if self.session is not None:
+                self.session.client.move_to(status.url)
+            self.notify(_("The demo backend is running again."), timeout=5)
+        elif status.state != "stopped":
+            self._broadcast(BackendStatusChanged(status))
 
     def _broadcast(self, message) -> None:
         for screen in self.screen_stack:
             if isinstance(screen, LoginScreen):
                 screen.post_message(message)
 
-    @work(exclusive=True, group="connect", exit_on_error=False)
-    async def connect(self) -> None:
-        from clinic_tui.api.client import ApiError, ClinicClient
-
-        if self.server_url is None:
-            from clinic_server.settings import data_dir
-
-            self.server_id = f"embedded:{data_dir()}"
-            self.backend = EmbeddedBackend(on_status=self._backend_status, env=self.backend_env)
-            await self.backend.start()
-            if self.backend.failure:
-                self._broadcast(ServerUnavailable(self.backend.failure))
-                return
-            url = self.backend.url
-        else:
-            url = self.server_url
-        self.client = ClinicClient(url, transport=self.transport, on_refresh_token=self._remember)
-        try:
-            self.server_info = await self.client.info()
-        except ApiError as exc:
-            self._broadcast(ServerUnavailable(exc.message))
-            self.client_ready.set()
-            return
-        self._broadcast(ServerReady(self.server_info))
-        self.client_ready.set()
-        self.set_timer(SETTLE_AFTER, self._settle)
-        remembered = await asyncio.to_thread(session_store.load, self.server_id)
-        if remembered:
-            username, token = remembered
-            try:
-                await self.client.resume(token)
-            except ApiError:
-                session_store.clear(self.server_id)
-                return
-            self.notify(f"Welcome back, {self.client.user.display_name}. Session resumed.", timeout=4)
-            self.go_home()
-
-    def _remember(self, refresh_token: str | None) -> None:
-        """Called by the client on every token rotation: keep the newest in the OS keyring."""
-        if refresh_token is None:
-            session_store.clear(self.server_id)
-            return
-        user = self.client.user if self.client else None
-        if user is None:
-            return
-        if not session_store.save(self.server_id, user.username, refresh_token) and not self._keyring_warned:
-            self._keyring_warned = True
-            self.notify(
-                "No OS keyring is available, so this session will not be remembered: "
-                "you will log in again next time.",
-                severity="warning",
-                timeout=8,
-            )
-
     # ------------------------------------------------------------------ navigation
 
     def go_home(self) -> None:
-        """Each role's home: nurses the alert queue, coaches their participants, supervisors the audit log."""
-        role = self.client.user.role
-        if role == "nurse":
+        """Each role's home: nurses the alert queue, supervisors the audit log, coaches their participants."""
+        from clinic_tui.domain.roles import Role
+
+        role = self.session.user.role
+        if role == Role.NURSE:
             from clinic_tui.views.alerts import AlertQueueScreen as Home
-        elif role == "supervisor":
+        elif role == Role.SUPERVISOR:
             from clinic_tui.views.audit import AuditScreen as Home
         else:
             from clinic_tui.views.patients import PatientListScreen as Home
@@ -186,18 +237,17 @@ class ClinicApp(App[None]):
         """Once per process, after the server answered and before anyone logs in: load the screens
         opened later and put what has been built so far out of the garbage collector's reach.
 
-        Without this, a full collection (gen 2) walked every object of Textual, httpx, pydantic and
-        plotext and took 120-180 ms, and it tended to fall while a patient screen was being built:
-        the largest single cost of opening a patient. After ``gc.freeze`` full collections walk only
-        what was made since (CPython's documented use of ``freeze``). It runs before any person's
-        data has been fetched, so nothing personal is among what is frozen (frozen objects are
-        never freed).
+        A full collection walks every object of Textual, httpx, pydantic and plotext, and tended to
+        fall while a patient screen was being built; after ``gc.freeze`` full collections walk only
+        what was made since (CPython's documented use of ``freeze``; figures in
+        docs/performance.md). It runs before any person's data has been fetched, so nothing
+        personal is among what is frozen (frozen objects are never freed).
         """
         global _settled
         if _settled:
             return
         _settled = True
-        import clinic_tui.views.patient  # noqa: F401 - plotext and the chart, before the first `o`
+        import clinic_tui.views.patient  # noqa: F401 - plotext, the chart and the panels, before the first `o`
         import clinic_tui.views.patients  # noqa: F401
 
         gc.collect()
@@ -219,33 +269,31 @@ class ClinicApp(App[None]):
             self.push_screen(screen)
 
     def action_logout(self) -> None:
-        if self.client is None or not self.client.logged_in:
+        if self.session is None or not self.session.logged_in:
             return
-        if not self.drafts:
+        drafts = len(self.session.drafts)
+        if not drafts:
             self.logout()
             return
         from clinic_tui.widgets.modals import ConfirmPrompt
 
-        n = len(self.drafts)
-        question = (
-            f"{n} alert note{'s' if n != 1 else ''} the server has not saved yet "
-            f"({'they are' if n != 1 else 'it is'} filled in when you act on the alert again). "
-            "Logging out discards them. Log out anyway?"
-        )
+        question = ngettext(
+            "{n} alert note the server has not saved yet (it is filled in when you act on the alert "
+            "again). Logging out discards it. Log out anyway?",
+            "{n} alert notes the server has not saved yet (they are filled in when you act on the "
+            "alerts again). Logging out discards them. Log out anyway?",
+            drafts,
+        ).format(n=drafts)
         self.push_screen(ConfirmPrompt(question), lambda yes: yes and self.logout())
 
     @work(exclusive=True, group="logout", exit_on_error=False)
     async def logout(self, reason: str | None = None) -> None:
-        from clinic_tui.api.client import ApiError
-
-        try:
-            await self.client.logout()
-        except ApiError:
-            pass  # the local session is gone either way; the server token expires on its own
-        self.show_login(reason or "Logged out.")
+        await self.session.logout()
+        self.show_login(reason or _("Logged out."))
 
     def show_login(self, message: str | None = None) -> None:
-        self.drafts.clear()  # notes about patients do not outlive the session
+        if self.session is not None:
+            self.session.drafts.clear()  # notes about patients do not outlive the session
         patient = self.get_screen(PATIENT_SCREEN) if self.is_screen_installed(PATIENT_SCREEN) else None
         on_stack = patient is not None and patient in self.screen_stack
         while len(self.screen_stack) > 2:
@@ -263,41 +311,47 @@ class ClinicApp(App[None]):
 
     def check_action(self, action: str, parameters: tuple) -> bool | None:
         if action == "logout":
-            return bool(self.client and self.client.logged_in)
+            return bool(self.session and self.session.logged_in)
         return True
 
     # ------------------------------------------------------------------ errors
 
-    @on(Worker.StateChanged)
-    def worker_failed(self, event: Worker.StateChanged) -> None:
-        """The one place where known API errors from any worker become something a user sees
-        (the app's own workers; screens pass theirs on, see ``views.base.AppScreen``)."""
-        if event.state != WorkerState.ERROR:
-            return
-        from clinic_tui.api.client import ApiError, NotAuthenticated, Unreachable
+    @on(WorkerFailed)
+    def on_worker_failed(self, event: WorkerFailed) -> None:
+        """Failures from the screens' and panels' workers (they pass them on as WorkerFailed)."""
+        event.stop()
+        self.report(event.error)
 
-        error = event.worker.error
+    @on(Worker.StateChanged)
+    def _own_worker_failed(self, event: Worker.StateChanged) -> None:
+        if event.state == WorkerState.ERROR:
+            self.report(event.worker.error)
+
+    def report(self, error: BaseException) -> None:
+        """The one place where a failure nobody recovered from becomes something the user sees."""
+        from clinic_tui.api.client import NotAuthenticated
+        from clinic_tui.errors import describe
+
+        problem = describe(error)
         if isinstance(error, NotAuthenticated):
-            if self.client is not None:
-                self.client.forget_session()
-            session_store.clear(self.server_id)
-            self.show_login("Your session has ended; please log in again.")
-        elif isinstance(error, Unreachable):
-            self.notify(error.message, title="Server unreachable", severity="error", timeout=8)
-        elif isinstance(error, ApiError):
-            self.notify(error.message, severity="error", timeout=8)
-        else:
-            self.notify(f"Unexpected error: {error!r}", severity="error", timeout=10)
+            if self.session is not None:
+                self.session.end()
+            self.show_login(problem.text)
+            return
+        timeout = 10 if problem.severity == "error" else 8
+        self.notify(
+            problem.text, title=problem.title, severity=problem.severity, timeout=timeout, markup=False
+        )
 
     # ------------------------------------------------------------------ shutdown
 
     def stop_backend(self) -> None:
-        if self.backend is not None:
-            self.backend.stop()
+        if self.supervisor is not None:
+            self.supervisor.stop()
 
     async def on_unmount(self) -> None:
         self.stop_backend()
-        if self.client is not None:
-            await self.client.aclose()
-        if self.backend is not None:
-            await self.backend.aclose()  # gone before the event loop is
+        if self.session is not None:
+            await self.session.aclose()
+        if self.supervisor is not None:
+            await self.supervisor.aclose()  # gone before the event loop is

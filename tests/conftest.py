@@ -18,13 +18,26 @@ from tests.memory_keyring import MemoryKeyring
 
 @pytest.fixture(autouse=True)
 def memory_keyring(tmp_path, monkeypatch):
-    """No test ever touches the real OS keyring or the user's data directory."""
+    """No test ever touches the real OS keyring, the user's data directory or their settings."""
     previous = keyring.get_keyring()
     ring = MemoryKeyring()
     keyring.set_keyring(ring)
     monkeypatch.setenv("CLINIC_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    for name in ("CLINIC_SERVER", "CLINIC_LANGUAGE", "CLINIC_THEME", "CLINIC_KEYMAP"):
+        monkeypatch.delenv(name, raising=False)
     yield ring
     keyring.set_keyring(previous)
+
+
+@pytest.fixture(autouse=True)
+def english():
+    """Every test starts and ends with the UI in English (the language is process-wide)."""
+    from clinic_tui import i18n
+
+    i18n.set_language("en")
+    yield
+    i18n.set_language("en")
 
 
 @pytest.fixture

@@ -1,6 +1,8 @@
 """Typed async client for the clinic-server API. Views call this; they never build URLs.
 
-Errors arrive as ``ApiError`` subclasses with a message fit to show a user as it is.
+Errors arrive as ``ApiError`` subclasses carrying the server's ``code`` and ``params``; the UI
+words them itself (``clinic_tui.errors``). ``message`` is English for logs, never shown as UI text.
+Failures that never reached the server have codes of their own (``ClientErrorCode``).
 The access token is renewed transparently (once, however many requests find it stale) when it
 expires or the server no longer accepts it; every rotation of the refresh token is reported
 through ``on_refresh_token`` so the caller can keep it in the keyring.
@@ -13,6 +15,7 @@ import ipaddress
 import uuid
 from collections.abc import Callable
 from datetime import datetime
+from enum import StrEnum
 from typing import TypeVar
 from urllib.parse import urlsplit
 
@@ -35,12 +38,33 @@ from clinic_tui.api.schemas import (
 M = TypeVar("M", bound=BaseModel)
 
 
+class ClientErrorCode(StrEnum):
+    """Why a request failed before any server answered it (or with an answer that was not ours)."""
+
+    #: nothing answered at the server's address
+    UNREACHABLE = "unreachable"
+    #: no answer in time
+    TIMEOUT = "timeout"
+    #: an answer that is not an error body of this API (params: ``status``)
+    BAD_RESPONSE = "bad_response"
+
+
 class ApiError(Exception):
-    def __init__(self, message: str, *, status: int = 0, code: str = "error", retry_after: int | None = None):
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int = 0,
+        code: str = "error",
+        params: dict | None = None,
+        retry_after: int | None = None,
+    ):
         super().__init__(message)
+        #: English, for logs; the UI shows its own text for ``code`` (clinic_tui.errors)
         self.message = message
         self.status = status
         self.code = code
+        self.params = dict(params or {})
         self.retry_after = retry_after
 
 
@@ -138,9 +162,15 @@ class ClinicClient:
         try:
             return await self._http.request(method, path, headers=headers, **kwargs)
         except httpx.TimeoutException:
-            raise Unreachable("The server did not answer in time. Nothing was lost; try again.") from None
+            raise Unreachable(
+                "no answer in time", code=ClientErrorCode.TIMEOUT, params={"url": self.base_url}
+            ) from None
         except httpx.TransportError:
-            raise Unreachable(f"Cannot reach the server at {self.base_url}.") from None
+            raise Unreachable(
+                f"cannot reach {self.base_url}",
+                code=ClientErrorCode.UNREACHABLE,
+                params={"url": self.base_url},
+            ) from None
 
     @staticmethod
     def _raise_for(resp: httpx.Response) -> None:
@@ -148,9 +178,14 @@ class ClinicClient:
             return
         try:
             err = ErrorBody.model_validate(resp.json())
-            message, code, retry = err.message, err.code, err.retry_after
+            message, code, params, retry = err.message, err.code, err.params, err.retry_after
         except (ValueError, ValidationError):
-            message, code, retry = f"The server answered {resp.status_code}.", "http_error", None
+            message, code, retry = (
+                f"HTTP {resp.status_code} without an error body",
+                ClientErrorCode.BAD_RESPONSE,
+                None,
+            )
+            params = {"status": resp.status_code}
         kind: type[ApiError] = ApiError
         if resp.status_code == 401:
             kind = OtpRequired if code == "otp_required" else NotAuthenticated
@@ -158,7 +193,7 @@ class ClinicClient:
             kind = Forbidden
         elif resp.status_code == 429:
             kind = LockedOut
-        raise kind(message, status=resp.status_code, code=code, retry_after=retry)
+        raise kind(message, status=resp.status_code, code=code, params=params, retry_after=retry)
 
     async def _call(
         self, method: str, path: str, model: type[M] | None, *, auth: bool = True, **kw
@@ -297,10 +332,10 @@ class ClinicClient:
         note: str | None = None,
         snooze_until: datetime | None = None,
     ) -> wire.AlertItem:
-        """acknowledge / resolve / escalate (note required) / snooze (snooze_until) / reopen.
+        """acknowledge / resolve / escalate (note required) / snooze (snooze_until) / unsnooze / reopen.
 
-        Raises ``AlertConflict`` when someone else changed the alert first (its message names who
-        and when), ``ApiError`` with code "invalid_transition" (409) or "note_required" (422).
+        Raises ``AlertConflict`` when someone else changed the alert first (its params say who and
+        when), ``ApiError`` with code "invalid_transition" (409) or "note_required" (422).
         """
         body = wire.AlertTransition(
             action=action, expected_version=expected_version, note=note, snooze_until=snooze_until
@@ -311,7 +346,7 @@ class ClinicClient:
             )
         except ApiError as exc:
             if exc.status == 409 and exc.code == "conflict":
-                raise AlertConflict(exc.message, status=409, code="conflict") from None
+                raise AlertConflict(exc.message, status=409, code="conflict", params=exc.params) from None
             raise
 
     async def patient_alerts(self, person_id: str, limit: int = 200) -> wire.PatientAlerts:
@@ -416,4 +451,4 @@ class ClinicClient:
 
 
 class AlertConflict(ApiError):
-    """Someone else changed the alert first; the message says who, when, and its state now."""
+    """Someone else changed the alert first; the params say who, when, and its state now."""

@@ -1,60 +1,144 @@
-"""Acting on an alert, the same way from every screen: prompts, retries, conflicts.
+"""Acting on an alert, the same way from every screen: one set of keys, prompts, retries, conflicts.
+
+``ALERT_KEYS`` are declared once, with one binding id each, and used by the alert queue and by
+the patient screen's alerts panel alike: one keymap entry remaps both. Which of them the footer
+offers follows the selected alert's state (``allowed_actions`` of the domain's lifecycle): the
+lifecycle's keys are shown while an alert is selected, dimmed where they do not apply to it;
+``u`` (unsnooze) shows only on a snoozed alert.
 
 A note typed for resolve/escalate is never lost: if the server is slow or stopped, the prompt
 comes back with the text still in it. If the nurse has meanwhile moved on (another screen, another
 patient), the prompt does not jump in front of what she is looking at: the note is kept as a draft
-for that alert (``ClinicApp.drafts``, in memory for the session) and fills the prompt the next time
-she resolves or escalates it.
+for that alert (``ClinicSession.drafts``, in memory for the session) and fills the prompt the next
+time she resolves or escalates it.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 
-from textual.screen import Screen
+from rich.text import Text
+from textual.binding import Binding
+from textual.dom import DOMNode
 
+from clinic_tui import labels
 from clinic_tui.api.schemas import AlertItem
+from clinic_tui.domain.alert_lifecycle import (
+    NEEDS_NOTE,
+    AlertAction,
+    AlertState,
+    allowed_actions,
+    effective_state,
+)
+from clinic_tui.i18n import N_, _
 from clinic_tui.widgets.modals import SnoozePrompt, TextPrompt
 
-NEEDS_NOTE = {"resolve": "Resolve alert", "escalate": "Escalate alert"}
-
-#: the lifecycle: open -> acknowledged -> resolved or escalated; snooze from any active state
-ALLOWED = {
-    "acknowledge": {"open"},
-    "resolve": {"acknowledged"},
-    "escalate": {"acknowledged"},
-    "snooze": {"open", "acknowledged", "snoozed"},
+#: (action, key, footer description, tooltip): the alert keys, each with the binding id alert.<action>
+_KEYS = (
+    (AlertAction.ACKNOWLEDGE, "a", N_("Ack"), N_("Acknowledge the selected alert")),
+    (
+        AlertAction.RESOLVE,
+        "x",
+        N_("Resolve"),
+        N_("Resolve the selected alert (once acknowledged; a note is required)"),
+    ),
+    (
+        AlertAction.ESCALATE,
+        "e",
+        N_("Escalate"),
+        N_("Escalate the selected alert (once acknowledged; a note is required)"),
+    ),
+    (
+        AlertAction.SNOOZE,
+        "s",
+        N_("Snooze"),
+        N_("Snooze the selected alert until a time: it stays in the queue, marked snoozed"),
+    ),
+    (AlertAction.UNSNOOZE, "u", N_("Unsnooze"), N_("Bring the snoozed alert back now, as it was before")),
+)
+#: the actions the keys offer, in the footer's order
+KEYED_ACTIONS = tuple(action for action, _key, _description, _tooltip in _KEYS)
+ALERT_KEYS = tuple(
+    Binding(key, f"alert('{action}')", description, id=f"alert.{action}", tooltip=tooltip)
+    for action, key, description, tooltip in _KEYS
+)
+#: the keys shown (dimmed where they do not apply) whenever an alert is selected
+LIFECYCLE_KEYS = frozenset(
+    {AlertAction.ACKNOWLEDGE, AlertAction.RESOLVE, AlertAction.ESCALATE, AlertAction.SNOOZE}
+)
+#: "… when you resolve that alert again"
+VERB = {AlertAction.RESOLVE: N_("resolve"), AlertAction.ESCALATE: N_("escalate")}
+#: the title of the note prompt
+NOTE_TITLE = {
+    AlertAction.RESOLVE: N_("Resolve alert: {label}"),
+    AlertAction.ESCALATE: N_("Escalate alert: {label}"),
 }
-DONE = {"acknowledge": "acknowledged", "resolve": "resolved", "escalate": "escalated", "snooze": "snoozed"}
-HINT = {"resolve": " Acknowledge it first (a).", "escalate": " Acknowledge it first (a)."}
+
+
+def state_now(alert: AlertItem, now: datetime | None = None) -> AlertState:
+    """The alert's state as of now: a snooze whose time is up reads as the state it came from."""
+    return effective_state(alert.state, alert.snoozed_until, alert.snoozed_from, now or datetime.now(UTC))
+
+
+def state_text(alert: AlertItem, now: datetime | None = None, *, short: bool = False) -> str:
+    """What a row says of the alert's state: "snoozed until 14:30" while snoozed."""
+    state = state_now(alert, now)
+    if state is AlertState.SNOOZED and alert.snoozed_until is not None:
+        until = alert.snoozed_until.astimezone()
+        today = datetime.now().astimezone().date()
+        when = until.strftime("%H:%M") if until.date() == today else until.strftime("%m-%d")
+        return _("snoozed until {time}").format(time=when)
+    if short and state is AlertState.ACKNOWLEDGED:
+        return _("ack'd")
+    return labels.state(state)
 
 
 class AlertActions:
-    """Mixin for screens that act on alerts.
+    """Mixin for the screen or widget that acts on the selected alert.
 
-    The screen implements ``alert_changed(alert | None)``: called with the updated alert after a
-    transition, or with None when the screen should reload (someone else acted first).
+    The host implements ``selected_alert()`` and ``alert_changed(alert | None)`` (called with the
+    updated alert after a transition, or with None when it should reload: someone else acted
+    first), lists ``ALERT_KEYS`` among its bindings and answers ``check_action`` for ``alert`` with
+    ``alert_key_state``.
     """
 
-    def on_view(self: Screen, alert: AlertItem) -> bool:
-        """Is the nurse still looking at where she acted on ``alert``?"""
-        return self.app.screen is self
+    def selected_alert(self) -> AlertItem | None:
+        raise NotImplementedError
 
-    def act(self: Screen, alert: AlertItem, action: str, note: str = "") -> None:
-        if alert.state not in ALLOWED[action]:
-            self.app.notify(
-                f"This alert is {alert.state}; it cannot be {action}d now." + HINT.get(action, ""),
-                severity="warning",
-            )
-            return
+    def alert_changed(self, alert: AlertItem | None) -> None:
+        raise NotImplementedError
+
+    def on_view(self: DOMNode, alert: AlertItem) -> bool:
+        """Is the nurse still looking at where she acted on ``alert``?"""
+        return self.app.screen is self.screen
+
+    def alert_key_state(self, action: str) -> bool | None:
+        """For ``check_action``: True offers the key, None shows it dimmed, False hides it."""
+        alert = self.selected_alert()
+        if alert is None:
+            return False
+        if AlertAction(action) in allowed_actions(state_now(alert)):
+            return True
+        return None if action in LIFECYCLE_KEYS else False
+
+    def action_alert(self, action: str) -> None:
+        alert = self.selected_alert()
+        if alert is not None:
+            self.act(alert, action)
+
+    def act(self: DOMNode, alert: AlertItem, action: str, note: str = "") -> None:
+        action = AlertAction(action)
+        if action not in allowed_actions(state_now(alert)):
+            return  # (the footer does not offer it; a key pressed as the state changed does nothing)
+        drafts = self.app.session.drafts
         if action in NEEDS_NOTE:
             prompt = TextPrompt(
-                f"{NEEDS_NOTE[action]}: {alert.label}",
-                f"{alert.message}\nA note is required: what was done, and why.",
-                initial=note or self.app.drafts.get((alert.id, action), ""),
+                _(NOTE_TITLE[action]).format(label=alert.label),
+                Text(alert.message + "\n" + _("A note is required: what was done, and why.")),
+                initial=note or drafts.get((alert.id, action), ""),
             )
             self.app.push_screen(prompt, lambda text: text and self._send(alert, action, note=text))
-        elif action == "snooze":
+        elif action is AlertAction.SNOOZE:
             self.app.push_screen(
                 SnoozePrompt(), lambda until: until and self._send(alert, action, until=until)
             )
@@ -62,57 +146,69 @@ class AlertActions:
             self._send(alert, action)
 
     def _send(
-        self: Screen, alert: AlertItem, action: str, note: str | None = None, until: datetime | None = None
+        self: DOMNode, alert: AlertItem, action: str, note: str | None = None, until: datetime | None = None
     ):
         self.run_worker(
             self._transition(alert, action, note, until), group="alert-action", exit_on_error=False
         )
 
     async def _transition(
-        self, alert: AlertItem, action: str, note: str | None, until: datetime | None
+        self, alert: AlertItem, action: AlertAction, note: str | None, until: datetime | None
     ) -> None:
+        """Recovers where a note would be lost (kept, the prompt back) or the alert changed under
+        her (reloaded); anything else goes to the app's one error handler."""
         from clinic_tui.api.client import ApiError, Unreachable
+        from clinic_tui.errors import describe
 
+        drafts = self.app.session.drafts
         try:
-            updated = await self.app.client.transition_alert(
+            updated = await self.app.session.client.transition_alert(
                 alert.id, action, alert.version, note=note, snooze_until=until
             )
         except Unreachable as exc:
             if note is None:
-                self.app.notify(exc.message, severity="error", timeout=8)
-            else:
-                self._keep_note(alert, action, note, exc.message)
+                raise
+            self._keep_note(alert, action, note, describe(exc).text)
             return
         except ApiError as exc:
             if exc.status == 409:
-                kept = ""
+                problem = describe(exc)
+                text = problem.text
                 if note is not None:
-                    self.app.drafts[(alert.id, action)] = note
-                    kept = " Your note is kept for this alert."
+                    drafts[(alert.id, action)] = note
+                    text += " " + _("Your note is kept for this alert.")
                 self.app.notify(
-                    exc.message + kept, title="The alert changed meanwhile", severity="warning", timeout=10
+                    text, title=_("The alert changed meanwhile"), severity="warning", timeout=10, markup=False
                 )
                 self.alert_changed(None)
                 return
             if exc.status == 422 and note is not None:
-                self._keep_note(alert, action, note, exc.message)
+                self._keep_note(alert, action, note, describe(exc).text)
                 return
             raise
-        self.app.drafts.pop((alert.id, action), None)
-        self.app.notify(f"Alert {DONE[action]}: {updated.label}", timeout=3)
+        drafts.pop((alert.id, action), None)
+        self.app.notify(
+            _("Alert {done}: {label}").format(done=labels.done(action), label=updated.label),
+            timeout=3,
+            markup=False,
+        )
         self.alert_changed(updated)
 
-    def _keep_note(self, alert: AlertItem, action: str, note: str, message: str) -> None:
+    def _keep_note(self: DOMNode, alert: AlertItem, action: AlertAction, note: str, text: str) -> None:
         """The note was not saved: give it back, in the prompt if she is still here, else as a draft."""
         if self.on_view(alert):
-            self.app.notify(f"{message} Your note is kept.", severity="error", timeout=8)
+            self.app.notify(text + " " + _("Your note is kept."), severity="error", timeout=8, markup=False)
             self.act(alert, action, note=note)  # the prompt returns, with the text in it
             return
-        self.app.drafts[(alert.id, action)] = note
+        self.app.session.drafts[(alert.id, action)] = note
         self.app.notify(
-            f"{message} Your note for {alert.label} ({alert.message}) is kept; "
-            f"it comes back when you {action} that alert again.",
-            title=f"Not {DONE[action]}",
+            text
+            + " "
+            + _(
+                "Your note for {label} ({message}) is kept; it comes back when you {action} that alert again."
+            ).format(label=alert.label, message=alert.message, action=_(VERB[action])),
+            title=_("Not {done}").format(done=labels.done(action)),
             severity="error",
             timeout=15,
+            markup=False,
         )

@@ -1,5 +1,8 @@
 """The alert queue: the nurse's home. Ordered by severity, then age; updates itself.
 
+It holds the active alerts (``ACTIVE_STATES``): open, acknowledged, and snoozed ones, which say
+until when and come back as they were when the time is up (on the next poll).
+
 Paged at the API (keyset): the table holds the pages loaded so far, never the whole queue, and
 more are fetched as the cursor nears the end. Live updates are merged by alert id inside one
 batch update, and the cursor stays on the alert it was on.
@@ -15,8 +18,12 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import Header, Input, Static
 
+from clinic_tui import labels
 from clinic_tui.api.schemas import AlertCounts, AlertItem
-from clinic_tui.views.alert_actions import AlertActions
+from clinic_tui.domain.alert_lifecycle import ACTIVE_STATES
+from clinic_tui.domain.alerts import severity_rank
+from clinic_tui.i18n import N_, _, ngettext
+from clinic_tui.views.alert_actions import ALERT_KEYS, AlertActions, state_text
 from clinic_tui.views.base import AppScreen
 from clinic_tui.views.format import age_text
 from clinic_tui.widgets.filter_box import FilterBox
@@ -28,35 +35,44 @@ POLL_SECONDS = 5
 #: a screenful and a half; more pages load as the cursor nears the end
 PAGE = 60
 SEVERITY_STYLE = {"high": "bold white on red", "medium": "bold black on yellow", "low": "black on grey70"}
-SEVERITY_RANK = {"high": 0, "medium": 1, "low": 2}
-ACTIVE = {"open", "acknowledged"}
+#: (label, width): None takes the width the others leave
 COLUMNS = (
-    Column("Sev", 6),
-    Column("Patient", 24),
-    Column("Alert", None, min_width=30),  # takes the width the others leave
-    Column("Value", 14),
-    Column("Age", 6),
-    Column("State", 8),
+    (N_("Sev"), 6),
+    (N_("Patient"), 24),
+    (N_("Alert"), None),
+    (N_("Value"), 14),
+    (N_("Age"), 6),
+    (N_("State"), 19),  # "snoozed until 14:30"
 )
 
 
 def sort_key(a: AlertItem):
-    return (SEVERITY_RANK[a.severity], a.opened_at, a.id)
+    return (severity_rank(a.severity), a.opened_at, a.id)
 
 
 class AlertQueueScreen(AlertActions, AppScreen):
     BINDINGS = [
-        Binding("a", "acknowledge", "Acknowledge", id="alerts.acknowledge", tooltip="Acknowledge the alert"),
-        Binding("x", "resolve", "Resolve", id="alerts.resolve", tooltip="Resolve (a note is required)"),
-        Binding("e", "escalate", "Escalate", id="alerts.escalate", tooltip="Escalate (a note is required)"),
-        Binding("s", "snooze", "Snooze", id="alerts.snooze", tooltip="Hide the alert until a time"),
-        Binding("o", "open_patient", "Patient", id="alerts.open", tooltip="Open the patient of this alert"),
+        *ALERT_KEYS,
         Binding(
-            "slash", "filter", "Filter", id="alerts.filter", tooltip="Filter by patient, rule or message"
+            "o", "open_patient", N_("Patient"), id="alerts.open", tooltip=N_("Open the patient of this alert")
         ),
-        Binding("escape", "clear_filter", "Clear", id="alerts.clear", tooltip="Clear the filter", show=False),
-        Binding("p", "patients", "Patients", id="alerts.patients", tooltip="All your patients"),
-        Binding("r", "refresh", "Refresh", id="alerts.refresh", tooltip="Reload the queue"),
+        Binding(
+            "slash",
+            "filter",
+            N_("Filter"),
+            id="alerts.filter",
+            tooltip=N_("Filter by patient, rule or message"),
+        ),
+        Binding(
+            "escape",
+            "clear_filter",
+            N_("Clear"),
+            id="alerts.clear",
+            tooltip=N_("Clear the filter"),
+            show=False,
+        ),
+        Binding("p", "patients", N_("Patients"), id="alerts.patients", tooltip=N_("All your patients")),
+        Binding("r", "refresh", N_("Refresh"), id="alerts.refresh", tooltip=N_("Reload the queue")),
     ]
 
     def __init__(self):
@@ -73,14 +89,15 @@ class AlertQueueScreen(AlertActions, AppScreen):
         yield Header()
         yield WhoAmI(id="whoami")
         yield Static("", id="alert-counts")
-        yield FilterBox("Filter: patient, rule, message (Esc clears)")
-        yield RowTable(COLUMNS, id="alerts")
-        yield Static("Loading…", id="list-status")
+        yield FilterBox(_("Filter: patient, rule, message (Esc clears)"))
+        columns = [Column(_(label), width, min_width=30) for label, width in COLUMNS]
+        yield RowTable(columns, id="alerts")
+        yield Static(_("Loading…"), id="list-status")
         yield KeyFooter()
 
     def on_mount(self) -> None:
-        user = self.app.client.user
-        self.title = f"Alerts — {user.organization_name}"
+        user = self.app.session.user
+        self.title = _("Alerts — {organization}").format(organization=user.organization_name)
         self.query_one(RowTable).focus()
         self.reload()
         self.set_interval(POLL_SECONDS, self.poll)
@@ -93,7 +110,7 @@ class AlertQueueScreen(AlertActions, AppScreen):
 
     @work(exclusive=True, group="alerts", exit_on_error=False)
     async def reload(self) -> None:
-        page = await self.app.client.alerts(state="active", q=self.filter_text, limit=PAGE)
+        page = await self.app.session.client.alerts(state="active", q=self.filter_text, limit=PAGE)
         self.alerts = {a.id: a for a in page.items}
         self.next_cursor = page.next_cursor
         self.since = page.server_time
@@ -106,7 +123,7 @@ class AlertQueueScreen(AlertActions, AppScreen):
             return
         self.loading_more = True
         try:
-            page = await self.app.client.alerts(
+            page = await self.app.session.client.alerts(
                 state="active", q=self.filter_text, after=self.next_cursor, limit=PAGE
             )
         finally:
@@ -121,7 +138,7 @@ class AlertQueueScreen(AlertActions, AppScreen):
     async def poll(self) -> None:
         if self.since is None:
             return
-        changes = await self.app.client.alert_changes(self.since)
+        changes = await self.app.session.client.alert_changes(self.since)
         self.since = changes.next_since
         self.counts = changes.counts
         if changes.truncated:
@@ -130,11 +147,11 @@ class AlertQueueScreen(AlertActions, AppScreen):
         self.merge(changes.items)
 
     def merge(self, items: list[AlertItem]) -> None:
-        """Apply changed alerts by id: drop closed ones, update or add active ones."""
+        """Apply changed alerts by id: drop closed ones, update or add active ones (snoozed too)."""
         needle = (self.filter_text or "").lower()
         last = max(self.alerts.values(), key=sort_key) if self.alerts and self.next_cursor else None
         for a in items:
-            if a.state not in ACTIVE:
+            if a.state not in ACTIVE_STATES:
                 self.alerts.pop(a.id, None)
                 continue
             if needle and needle not in f"{a.label} {a.rule_id} {a.message}".lower():
@@ -149,12 +166,12 @@ class AlertQueueScreen(AlertActions, AppScreen):
     def cells(self, a: AlertItem, now: datetime) -> tuple[Cell, ...]:
         value = f"{a.value:g} {a.unit or ''}".strip() if a.value is not None else ""
         return (
-            Cell(a.severity.upper(), SEVERITY_STYLE[a.severity]),
+            Cell(labels.severity(a.severity).upper(), SEVERITY_STYLE[a.severity]),
             Cell(a.label),
             Cell(a.message),
             Cell(value),
             Cell(age_text(a.opened_at, now)),
-            Cell(a.state if a.state != "acknowledged" else "ack'd"),
+            Cell(state_text(a, now, short=True)),
         )
 
     def render_rows(self) -> None:
@@ -174,24 +191,40 @@ class AlertQueueScreen(AlertActions, AppScreen):
         table.set_rows([Row(str(a.id), self.cells(a, now)) for a in ordered], fallback=fallback)
         self.shown = {str(a.id): a for a in ordered}
         self.render_counts()
+        self.refresh_bindings()  # the selected alert, or its state, may have changed
 
     def render_counts(self) -> None:
         c = self.counts
         counts = Text()
-        counts.append(f" HIGH {c.high} ", style=SEVERITY_STYLE["high"])
+        counts.append(" " + _("HIGH {n}").format(n=c.high) + " ", style=SEVERITY_STYLE["high"])
         counts.append("  ")
-        counts.append(f" MEDIUM {c.medium} ", style=SEVERITY_STYLE["medium"])
+        counts.append(" " + _("MEDIUM {n}").format(n=c.medium) + " ", style=SEVERITY_STYLE["medium"])
         counts.append("  ")
-        counts.append(f" LOW {c.low} ", style=SEVERITY_STYLE["low"])
-        counts.append("   open alerts, not yet acknowledged", style="dim")
+        counts.append(" " + _("LOW {n}").format(n=c.low) + " ", style=SEVERITY_STYLE["low"])
+        counts.append("   " + _("open alerts, not yet acknowledged"), style="dim")
         self.query_one("#alert-counts", Static).update(counts)
         n = len(self.alerts)
-        more = " · more load as you scroll" if self.next_cursor else ""
-        self.query_one("#list-status", Static).update(f"{n} alerts shown{more}" if n else "No active alerts.")
+        if not n:
+            status = _("No active alerts.")
+        else:
+            status = ngettext("{n} alert shown", "{n} alerts shown", n).format(n=n)
+            if self.next_cursor:
+                status += " · " + _("more load as you scroll")
+        self.query_one("#list-status", Static).update(status)
 
     def current_alert(self) -> AlertItem | None:
         key = self.query_one(RowTable).cursor_key
         return self.alerts.get(int(key)) if key is not None else None
+
+    def selected_alert(self) -> AlertItem | None:
+        return self.current_alert()
+
+    def check_action(self, action: str, parameters: tuple) -> bool | None:
+        if action == "alert":
+            return self.alert_key_state(*parameters)
+        if action == "open_patient":
+            return self.current_alert() is not None
+        return True
 
     def on_screen_resume(self) -> None:
         """Back from a patient (where she may have acted): catch up at once."""
@@ -205,28 +238,12 @@ class AlertQueueScreen(AlertActions, AppScreen):
             self.poll()  # the header's counts (and anything else that changed) at once, not at the next tick
 
     @on(RowTable.RowHighlighted, "#alerts")
-    def _near_end(self, event: RowTable.RowHighlighted) -> None:
+    def _highlighted(self, event: RowTable.RowHighlighted) -> None:
+        self.refresh_bindings()  # the keys the footer offers follow the selected alert
         if self.next_cursor and not self.loading_more and event.index >= event.table.row_count - 20:
             self.load_more()
 
     # ------------------------------------------------------------------ actions
-
-    def _act(self, action: str) -> None:
-        alert = self.current_alert()
-        if alert is not None:
-            self.act(alert, action)
-
-    def action_acknowledge(self) -> None:
-        self._act("acknowledge")
-
-    def action_resolve(self) -> None:
-        self._act("resolve")
-
-    def action_escalate(self) -> None:
-        self._act("escalate")
-
-    def action_snooze(self) -> None:
-        self._act("snooze")
 
     def action_open_patient(self) -> None:
         alert = self.current_alert()

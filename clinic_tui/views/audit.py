@@ -12,7 +12,9 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import DataTable, Header, Input, Static, TabbedContent, TabPane
 
+from clinic_tui import labels
 from clinic_tui.api.schemas import AuditEventOut, BreakGlassReview
+from clinic_tui.i18n import N_, _, ngettext
 from clinic_tui.views.base import AppScreen
 from clinic_tui.views.format import local_time, plain
 from clinic_tui.widgets.filter_box import FilterBox
@@ -42,17 +44,32 @@ class AuditScreen(AppScreen):
         Binding(
             "slash",
             "filter",
-            "Filter",
+            N_("Filter"),
             id="audit.filter",
-            tooltip="Filter: user:NAME outcome:denied action:read person:ID",
+            tooltip=N_("Filter: user:NAME outcome:denied action:read person:ID"),
         ),
-        Binding("escape", "clear_filter", "Clear", id="audit.clear", tooltip="Clear the filter", show=False),
         Binding(
-            "v", "verify", "Verify chain", id="audit.verify", tooltip="Check the audit hash chain end to end"
+            "escape",
+            "clear_filter",
+            N_("Clear"),
+            id="audit.clear",
+            tooltip=N_("Clear the filter"),
+            show=False,
         ),
-        Binding("r", "refresh", "Refresh", id="audit.refresh", tooltip="Reload"),
         Binding(
-            "n", "review", "Review", id="audit.review", tooltip="Review the selected break-the-glass access"
+            "v",
+            "verify",
+            N_("Verify chain"),
+            id="audit.verify",
+            tooltip=N_("Check the audit hash chain end to end"),
+        ),
+        Binding("r", "refresh", N_("Refresh"), id="audit.refresh", tooltip=N_("Reload")),
+        Binding(
+            "n",
+            "review",
+            N_("Review"),
+            id="audit.review",
+            tooltip=N_("Review the selected break-the-glass access"),
         ),
     ]
 
@@ -66,32 +83,38 @@ class AuditScreen(AppScreen):
         yield Header()
         yield WhoAmI(id="whoami")
         with TabbedContent(id="audit-tabs"):
-            with TabPane("Access log", id="tab-log"):
-                yield FilterBox("user:anna outcome:denied action:read person:ID")
+            with TabPane(_("Access log"), id="tab-log"):
+                yield FilterBox(_("user:anna outcome:denied action:read person:ID"))
                 yield DataTable(id="audit-log", cursor_type="row", zebra_stripes=True)
-            with TabPane("Break-the-glass reviews", id="tab-reviews"):
+            with TabPane(_("Break-the-glass reviews"), id="tab-reviews"):
                 yield DataTable(id="reviews", cursor_type="row")
                 yield Static("", id="review-reason")
         yield Static("", id="list-status")
         yield KeyFooter()
 
     def on_mount(self) -> None:
-        user = self.app.client.user
-        self.title = f"Audit — {user.organization_name}"
+        user = self.app.session.user
+        self.title = _("Audit — {organization}").format(organization=user.organization_name)
         log = self.query_one("#audit-log", DataTable)
         for label, key, width in (
             ("#", "seq", 7),
-            ("When", "ts", 17),
-            ("Who", "who", 18),
-            ("Action", "action", 14),
-            ("Person", "person", 9),
-            ("Purpose", "purpose", 14),
-            ("Outcome", "outcome", 8),
-            ("Why", "why", 44),
+            (_("When"), "ts", 17),
+            (_("Who"), "who", 18),
+            (_("Action"), "action", 14),
+            (_("Person"), "person", 9),
+            (_("Purpose"), "purpose", 14),
+            (_("Outcome"), "outcome", 8),
+            (_("Why"), "why", 44),
         ):
             log.add_column(label, key=key, width=width)
         reviews = self.query_one("#reviews", DataTable)
-        for label, width in (("Opened", 17), ("Nurse", 12), ("Person", 9), ("Until", 17), ("Reason", 50)):
+        for label, width in (
+            (_("Opened"), 17),
+            (_("Nurse"), 12),
+            (_("Person"), 9),
+            (_("Until"), 17),
+            (_("Reason"), 50),
+        ):
             reviews.add_column(label, width=width)
         log.focus()
         self.load()
@@ -104,7 +127,7 @@ class AuditScreen(AppScreen):
         return parse_filter(self.query_one("#filter", Input).value)
 
     def _row(self, e: AuditEventOut) -> list:
-        who = f"{e.username or '—'} ({e.role})" if e.role else (e.username or "—")
+        who = f"{e.username or '—'} ({labels.role(e.role)})" if e.role else (e.username or "—")
         return [
             plain(e.seq),
             plain(local_time(e.ts)),
@@ -112,23 +135,25 @@ class AuditScreen(AppScreen):
             plain(e.action),
             plain((e.person_id or "")[:6]),
             plain(e.purpose),
-            Text(e.outcome, style=OUTCOME_STYLE.get(e.outcome, "")),
+            Text(labels.outcome(e.outcome), style=OUTCOME_STYLE.get(e.outcome, "")),
             plain(e.reason),
         ]
 
     @work(exclusive=True, group="audit", exit_on_error=False)
     async def load(self) -> None:
-        page = await self.app.client.audit_events(limit=PAGE, **self.filters)
+        page = await self.app.session.client.audit_events(limit=PAGE, **self.filters)
         table = self.query_one("#audit-log", DataTable)
         with self.app.batch_update():
             table.clear()
             for e in page.items:
                 table.add_row(*self._row(e), key=str(e.seq))
         self.next_before = page.next_before_seq
-        self.query_one("#list-status", Static).update(
-            f"{table.row_count} records, newest first"
-            + (" · older load as you scroll" if self.next_before else "")
+        status = ngettext("{n} record, newest first", "{n} records, newest first", table.row_count).format(
+            n=table.row_count
         )
+        if self.next_before:
+            status += " · " + _("older load as you scroll")
+        self.query_one("#list-status", Static).update(status)
 
     @work(exclusive=True, group="audit-more", exit_on_error=False)
     async def load_more(self) -> None:
@@ -136,7 +161,9 @@ class AuditScreen(AppScreen):
             return
         self.loading_more = True
         try:
-            page = await self.app.client.audit_events(before_seq=self.next_before, limit=PAGE, **self.filters)
+            page = await self.app.session.client.audit_events(
+                before_seq=self.next_before, limit=PAGE, **self.filters
+            )
         finally:
             self.loading_more = False
         table = self.query_one("#audit-log", DataTable)
@@ -169,21 +196,23 @@ class AuditScreen(AppScreen):
 
     @work(exclusive=True, group="audit-verify", exit_on_error=False)
     async def action_verify(self) -> None:
-        self.query_one("#list-status", Static).update("Verifying the audit chain…")
-        result = await self.app.client.audit_verify()
+        self.query_one("#list-status", Static).update(_("Verifying the audit chain…"))
+        result = await self.app.session.client.audit_verify()
         if result.ok:
-            text = f"Audit chain intact: {result.checked} records verified."
-            self.app.notify(text, title="Audit verify", timeout=6)
+            text = _("Audit chain intact: {n} records verified.").format(n=result.checked)
+            self.app.notify(text, title=_("Audit verify"), timeout=6)
         else:
-            text = f"AUDIT CHAIN BROKEN at record {result.first_bad_seq}: {result.problem}"
-            self.app.notify(text, title="Audit verify", severity="error", timeout=15)
-        self.query_one("#list-status", Static).update(text)
+            text = _("AUDIT CHAIN BROKEN at record {seq}: {problem}").format(
+                seq=result.first_bad_seq, problem=result.problem
+            )
+            self.app.notify(text, title=_("Audit verify"), severity="error", timeout=15, markup=False)
+        self.query_one("#list-status", Static).update(Text(text))
 
     # ------------------------------------------------------------------ reviews
 
     @work(exclusive=True, group="reviews", exit_on_error=False)
     async def load_reviews(self) -> None:
-        data = await self.app.client.break_glass_reviews()
+        data = await self.app.session.client.break_glass_reviews()
         self.reviews = {r.id: r for r in data.items}
         table = self.query_one("#reviews", DataTable)
         with self.app.batch_update():
@@ -198,7 +227,7 @@ class AuditScreen(AppScreen):
                     key=r.id,
                 )
         pane = self.query_one(TabbedContent)
-        pane.get_tab("tab-reviews").label = f"Break-the-glass reviews ({len(data.items)})"
+        pane.get_tab("tab-reviews").label = Text(_("Break-the-glass reviews ({n})").format(n=len(data.items)))
 
     @on(DataTable.RowHighlighted, "#reviews")
     def _show_reason(self, event: DataTable.RowHighlighted) -> None:
@@ -212,31 +241,41 @@ class AuditScreen(AppScreen):
     def action_review(self, note: str = "") -> None:
         table = self.query_one("#reviews", DataTable)
         if not table.row_count:
-            self.app.notify("No break-the-glass access is waiting for review.")
+            self.app.notify(_("No break-the-glass access is waiting for review."))
             return
         self.query_one(TabbedContent).active = "tab-reviews"
         grant_id = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
         review = self.reviews[grant_id]
         prompt = TextPrompt(
-            f"Review emergency access by {review.username}",
-            f"Reason given: {review.reason}\nYour review note (required):",
+            _("Review emergency access by {username}").format(username=review.username),
+            Text(
+                _("Reason given: {reason}").format(reason=review.reason)
+                + "\n"
+                + _("Your review note (required):")
+            ),
             initial=note,
         )
         self.app.push_screen(prompt, lambda text: text and self.send_review(grant_id, text))
 
     @work(group="review-send", exit_on_error=False)
     async def send_review(self, grant_id: str, note: str) -> None:
+        """Recovers from a server that did not answer (the note comes back in the dialog); any
+        refusal (already reviewed, ...) reloads the reviews and goes to the app's error handler."""
         from clinic_tui.api.client import ApiError, Unreachable
+        from clinic_tui.errors import describe
 
         try:
-            await self.app.client.review_break_glass(grant_id, note)
+            await self.app.session.client.review_break_glass(grant_id, note)
         except Unreachable as exc:
-            self.app.notify(f"{exc.message} Your note is kept.", severity="error")
+            self.app.notify(
+                describe(exc).text + " " + _("Your note is kept."), severity="error", markup=False
+            )
             self.action_review(note)
             return
-        except ApiError as exc:
-            self.app.notify(exc.message, severity="warning")
-        else:
-            self.app.notify("Review recorded.")
+        except ApiError:
+            self.load_reviews()
+            self.load()
+            raise
+        self.app.notify(_("Review recorded."))
         self.load_reviews()
         self.load()

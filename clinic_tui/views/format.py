@@ -6,7 +6,10 @@ from datetime import date, datetime
 
 from rich.text import Text
 
-NOT_SHARED = "not shared by the patient"
+from clinic_tui.domain.personnummer import format_display
+from clinic_tui.i18n import N_, _
+
+NOT_SHARED = N_("not shared by the patient")
 
 
 def local_time(value: datetime | None, with_date: bool = True) -> str:
@@ -19,14 +22,15 @@ def local_time(value: datetime | None, with_date: bool = True) -> str:
 def age_text(value: datetime, now: datetime) -> str:
     seconds = max(0, int((now - value).total_seconds()))
     if seconds < 3600:
-        return f"{seconds // 60} min"
+        return _("{n} min").format(n=seconds // 60)
     if seconds < 86400:
-        return f"{seconds // 3600} h"
-    return f"{seconds // 86400} d"
+        return _("{n} h").format(n=seconds // 3600)
+    return _("{n} d").format(n=seconds // 86400)
 
 
-def withheld(text: str = NOT_SHARED) -> Text:
-    return Text(text, style="italic dim")
+def withheld(text: str | None = None) -> Text:
+    """A withheld value: ``text`` (already worded) or "not shared by the patient"."""
+    return Text(_(NOT_SHARED) if text is None else text, style="italic dim")
 
 
 def plain(value: object | None) -> Text:
@@ -39,6 +43,7 @@ def plain(value: object | None) -> Text:
 
 
 def personnummer_display(pnr: str | None) -> str | None:
+    """``YYYYMMDD-XXXX`` (the domain's format) for a 12-digit number; anything else as it came."""
     if not pnr:
         return None
-    return f"{pnr[:8]}-{pnr[8:]}" if len(pnr) == 12 else pnr
+    return format_display(pnr) if len(pnr) == 12 and pnr.isdigit() else pnr

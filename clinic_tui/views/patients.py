@@ -8,7 +8,10 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import DataTable, Header, Input, Static
 
+from clinic_tui import labels
 from clinic_tui.api.schemas import PatientSummary
+from clinic_tui.domain.roles import Basis, Role
+from clinic_tui.i18n import N_, _
 from clinic_tui.views.base import AppScreen
 from clinic_tui.views.format import personnummer_display, plain, withheld
 from clinic_tui.widgets.filter_box import FilterBox
@@ -16,6 +19,8 @@ from clinic_tui.widgets.key_footer import KeyFooter
 from clinic_tui.widgets.whoami import WhoAmI
 
 REFRESH_SECONDS = 30
+#: what the list is called, by role
+PEOPLE = {Role.NURSE: N_("Patients"), Role.COACH: N_("Participants")}
 
 
 class PatientListScreen(AppScreen):
@@ -23,19 +28,29 @@ class PatientListScreen(AppScreen):
         Binding(
             "slash",
             "filter",
-            "Filter",
+            N_("Filter"),
             id="patients.filter",
-            tooltip="Filter by name, personnummer or condition",
+            tooltip=N_("Filter by name, personnummer or condition"),
         ),
-        Binding("escape", "clear_filter", "Clear filter", id="patients.clear", tooltip="Clear the filter"),
-        Binding("enter", "open", "Open", id="patients.open", tooltip="Open the selected person", show=True),
-        Binding("r", "refresh", "Refresh", id="patients.refresh", tooltip="Reload the list from the server"),
+        Binding(
+            "escape", "clear_filter", N_("Clear filter"), id="patients.clear", tooltip=N_("Clear the filter")
+        ),
+        Binding(
+            "enter", "open", N_("Open"), id="patients.open", tooltip=N_("Open the selected person"), show=True
+        ),
+        Binding(
+            "r",
+            "refresh",
+            N_("Refresh"),
+            id="patients.refresh",
+            tooltip=N_("Reload the list from the server"),
+        ),
         Binding(
             "b",
             "break_glass",
-            "Emergency access",
+            N_("Emergency access"),
             id="patients.break_glass",
-            tooltip="Break the glass: open a record without consent, with a reason (nurses)",
+            tooltip=N_("Break the glass: open a record without consent, with a reason (nurses)"),
         ),
     ]
 
@@ -46,21 +61,21 @@ class PatientListScreen(AppScreen):
     def compose(self) -> ComposeResult:
         yield Header()
         yield WhoAmI(id="whoami")
-        yield FilterBox("Filter: name, personnummer, condition (Esc clears)")
+        yield FilterBox(_("Filter: name, personnummer, condition (Esc clears)"))
         yield DataTable(id="patients", cursor_type="row", zebra_stripes=True)
-        yield Static("Loading…", id="list-status")
+        yield Static(_("Loading…"), id="list-status")
         yield KeyFooter()
 
     def on_mount(self) -> None:
-        user = self.app.client.user
-        role_word = {"nurse": "Patients", "coach": "Participants", "supervisor": "People"}[user.role]
-        self.title = f"{role_word} — {user.organization_name}"
+        user = self.app.session.user
+        people = _(PEOPLE.get(user.role, N_("People")))
+        self.title = _("{people} — {organization}").format(people=people, organization=user.organization_name)
         table = self.query_one(DataTable)
-        table.add_column("Name", key="name", width=28)
-        table.add_column("Personnummer", key="pnr", width=15)
-        table.add_column("Born", key="born", width=11)
-        table.add_column("Conditions", key="conditions", width=34)
-        table.add_column("Access", key="access", width=20)
+        table.add_column(_("Name"), key="name", width=28)
+        table.add_column(_("Personnummer"), key="pnr", width=15)
+        table.add_column(_("Born"), key="born", width=11)
+        table.add_column(_("Conditions"), key="conditions", width=34)
+        table.add_column(_("Access"), key="access", width=20)
         table.focus()
         self.load()
         self.set_interval(REFRESH_SECONDS, self.load)
@@ -74,7 +89,7 @@ class PatientListScreen(AppScreen):
         items: list[PatientSummary] = []
         cursor = None
         while True:
-            page = await self.app.client.patients(q=query or None, cursor=cursor)
+            page = await self.app.session.client.patients(q=query or None, cursor=cursor)
             items += page.items
             cursor = page.next_cursor
             if not cursor or len(items) >= 5000:
@@ -95,23 +110,27 @@ class PatientListScreen(AppScreen):
                     plain(p.label) if shares_identity else withheld(p.label),
                     plain(personnummer_display(p.personnummer))
                     if shares_identity
-                    else withheld("not shared"),
+                    else withheld(_("not shared")),
                     plain(p.birth_date) if shares_identity else withheld("—"),
-                    plain(", ".join(p.conditions)) if p.conditions is not None else withheld("not shared"),
-                    Text("break-glass", style="bold red")
-                    if p.access_basis == "break_glass"
-                    else plain(p.access_basis),
+                    plain(", ".join(p.conditions)) if p.conditions is not None else withheld(_("not shared")),
+                    Text(labels.basis(p.access_basis), style="bold red")
+                    if p.access_basis == Basis.BREAK_GLASS
+                    else plain(labels.basis(p.access_basis)),
                     key=p.id,
                 )
             if keep in self.people:
                 table.move_cursor(row=table.get_row_index(keep))
         status = self.query_one("#list-status", Static)
-        if self.app.client.user.role == "supervisor":
-            status.update("Supervisors do not see personal data; use the audit views.")
+        if self.app.session.user.role == Role.SUPERVISOR:
+            status.update(_("Supervisors do not see personal data; use the audit views."))
         elif not items:
-            status.update("No one matches." if query else "No one has shared data with your organization.")
+            status.update(
+                _("No one matches.") if query else _("No one has shared data with your organization.")
+            )
+        elif query:
+            status.update(Text(_("{n} shown matching “{query}”").format(n=len(items), query=query)))
         else:
-            status.update(f"{len(items)} shown" + (f" matching “{query}”" if query else ""))
+            status.update(_("{n} shown").format(n=len(items)))
 
     # ------------------------------------------------------------------ actions
 
@@ -144,11 +163,8 @@ class PatientListScreen(AppScreen):
 
     def check_action(self, action: str, parameters: tuple) -> bool | None:
         if action == "break_glass":
-            return (
-                self.app.client is not None
-                and self.app.client.user is not None
-                and (self.app.client.user.role == "nurse")
-            )
+            session = self.app.session
+            return session is not None and session.user is not None and session.user.role == Role.NURSE
         return True
 
     def action_break_glass(self, personnummer: str = "", reason: str = "", error: str = "") -> None:
@@ -162,23 +178,31 @@ class PatientListScreen(AppScreen):
 
     @work(group="break-glass", exit_on_error=False)
     async def break_glass(self, personnummer: str, reason: str) -> None:
-        from clinic_tui.api.client import ApiError, Unreachable
+        """Recovers from what a reason typed would be lost to (the dialog comes back with it, and
+        the refusal); a session that ended goes to the app's one error handler."""
+        from clinic_tui.api.client import ApiError, NotAuthenticated, Unreachable
+        from clinic_tui.api.schemas import ErrorCode
+        from clinic_tui.errors import describe
 
+        client = self.app.session.client
         try:
-            grant = await self.app.client.break_glass_by_personnummer(personnummer, reason)
+            grant = await client.break_glass_by_personnummer(personnummer, reason)
+        except NotAuthenticated:
+            raise
         except Unreachable as exc:
-            self.action_break_glass(personnummer, reason, f"{exc.message} Nothing was lost; try again.")
+            kept = describe(exc).text + " " + _("Nothing was lost; try again.")
+            self.action_break_glass(personnummer, reason, kept)
             return
         except ApiError as exc:
-            if exc.status == 409:  # already has access by consent: just open it
-                self.app.notify(exc.message)
-                found = await self.app.client.patients(q=personnummer)
+            if exc.code == ErrorCode.ALREADY_HAS_ACCESS or exc.status == 409:  # consent: just open it
+                self.app.notify(describe(exc).text, markup=False)
+                found = await client.patients(q=personnummer)
                 if found.items:
                     self.open_person(found.items[0].id)
                 return
-            self.action_break_glass(personnummer, reason, exc.message)
+            self.action_break_glass(personnummer, reason, describe(exc).text)
             return
-        self.app.notify("Emergency access granted; it is logged and will be reviewed.", severity="warning")
+        self.app.notify(_("Emergency access granted; it is logged and will be reviewed."), severity="warning")
         self.load()
         self.open_person(grant.person_id)
 

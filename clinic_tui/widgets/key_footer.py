@@ -1,17 +1,25 @@
-"""KeyFooter: Textual's Footer, rebuilt only when what it shows changes.
+"""KeyFooter: Textual's Footer in the user's language, rebuilt only when what it shows changes.
 
-The stock Footer recomposes (unmounts and mounts one widget per key) on every bindings update:
-each focus change, each screen resume, each ``refresh_bindings``. On the patient screen that was
-two to four rebuilds of ~17 keys per open, about 15 ms each, while the record and chart were
-arriving. Here a rebuild happens only when the keys, their descriptions or their enabled state
-differ from the last one composed; everything else (look, grouping, clicks) is the stock Footer.
+- Descriptions and tooltips are declared in English (``N_``) when a class is defined; the footer
+  translates them as it draws them, so the language can be chosen after the modules are imported.
+- The stock Footer recomposes (unmounts and mounts one widget per key) on every bindings update:
+  each focus change, each screen resume, each ``refresh_bindings``. Here a rebuild happens only when
+  the keys, their descriptions or their enabled state differ from the last one composed (the
+  patient screen's open path, docs/performance.md); everything else (look, grouping, clicks) is
+  the stock Footer.
 """
 
 from __future__ import annotations
 
-from textual.app import ComposeResult
+import dataclasses
+from collections.abc import Iterable
+
+from textual.app import App, ComposeResult
+from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import Footer
+
+from clinic_tui.i18n import _
 
 
 def _shown(screen: Screen) -> tuple:
@@ -20,6 +28,19 @@ def _shown(screen: Screen) -> tuple:
         for (_node, binding, enabled, tooltip) in screen.active_bindings.values()
         if binding.show
     )
+
+
+def shown_key(app: App, binding: Binding) -> str:
+    """The key the user presses for ``binding`` (after their keymap), as the footer shows it."""
+    settings = getattr(app, "settings", None)
+    remapped = settings.keymap.get(binding.id) if settings is not None and binding.id else None
+    key = (remapped or binding.key).split(",")[0].strip()
+    return app.get_key_display(dataclasses.replace(binding, key=key))
+
+
+def key_hints(app: App, bindings: Iterable[Binding]) -> str:
+    """ "m Next chart · 1 7d · …": the shown ``bindings`` with their keys, for a section's title."""
+    return " · ".join(f"{shown_key(app, b)} {_(b.description)}" for b in bindings if b.show)
 
 
 class KeyFooter(Footer):
@@ -33,7 +54,13 @@ class KeyFooter(Footer):
     def compose(self) -> ComposeResult:
         if self._told and self.is_attached:
             self._composed = _shown(self.screen)
-        yield from super().compose()
+        for widget in super().compose():
+            # a key (FooterKey, not exported by Textual): the one part with a description
+            if isinstance(getattr(widget, "description", None), str):
+                widget.description = _(widget.description)
+                if widget.tooltip:
+                    widget.tooltip = _(str(widget.tooltip))
+            yield widget
 
     def bindings_changed(self, screen: Screen) -> None:
         if self._composed is not None and screen is self.screen and _shown(screen) == self._composed:

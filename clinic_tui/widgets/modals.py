@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -11,6 +12,8 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, OptionList, Static, TextArea
 from textual.widgets.option_list import Option
+
+from clinic_tui.i18n import N_, _
 
 
 class TextPrompt(ModalScreen[str | None]):
@@ -21,13 +24,22 @@ class TextPrompt(ModalScreen[str | None]):
     """
 
     BINDINGS = [
-        Binding("escape", "cancel", "Cancel", id="prompt.cancel", tooltip="Close without doing anything"),
-        Binding("ctrl+s", "commit", "Save", id="prompt.commit", tooltip="Commit", priority=True),
+        Binding(
+            "escape", "cancel", N_("Cancel"), id="prompt.cancel", tooltip=N_("Close without doing anything")
+        ),
+        Binding("ctrl+s", "commit", N_("Save"), id="prompt.commit", tooltip=N_("Commit"), priority=True),
     ]
 
     def __init__(
-        self, title: str, prompt: str, *, min_length: int = 1, max_length: int = 2000, initial: str = ""
+        self,
+        title: str,
+        prompt: str | Text,
+        *,
+        min_length: int = 1,
+        max_length: int = 2000,
+        initial: str = "",
     ):
+        """``title`` and ``prompt`` are shown as written (plain text: never read as markup)."""
         super().__init__()
         self.title_text = title
         self.prompt = prompt
@@ -37,13 +49,13 @@ class TextPrompt(ModalScreen[str | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="modal-box"):
-            yield Static(self.title_text, classes="modal-title")
-            yield Static(self.prompt, classes="muted")
+            yield Static(Text(self.title_text), classes="modal-title")
+            yield Static(Text(self.prompt) if isinstance(self.prompt, str) else self.prompt, classes="muted")
             yield TextArea(self.initial, id="prompt-text", soft_wrap=True)
             yield Static("", id="prompt-error", classes="modal-error")
             with Horizontal(classes="modal-buttons"):
-                yield Button("Save (Ctrl+S)", id="ok", variant="primary")
-                yield Button("Cancel (Esc)", id="cancel")
+                yield Button(_("Save (Ctrl+S)"), id="ok", variant="primary")
+                yield Button(_("Cancel (Esc)"), id="cancel")
 
     def on_mount(self) -> None:
         self.query_one(TextArea).focus()
@@ -61,33 +73,33 @@ class TextPrompt(ModalScreen[str | None]):
         error = self.query_one("#prompt-error", Static)
         if len(text) < self.min_length:
             error.update(
-                "This cannot be empty."
+                _("This cannot be empty.")
                 if self.min_length <= 1
-                else f"Write at least {self.min_length} characters."
+                else _("Write at least {n} characters.").format(n=self.min_length)
             )
             return
         if len(text) > self.max_length:
-            error.update(f"At most {self.max_length} characters, please.")
+            error.update(_("At most {n} characters, please.").format(n=self.max_length))
             return
         self.dismiss(text)
 
 
 SNOOZE_CHOICES = [
-    ("1h", "1 hour", timedelta(hours=1)),
-    ("4h", "4 hours", timedelta(hours=4)),
-    ("24h", "24 hours", timedelta(hours=24)),
+    ("1h", N_("1 hour"), timedelta(hours=1)),
+    ("4h", N_("4 hours"), timedelta(hours=4)),
+    ("24h", N_("24 hours"), timedelta(hours=24)),
 ]
 
 
 class SnoozePrompt(ModalScreen[datetime | None]):
-    BINDINGS = [Binding("escape", "cancel", "Cancel", id="snooze.cancel", tooltip="Do not snooze")]
+    BINDINGS = [Binding("escape", "cancel", N_("Cancel"), id="snooze.cancel", tooltip=N_("Do not snooze"))]
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="modal-box"):
-            yield Static("Snooze alert until…", classes="modal-title")
+            yield Static(_("Snooze alert until…"), classes="modal-title")
             yield OptionList(
-                *[Option(label, id=key) for key, label, _ in SNOOZE_CHOICES],
-                Option("tomorrow 08:00", id="tomorrow"),
+                *[Option(_(label), id=key) for key, label, _delta in SNOOZE_CHOICES],
+                Option(_("tomorrow 08:00"), id="tomorrow"),
                 id="snooze-options",
             )
 
@@ -103,14 +115,14 @@ class SnoozePrompt(ModalScreen[datetime | None]):
         if event.option.id == "tomorrow":
             until = (now + timedelta(days=1)).replace(hour=8, minute=0, second=0, microsecond=0)
         else:
-            until = now + next(d for key, _, d in SNOOZE_CHOICES if key == event.option.id)
+            until = now + next(d for key, _label, d in SNOOZE_CHOICES if key == event.option.id)
         self.dismiss(until)
 
 
 class ConfirmPrompt(ModalScreen[bool]):
     BINDINGS = [
-        Binding("escape", "no", "No", id="confirm.no", tooltip="Cancel"),
-        Binding("y", "yes", "Yes", id="confirm.yes", tooltip="Confirm"),
+        Binding("escape", "no", N_("No"), id="confirm.no", tooltip=N_("Cancel")),
+        Binding("y", "yes", N_("Yes"), id="confirm.yes", tooltip=N_("Confirm")),
     ]
 
     def __init__(self, question: str):
@@ -119,10 +131,10 @@ class ConfirmPrompt(ModalScreen[bool]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="modal-box"):
-            yield Static(self.question)
+            yield Static(Text(self.question))
             with Horizontal(classes="modal-buttons"):
-                yield Button("Yes (y)", id="yes", variant="warning")
-                yield Button("No (Esc)", id="no")
+                yield Button(_("Yes (y)"), id="yes", variant="warning")
+                yield Button(_("No (Esc)"), id="no")
 
     @on(Button.Pressed, "#yes")
     def action_yes(self) -> None:
@@ -137,9 +149,14 @@ class BreakGlassPrompt(ModalScreen[tuple[str, str] | None]):
     """Emergency access: the person's personnummer and a typed reason (at least 10 characters)."""
 
     BINDINGS = [
-        Binding("escape", "cancel", "Cancel", id="glass.cancel", tooltip="Do not open the record"),
+        Binding("escape", "cancel", N_("Cancel"), id="glass.cancel", tooltip=N_("Do not open the record")),
         Binding(
-            "ctrl+s", "commit", "Open record", id="glass.commit", tooltip="Open the record", priority=True
+            "ctrl+s",
+            "commit",
+            N_("Open record"),
+            id="glass.commit",
+            tooltip=N_("Open the record"),
+            priority=True,
         ),
     ]
 
@@ -150,20 +167,22 @@ class BreakGlassPrompt(ModalScreen[tuple[str, str] | None]):
     def compose(self) -> ComposeResult:
         pnr, reason, error = self.initial
         with Vertical(classes="modal-box"):
-            yield Static("Emergency access (break the glass)", classes="modal-title")
+            yield Static(_("Emergency access (break the glass)"), classes="modal-title")
             yield Static(
-                "Opens a record without the patient's consent, for vital interests only. The access is "
-                "time-limited, logged as an emergency, reviewed by your supervisor, and the patient is "
-                "told.",
+                _(
+                    "Opens a record without the patient's consent, for vital interests only. The access is "
+                    "time-limited, logged as an emergency, reviewed by your supervisor, and the patient is "
+                    "told."
+                ),
                 classes="muted",
             )
-            yield Input(pnr, placeholder="Personnummer (YYYYMMDD-XXXX)", id="glass-pnr", max_length=13)
-            yield Static("Reason (required, at least 10 characters):")
+            yield Input(pnr, placeholder=_("Personnummer (YYYYMMDD-XXXX)"), id="glass-pnr", max_length=13)
+            yield Static(_("Reason (required, at least 10 characters):"))
             yield TextArea(reason, id="glass-reason", soft_wrap=True)
-            yield Static(error, id="glass-error", classes="modal-error")
+            yield Static(Text(error), id="glass-error", classes="modal-error")
             with Horizontal(classes="modal-buttons"):
-                yield Button("Open record (Ctrl+S)", id="ok", variant="error")
-                yield Button("Cancel (Esc)", id="cancel")
+                yield Button(_("Open record (Ctrl+S)"), id="ok", variant="error")
+                yield Button(_("Cancel (Esc)"), id="cancel")
 
     def on_mount(self) -> None:
         self.query_one("#glass-pnr", Input).focus()
@@ -187,10 +206,11 @@ class BreakGlassPrompt(ModalScreen[tuple[str, str] | None]):
         try:
             pnr = normalize(self.query_one("#glass-pnr", Input).value.strip())
         except PersonnummerError as exc:
-            error.update(f"Personnummer: {exc}")
+            # the domain's reasons are extracted for translation (keyword PersonnummerError, babel.cfg)
+            error.update(Text(_("Personnummer: {problem}").format(problem=_(str(exc)))))
             return
         reason = self.query_one("#glass-reason", TextArea).text.strip()
         if len(reason) < 10:
-            error.update("Write the reason: at least 10 characters.")
+            error.update(_("Write the reason: at least 10 characters."))
             return
         self.dismiss((pnr, reason))

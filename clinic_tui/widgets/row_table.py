@@ -30,6 +30,8 @@ from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
+from clinic_tui.i18n import N_
+
 PAD = 1  # blank cells either side of each column's text
 _MOVED = object()  # (RowTable._move: a plain cursor move, not a replacement of the rows)
 
@@ -94,13 +96,15 @@ class RowTable(ScrollView, can_focus=True):
     }
     """
     BINDINGS = [
-        Binding("up", "cursor(-1)", "Up", show=False, id="table.up", tooltip="Previous row"),
-        Binding("down", "cursor(1)", "Down", show=False, id="table.down", tooltip="Next row"),
-        Binding("pageup", "page(-1)", "Page up", show=False, id="table.pageup", tooltip="A page up"),
-        Binding("pagedown", "page(1)", "Page down", show=False, id="table.pagedown", tooltip="A page down"),
-        Binding("home", "first", "First", show=False, id="table.home", tooltip="First row"),
-        Binding("end", "last", "Last", show=False, id="table.end", tooltip="Last loaded row"),
-        Binding("enter", "select", "Open", show=False, id="table.select", tooltip="Open this row"),
+        Binding("up", "cursor(-1)", N_("Up"), show=False, id="table.up", tooltip=N_("Previous row")),
+        Binding("down", "cursor(1)", N_("Down"), show=False, id="table.down", tooltip=N_("Next row")),
+        Binding("pageup", "page(-1)", N_("Page up"), show=False, id="table.pageup", tooltip=N_("A page up")),
+        Binding(
+            "pagedown", "page(1)", N_("Page down"), show=False, id="table.pagedown", tooltip=N_("A page down")
+        ),
+        Binding("home", "first", N_("First"), show=False, id="table.home", tooltip=N_("First row")),
+        Binding("end", "last", N_("Last"), show=False, id="table.end", tooltip=N_("Last loaded row")),
+        Binding("enter", "select", N_("Open"), show=False, id="table.select", tooltip=N_("Open this row")),
     ]
 
     cursor_row: reactive[int] = reactive(0, always_update=False, init=False)

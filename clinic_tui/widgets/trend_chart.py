@@ -13,6 +13,8 @@ from textual.app import ComposeResult
 from textual.widget import Widget
 from textual_plotext import PlotextPlot
 
+from clinic_tui.i18n import _
+
 
 @dataclass
 class ChartData:
@@ -54,7 +56,9 @@ class TrendChart(Widget):
         def x_of(t: datetime) -> float:
             return -(end - t).total_seconds() / 86400.0
 
-        plt.title(f"{data.title} ({data.unit}) · last {data.days} days")
+        plt.title(
+            _("{title} ({unit}) · last {days} days").format(title=data.title, unit=data.unit, days=data.days)
+        )
         plt.xlim(-data.days, 0)
         if data.points:
             xs = [x_of(t) for t, _ in data.points]

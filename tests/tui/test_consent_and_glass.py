@@ -8,6 +8,7 @@ from clinic_tui.views.audit import AuditScreen
 from clinic_tui.views.patient import PatientScreen
 from clinic_tui.views.patients import PatientListScreen
 from clinic_tui.widgets.modals import BreakGlassPrompt
+from clinic_tui.widgets.patient import AlertsPanel
 from tests.factories import PASSWORD
 from tests.tui.conftest import log_in, settle, to_patients
 
@@ -85,7 +86,7 @@ async def test_withdrawn_consent_clears_an_open_patient_screen(tui, clinic, sess
         await screen.load().wait()
         await settle(pilot)
         assert not isinstance(app.screen, PatientScreen)
-        assert screen.detail is None and screen.alerts == {}
+        assert screen.detail is None and screen.query_one(AlertsPanel).alerts == {}
         # and the list drops her on its next refresh
         await app.screen.load().wait()
         await settle(pilot)

@@ -89,7 +89,7 @@ async def test_a_stopped_demo_backend_is_started_again_and_the_typed_note_is_sav
     app = ClinicApp()
     async with app.run_test(size=(140, 45), notifications=True) as pilot:
         await app.client_ready.wait()
-        first = app.backend
+        first = app.supervisor.backend
         assert first is not None and first.failure is None
         await log_in(pilot, "anna", "demo-password")
         queue = app.screen
@@ -105,12 +105,13 @@ async def test_a_stopped_demo_backend_is_started_again_and_the_typed_note_is_sav
 
         os.kill(first.proc.pid, signal.SIGKILL)
         for _ in range(600):
-            if app.backend is not first and app.backend.url and app.client.base_url == app.backend.url:
+            backend = app.supervisor.backend
+            if backend is not first and backend.url and app.session.client.base_url == backend.url:
                 break
             await pilot.pause(0.05)
         else:
             raise AssertionError("the demo backend was not started again")
-        assert app.backend.url != first.url
+        assert app.supervisor.backend.url != first.url
         assert isinstance(app.screen, TextPrompt)  # what she was typing is still in front of her
         await pilot.press("ctrl+s")
         await settle(pilot)
@@ -119,17 +120,18 @@ async def test_a_stopped_demo_backend_is_started_again_and_the_typed_note_is_sav
         told = toasts(app)
         assert "stopped (exit -9)" in told and "running again" in told and "Alert resolved" in told
     _assert_released(first)
-    _assert_released(app.backend)  # the one that was running when the app quit
+    _assert_released(app.supervisor.backend)  # the one that was running when the app quit
 
 
 async def test_a_demo_backend_that_keeps_stopping_is_not_restarted_forever(tmp_path, monkeypatch):
-    from clinic_tui import app as app_module
+    from clinic_tui import backend as backend_module
+    from clinic_tui.app import ClinicApp
 
-    monkeypatch.setattr(app_module, "MAX_RESTARTS", 0)
-    app = app_module.ClinicApp()
+    monkeypatch.setattr(backend_module, "MAX_RESTARTS", 0)
+    app = ClinicApp()
     async with app.run_test(size=(120, 40), notifications=True) as pilot:
         await app.client_ready.wait()
-        first = app.backend
+        first = app.supervisor.backend
         os.kill(first.proc.pid, signal.SIGKILL)
         for _ in range(200):
             if "keeps stopping" in toasts(app):
@@ -138,7 +140,7 @@ async def test_a_demo_backend_that_keeps_stopping_is_not_restarted_forever(tmp_p
         else:
             raise AssertionError(f"not told: {toasts(app)}")
         await pilot.pause(0.5)
-        assert app.backend is first  # no new one
+        assert app.supervisor.backend is first  # no new one
     _assert_released(first)
 
 

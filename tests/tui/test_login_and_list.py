@@ -57,7 +57,7 @@ async def test_nurse_logs_in_and_sees_only_her_patients(tui, clinic, memory_keyr
         vera_row = next(r for r in rows if "Patient " in r)
         assert "Vera" not in vera_row and "not shared" in vera_row
         # the refresh token went to the keyring, nowhere else
-        stored = session_store.load(app.server_id)
+        stored = session_store.load(app.session.server_id)
         assert stored is not None and stored[0] == "anna"
 
 
@@ -116,7 +116,7 @@ async def test_remembered_session_resumes_and_logout_forgets_it(tui, clinic, mem
         await pilot.press("ctrl+o")
         await settle(pilot)
         assert isinstance(app2.screen, LoginScreen)
-        assert session_store.load(app2.server_id) is None
+        assert session_store.load(app2.session.server_id) is None
 
 
 async def test_without_a_keyring_the_user_is_told(tui, clinic, monkeypatch):

@@ -97,7 +97,7 @@ async def _open_the_patient_then_fail(pilot, app, gate: Gate) -> None:
     await pilot.press("o")
     await until(pilot, lambda: isinstance(app.screen, PatientScreen), "the patient screen")
     gate.fail()
-    await until(pilot, lambda: app.drafts, "the note kept")
+    await until(pilot, lambda: app.session.drafts, "the note kept")
     await settle(pilot)
 
 
@@ -116,13 +116,13 @@ async def test_a_note_that_times_out_after_she_opened_another_patient_waits_for_
         tui.open_patient(c.people["vera"].id)
         await until(pilot, lambda: patient.detail is not None, "vera's record shown")
         gate.fail()
-        await until(pilot, lambda: tui.drafts, "the note kept")
+        await until(pilot, lambda: tui.session.drafts, "the note kept")
         await settle(pilot)
 
         # no resolve prompt for nora over vera's record; she is told, and the note is kept
         assert tui.screen is patient and patient.person_id == c.people["vera"].id
         assert not isinstance(tui.screen, TextPrompt)
-        assert tui.drafts == {(alert_id, "resolve"): NOTE}
+        assert tui.session.drafts == {(alert_id, "resolve"): NOTE}
         told = toasts(tui)
         assert "did not answer in time" in told and "Nora Norrman" in told and "is kept" in told
 
@@ -136,7 +136,7 @@ async def test_a_note_that_times_out_after_she_opened_another_patient_waits_for_
         assert tui.screen.query_one(TextArea).text == NOTE
         await pilot.press("ctrl+s")
         await settle(pilot)
-        assert tui.drafts == {}
+        assert tui.session.drafts == {}
 
     session.rollback()
     assert session.get(Alert, alert_id).state == "resolved"
@@ -151,7 +151,7 @@ async def test_a_note_that_times_out_after_she_left_the_queue_does_not_cover_the
         await _type_and_save(pilot, tui, gate)
         await _open_the_patient_then_fail(pilot, tui, gate)
         assert isinstance(tui.screen, PatientScreen)
-        assert tui.drafts == {(alert_id, "resolve"): NOTE}
+        assert tui.session.drafts == {(alert_id, "resolve"): NOTE}
 
         # on the patient screen, the same alert: the note is there
         await pilot.press("x")
@@ -183,11 +183,11 @@ async def test_logging_out_with_an_unsaved_note_asks_first(gated):
         assert isinstance(tui.screen, ConfirmPrompt) and "1 alert note" in tui.screen.question
         await pilot.press("escape")  # no: she stays, the note too
         await settle(pilot)
-        assert isinstance(tui.screen, PatientScreen) and tui.drafts
+        assert isinstance(tui.screen, PatientScreen) and tui.session.drafts
 
         await pilot.press("ctrl+o")
         await settle(pilot)
         await pilot.press("y")
         await settle(pilot)
         assert isinstance(tui.screen, LoginScreen)
-        assert tui.drafts == {}
+        assert tui.session.drafts == {}

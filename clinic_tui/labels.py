@@ -1,0 +1,91 @@
+"""What the UI calls the shared vocabulary, in the user's language.
+
+The enums themselves (alert states and actions, roles, access bases) are defined once in
+``clinic_tui/domain``; this module only words them. Every table holds ``N_``-marked English and
+is read through the functions below, which translate at the moment of showing.
+"""
+
+from __future__ import annotations
+
+from clinic_tui.domain.alert_lifecycle import AlertAction, AlertState
+from clinic_tui.domain.alerts import Severity
+from clinic_tui.domain.roles import Basis, Outcome, Role
+from clinic_tui.i18n import N_, _
+
+#: an alert's state, as a row or a sentence names it
+STATE = {
+    AlertState.OPEN: N_("open"),
+    AlertState.ACKNOWLEDGED: N_("acknowledged"),
+    AlertState.SNOOZED: N_("snoozed"),
+    AlertState.RESOLVED: N_("resolved"),
+    AlertState.ESCALATED: N_("escalated"),
+}
+#: what an action did to an alert ("Alert resolved: …")
+DONE = {
+    AlertAction.ACKNOWLEDGE: N_("acknowledged"),
+    AlertAction.RESOLVE: N_("resolved"),
+    AlertAction.ESCALATE: N_("escalated"),
+    AlertAction.SNOOZE: N_("snoozed"),
+    AlertAction.UNSNOOZE: N_("unsnoozed"),
+    AlertAction.REOPEN: N_("reopened"),
+}
+#: what someone did to an alert, by the state it led to ("Bertil resolved this alert at …")
+DID = {
+    AlertState.OPEN: N_("reopened"),
+    AlertState.ACKNOWLEDGED: N_("acknowledged"),
+    AlertState.SNOOZED: N_("snoozed"),
+    AlertState.RESOLVED: N_("resolved"),
+    AlertState.ESCALATED: N_("escalated"),
+}
+ROLE = {
+    Role.NURSE: N_("nurse"),
+    Role.COACH: N_("coach"),
+    Role.SUPERVISOR: N_("supervisor"),
+    Role.PRIVACY_OFFICER: N_("privacy officer"),
+    Role.REPORT_ANALYST: N_("report analyst"),
+}
+BASIS = {
+    Basis.CONSENT: N_("consent"),
+    Basis.LEGITIMATE_INTEREST: N_("legitimate interest"),
+    Basis.BREAK_GLASS: N_("break-glass"),
+    Basis.DATA_SUBJECT_REQUEST: N_("the person's request"),
+    Basis.DUTY: N_("duty"),
+    Basis.NONE: N_("none"),
+}
+
+SEVERITY = {Severity.HIGH: N_("high"), Severity.MEDIUM: N_("medium"), Severity.LOW: N_("low")}
+OUTCOME = {Outcome.ALLOWED: N_("allowed"), Outcome.DENIED: N_("denied"), Outcome.ERROR: N_("error")}
+
+
+def _word(table: dict, value: object) -> str:
+    """The translated word for ``value``; a value the table lacks (a newer server's) as it came."""
+    word = table.get(value)
+    return _(word) if word is not None else str(value)
+
+
+def state(value: object) -> str:
+    return _word(STATE, value)
+
+
+def done(action: object) -> str:
+    return _word(DONE, action)
+
+
+def did(to_state: object) -> str:
+    return _word(DID, to_state)
+
+
+def role(value: object) -> str:
+    return _word(ROLE, value)
+
+
+def basis(value: object) -> str:
+    return _word(BASIS, value)
+
+
+def outcome(value: object) -> str:
+    return _word(OUTCOME, value)
+
+
+def severity(value: object) -> str:
+    return _word(SEVERITY, value)
