@@ -211,10 +211,50 @@ def cmd_serve(settings: Settings, args) -> int:
         config = uvicorn.Config(app, log_level="warning", access_log=False)
         uvicorn.Server(config).run(sockets=[sock])
         return 0
+    if args.workers < 1:
+        print("clinic-server: --workers must be 1 or more", file=sys.stderr)
+        return 2
     if args.migrate:
         upgrade(_engine(settings))
-    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level=args.log_level)
+    tls = {}
+    if args.certfile or args.keyfile:
+        if not (args.certfile and args.keyfile):
+            print("clinic-server: --certfile and --keyfile go together", file=sys.stderr)
+            return 2
+        tls = {"ssl_certfile": args.certfile, "ssl_keyfile": args.keyfile}
+    elif not _loopback(args.host):
+        print(
+            f"clinic-server: serving plain http on {args.host}: put a TLS-terminating proxy in front, or "
+            "give --certfile and --keyfile (clients refuse http:// to anything but loopback)",
+            file=sys.stderr,
+        )
+    common = {"host": args.host, "port": args.port, "log_level": args.log_level, **tls}
+    if args.workers == 1:
+        uvicorn.run(create_app(settings), **common)
+        return 0
+    # N processes, each building the app from the same settings, handed over in the environment
+    # (never a file): the one signing key, so a token from one process is good at every other
+    os.environ.update(
+        {
+            "CLINIC_DATABASE_URL": settings.database_url,
+            "CLINIC_SECRET_KEY": settings.secret_key,
+            "CLINIC_DEMO": "1" if settings.demo else "0",
+            "CLINIC_MISSING_SWEEP_MINUTES": str(settings.missing_sweep_minutes),
+        }
+    )
+    uvicorn.run("clinic_server.api.app:create_app", factory=True, workers=args.workers, **common)
     return 0
+
+
+def _loopback(host: str) -> bool:
+    import ipaddress
+
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -239,6 +279,15 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="MIN",
         help="minutes between missing-data sweeps (default: $CLINIC_MISSING_SWEEP_MINUTES, else 15; 0: off)",
     )
+    s.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        metavar="N",
+        help="API processes sharing the database and the signing key (jobs still run once per interval)",
+    )
+    s.add_argument("--certfile", metavar="PEM", help="TLS certificate (chain) to serve https with")
+    s.add_argument("--keyfile", metavar="PEM", help="the certificate's private key")
     s.add_argument("--embedded", action="store_true", help=argparse.SUPPRESS)
     s.set_defaults(func=cmd_serve)
 

@@ -7,7 +7,7 @@ import os
 import sys
 
 #: the variables clinic_tui.settings reads (a test holds this to its fields)
-SETTINGS_ENV = ("CLINIC_SERVER", "CLINIC_LANGUAGE", "CLINIC_THEME", "CLINIC_KEYMAP")
+SETTINGS_ENV = ("CLINIC_SERVER", "CLINIC_LANGUAGE", "CLINIC_THEME", "CLINIC_KEYMAP", "CLINIC_CA_FILE")
 
 
 def settings_file():
@@ -21,7 +21,11 @@ def _configured(args: argparse.Namespace) -> bool:
     """Is there anything to read? Reading settings loads pydantic (~80 ms), which the app otherwise
     does only after its first paint; with nothing configured the defaults are read there."""
     return bool(
-        args.server or args.lang or any(n in os.environ for n in SETTINGS_ENV) or settings_file().exists()
+        args.server
+        or args.lang
+        or args.ca_file
+        or any(n in os.environ for n in SETTINGS_ENV)
+        or settings_file().exists()
     )
 
 
@@ -34,6 +38,11 @@ def main(argv: list[str] | None = None) -> int:
         "Without it (here, in CLINIC_SERVER or in the settings file), a demo backend starts beside the app.",
     )
     parser.add_argument("--lang", metavar="LANG", help="the UI language: en or sv")
+    parser.add_argument(
+        "--ca-file",
+        metavar="FILE",
+        help="PEM file of the CAs to trust for the https:// server (default: the system's)",
+    )
     parser.add_argument("--version", action="store_true", help="print the version and exit")
     args = parser.parse_args(argv)
     if args.version:
@@ -46,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
         from clinic_tui.settings import SettingsError, load_settings
 
         try:
-            settings = load_settings(server=args.server, language=args.lang)
+            settings = load_settings(server=args.server, language=args.lang, ca_file=args.ca_file)
         except SettingsError as exc:
             print(f"clinic-tui: {exc}", file=sys.stderr)
             return 2

@@ -138,7 +138,7 @@ class ClinicApp(App[None]):
             url, server_id = backend.url, f"embedded:{backend.database}"
         else:
             url = server_id = self.settings.server
-        client = ClinicClient(url, transport=self.transport)
+        client = ClinicClient(url, transport=self.transport, ca_file=self.settings.ca_file)
         self.session = ClinicSession(client, server_id, on_no_keyring=self._no_keyring)
         try:
             self.server_info = await client.info()

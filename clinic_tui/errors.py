@@ -26,6 +26,7 @@ invalid_personnummer   (none)
 already_reviewed       ``by`` (username), ``at`` (ISO time)
 bad_response (client)  ``status``
 unreachable (client)   ``url``
+untrusted_certificate (client)  ``url``
 =====================  =====================================================================
 
 A code this client has no text for (a newer server's) shows the server's English message,
@@ -214,6 +215,15 @@ WORDING: dict[str, Wording] = {
     ),
     ClientErrorCode.TIMEOUT: Wording(
         N_("Server unreachable"), (N_("The server did not answer in time. Nothing was lost; try again."),)
+    ),
+    ClientErrorCode.UNTRUSTED_CERTIFICATE: Wording(
+        N_("Certificate not trusted"),
+        (
+            N_(
+                "The certificate of {url} could not be verified, so nothing was sent. Ask your "
+                "administrator for the organization's CA file and start with --ca-file FILE."
+            ),
+        ),
     ),
     ClientErrorCode.BAD_RESPONSE: Wording(
         N_("Unexpected answer"),

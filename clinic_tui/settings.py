@@ -5,8 +5,8 @@ Read from, each overriding the one before:
 1. ``config.toml`` in the user's config directory (``platformdirs``: on Linux
    ``$XDG_CONFIG_HOME/clinic-tui/config.toml``, usually ``~/.config/clinic-tui/config.toml``);
 2. ``CLINIC_SERVER``, ``CLINIC_LANGUAGE``, ``CLINIC_THEME``, ``CLINIC_KEYMAP`` (a JSON object, whose
-   entries override the file's one by one);
-3. the command line (``--server``, ``--lang``).
+   entries override the file's one by one), ``CLINIC_CA_FILE``;
+3. the command line (``--server``, ``--lang``, ``--ca-file``).
 
 README "Settings" documents the file; the binding ids a keymap can name are listed there too.
 Nothing secret belongs here (sessions live in the OS keyring).
@@ -54,6 +54,16 @@ class ClientSettings(BaseSettings):
     theme: str | None = None
     #: binding id -> key(s), e.g. ``{"alert.acknowledge": "k"}`` (several keys: ``"k,ctrl+k"``)
     keymap: dict[str, str] = {}
+    #: a PEM file of the certificate authorities to trust for the server (a care provider's own
+    #: CA); none: the system's
+    ca_file: str | None = None
+
+    @field_validator("ca_file")
+    @classmethod
+    def _ca_file(cls, value: str | None) -> str | None:
+        if value and not Path(value).expanduser().is_file():
+            raise ValueError(f"no such CA file: {value}")
+        return str(Path(value).expanduser()) if value else None
 
     @field_validator("server")
     @classmethod

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import ssl
 import uuid
 from collections.abc import Callable
 from datetime import datetime
@@ -47,6 +48,8 @@ class ClientErrorCode(StrEnum):
     TIMEOUT = "timeout"
     #: an answer that is not an error body of this API (params: ``status``)
     BAD_RESPONSE = "bad_response"
+    #: the server's TLS certificate could not be verified (params: ``url``)
+    UNTRUSTED_CERTIFICATE = "untrusted_certificate"
 
 
 class ApiError(Exception):
@@ -114,6 +117,16 @@ def check_server_url(url: str) -> str:
     return url.rstrip("/")
 
 
+def _certificate_problem(exc: BaseException) -> bool:
+    """Did the connection fail because the server's certificate could not be verified?"""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, ssl.SSLCertVerificationError):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return "CERTIFICATE_VERIFY_FAILED" in str(exc)
+
+
 class ClinicClient:
     def __init__(
         self,
@@ -122,12 +135,17 @@ class ClinicClient:
         timeout: float = 10.0,
         transport: httpx.AsyncBaseTransport | None = None,
         on_refresh_token: Callable[[str | None], None] | None = None,
+        ca_file: str | None = None,
     ):
         self.base_url = check_server_url(base_url)
+        # https is verified against the system's certificate authorities, or the bundle given
+        # (a care provider's own CA); verification is never turned off
+        verify: ssl.SSLContext | bool = ssl.create_default_context(cafile=ca_file) if ca_file else True
         self._http = httpx.AsyncClient(
             base_url=self.base_url + "/api/v1",
             timeout=httpx.Timeout(timeout, connect=min(timeout, 5.0)),
             transport=transport,
+            verify=verify,
             headers={"X-Client-Name": CLIENT_NAME, "X-Client-Version": __version__},
         )
         self._access: str | None = None
@@ -164,6 +182,18 @@ class ClinicClient:
         except httpx.TimeoutException:
             raise Unreachable(
                 "no answer in time", code=ClientErrorCode.TIMEOUT, params={"url": self.base_url}
+            ) from None
+        except httpx.ConnectError as exc:
+            if _certificate_problem(exc):
+                raise Unreachable(
+                    f"the certificate of {self.base_url} is not trusted",
+                    code=ClientErrorCode.UNTRUSTED_CERTIFICATE,
+                    params={"url": self.base_url},
+                ) from None
+            raise Unreachable(
+                f"cannot reach {self.base_url}",
+                code=ClientErrorCode.UNREACHABLE,
+                params={"url": self.base_url},
             ) from None
         except httpx.TransportError:
             raise Unreachable(

@@ -51,6 +51,7 @@ def test_file_then_environment_then_command_line(monkeypatch):
         ('server = "http://clinic.example.org"', "refusing plain http://"),
         ('[keymap]\n"alert.acknowledge" = " "', "a binding id and at least one key"),
         ("language = ", "not valid TOML"),
+        ('ca_file = "/nowhere/ca.pem"', "no such CA file: /nowhere/ca.pem"),
     ],
 )
 def test_bad_settings_are_refused_with_where_and_why(text, says):
