@@ -223,6 +223,10 @@ WORDING: dict[str, Wording] = {
                 "The certificate of {url} could not be verified, so nothing was sent. Ask your "
                 "administrator for the organization's CA file and start with --ca-file FILE."
             ),
+            N_(
+                "The server's certificate could not be verified, so nothing was sent. Ask your "
+                "administrator for the organization's CA file and start with --ca-file FILE."
+            ),
         ),
     ),
     ClientErrorCode.BAD_RESPONSE: Wording(
