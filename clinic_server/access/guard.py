@@ -63,6 +63,8 @@ class Guard:
     actor: Actor
     settings: Settings
     now: datetime
+    #: the caller's session (the access token's ``sid``): logout ends it
+    session_id: str | None = None
 
     # ------------------------------------------------------------------ the three questions
 

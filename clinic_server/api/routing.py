@@ -24,6 +24,9 @@ from clinic_tui.domain.roles import Outcome
 
 #: set on every wrapped endpoint (the app's test checks that each non-public route has it)
 AUDITED = "__clinic_audited__"
+#: set on every wrapped endpoint: "guard", "device" or "auth", the kind of its scope (what the
+#: error handlers of ``api/app.py`` authenticate when a request fails before its scope opened)
+SCOPE_KIND = "__clinic_scope_kind__"
 
 
 def _scope_param(endpoint: Callable, hints: dict[str, Any]) -> str:
@@ -50,6 +53,13 @@ def audited(endpoint: Callable) -> Callable:
         )
     hints = typing.get_type_hints(endpoint, include_extras=True)
     name = _scope_param(endpoint, hints)
+    hint = hints[name]
+    base = typing.get_args(hint)[0] if typing.get_origin(hint) is typing.Annotated else hint
+    dependency = next(
+        (getattr(m, "dependency", None) for m in getattr(hint, "__metadata__", ()) if hasattr(m, "dependency")),
+        None,
+    )
+    kind = "guard" if base is Guard else getattr(dependency, "__name__", "").removesuffix("_scope")
 
     @functools.wraps(endpoint)
     def wrapper(*args, **kwargs):
@@ -69,6 +79,7 @@ def audited(endpoint: Callable) -> Callable:
         return_annotation=None if returns is type(None) else returns,
     )
     setattr(wrapper, AUDITED, True)
+    setattr(wrapper, SCOPE_KIND, kind)
     return wrapper
 
 
