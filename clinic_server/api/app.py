@@ -28,10 +28,10 @@ from clinic_server import __version__
 from clinic_server.access.policy import purpose_for
 from clinic_server.api.deps import (
     DeviceScopeKind,
-    open_scope,
     actor_of,
     authenticate,
     client_source,
+    open_scope,
     request_info,
 )
 from clinic_server.api.routing import SCOPE_KIND
@@ -83,7 +83,9 @@ def _late_scope(request: Request, session) -> AuditScope | None:
             user = authenticate(request, session, request.app.state.settings)
         except ApiError:
             return None
-        return open_scope(request, AuditScope(session, who_of(user), info, purpose=purpose_for(actor_of(user))))
+        return open_scope(
+            request, AuditScope(session, who_of(user), info, purpose=purpose_for(actor_of(user)))
+        )
     if kind == "device":
         device = device_for_key(session, request.headers.get("x-device-key"))
         if device is None:
@@ -112,9 +114,13 @@ def _close_scope(request: Request, outcome: Outcome, reason: str, kind: str) -> 
         except BaseException:
             session.close()
             raise
-    if scope.action == "request":
-        _name_by_route(request, scope)
     try:
+        if outcome == Outcome.DENIED and scope.who.user_id is None and scope.person_id is None:
+            # a login or device request refused before anyone was known: nobody to name
+            scope.aggregate(kind)
+            return
+        if scope.action == "request":
+            _name_by_route(request, scope)
         scope.fail(outcome, reason)
     finally:
         scope.session.close()
@@ -205,7 +211,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def _unexpected(request: Request, exc: Exception):
         log.exception("unhandled error", exc_info=exc)
         # fail closed, but still leave the one record this request owes
-        await _owed_record(request, Outcome.ERROR, f"server error: {type(exc).__name__}", tally.Kind.MALFORMED)
+        await _owed_record(
+            request, Outcome.ERROR, f"server error: {type(exc).__name__}", tally.Kind.MALFORMED
+        )
         return _error(
             ApiError(
                 500, ErrorCode.SERVER_ERROR, "The server failed to handle this request; nothing was changed."

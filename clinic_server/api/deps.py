@@ -58,7 +58,10 @@ def get_session(request: Request) -> Iterator[Session]:
 CLIENT_HEADERS = {
     "x-request-id": ("request_id", re.compile(r"[A-Za-z0-9._:-]{1,64}")),
     "x-client-name": ("client_name", re.compile(r"[A-Za-z0-9][A-Za-z0-9 ._/()+-]{0,79}")),
-    "x-client-version": ("client_version", re.compile(r"[0-9]{1,6}(\.[0-9]{1,6}){0,3}([-+.][A-Za-z0-9.]{1,20})?")),
+    "x-client-version": (
+        "client_version",
+        re.compile(r"[0-9]{1,6}(\.[0-9]{1,6}){0,3}([-+.][A-Za-z0-9.]{1,20})?"),
+    ),
     "user-agent": ("user_agent", re.compile(r"[\x20-\x7e]{1,200}")),
 }
 

@@ -20,6 +20,7 @@ from fastapi import APIRouter
 
 from clinic_server.access.guard import Guard
 from clinic_server.audit.scope import AuditScope
+from clinic_tui.api.schemas import ErrorBody
 from clinic_tui.domain.roles import Outcome
 
 #: set on every wrapped endpoint (the app's test checks that each non-public route has it)
@@ -56,7 +57,11 @@ def audited(endpoint: Callable) -> Callable:
     hint = hints[name]
     base = typing.get_args(hint)[0] if typing.get_origin(hint) is typing.Annotated else hint
     dependency = next(
-        (getattr(m, "dependency", None) for m in getattr(hint, "__metadata__", ()) if hasattr(m, "dependency")),
+        (
+            getattr(m, "dependency", None)
+            for m in getattr(hint, "__metadata__", ())
+            if hasattr(m, "dependency")
+        ),
         None,
     )
     kind = "guard" if base is Guard else getattr(dependency, "__name__", "").removesuffix("_scope")
@@ -83,8 +88,29 @@ def audited(endpoint: Callable) -> Callable:
     return wrapper
 
 
+#: the refusals every audited route may answer, each an ``ErrorBody`` (api/app.py's handlers)
+ERRORS = {
+    400: "The body could not be read (not JSON, or nested too deep).",
+    401: "Not authenticated: no, a bad or an expired access token, or an ended session.",
+    403: "Not permitted (the reason is in the audit record only).",
+    422: "The request is invalid: the message names the fields and what is wrong.",
+}
+
+
+def error_responses(declared: dict | None) -> dict:
+    """The route's own responses, each documented as an ``ErrorBody``, plus the common refusals."""
+    out: dict = {}
+    for status in sorted({*ERRORS, *(int(k) for k in (declared or {}))}):
+        given = dict((declared or {}).get(status) or {})
+        given.setdefault("model", ErrorBody)
+        given.setdefault("description", ERRORS.get(status, "Refused: see the code and message."))
+        out[status] = given
+    return out
+
+
 class AuditedRouter(APIRouter):
-    """An ``APIRouter`` whose every endpoint is ``audited``."""
+    """An ``APIRouter`` whose every endpoint is ``audited`` and documents its refusals."""
 
     def add_api_route(self, path: str, endpoint: Callable, **kwargs: Any) -> None:
+        kwargs["responses"] = error_responses(kwargs.get("responses"))
         super().add_api_route(path, audited(endpoint), **kwargs)

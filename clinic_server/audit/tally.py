@@ -39,7 +39,7 @@ NOBODY = Who(None, None, None, None)
 class Kind:
     """What failed (the record's ``details.counts`` keys)."""
 
-    NO_TOKEN = "no_token"
+    NO_TOKEN = "no_token"  # noqa: S105 - a failure kind, not a secret
     BAD_TOKEN = "bad_token"  # noqa: S105 - a failure kind, not a secret
     DEVICE_KEY = "device_key"
     LOGIN_UNKNOWN_NAME = "login_unknown_name"

@@ -54,7 +54,11 @@ def make_access_token(user: User, secret: str, now: datetime, minutes: int, sess
 
 def decode_access_token(token: str, secret: str) -> dict:
     claims = jwt.decode(token, secret, algorithms=[ALGORITHM], options={"require": ["exp", "sub", "sid"]})
-    if claims.get("typ") != "access" or not isinstance(claims["sid"], str) or not isinstance(claims["sub"], str):
+    if (
+        claims.get("typ") != "access"
+        or not isinstance(claims["sid"], str)
+        or not isinstance(claims["sub"], str)
+    ):
         raise jwt.InvalidTokenError("not an access token")
     return claims
 

@@ -56,7 +56,9 @@ async def test_unknown_names_answer_like_accounts(http, nurse, settings):
         again = await http.post("/auth/login", json={"username": name, "password": "y"})
         assert first.status_code == again.status_code == 401
         assert first.json()["code"] == again.json()["code"]
-        assert first.json()["code"] == ("otp_required" if pretends_totp(settings, name) else "invalid_credentials")
+        assert first.json()["code"] == (
+            "otp_required" if pretends_totp(settings, name) else "invalid_credentials"
+        )
         answers[name] = first.json()["code"]
     assert set(answers.values()) == {"otp_required", "invalid_credentials"}
     # with a code, an unknown name always fails like a wrong password

@@ -21,16 +21,12 @@ def alert_queue(
     state: Annotated[
         Literal["open", "active", "all"], Query(description="open (default), active, all")
     ] = "open",
-    severity: Annotated[
-        line(30) | None, Query(description="high, medium, low; comma-separated")
-    ] = None,
+    severity: Annotated[line(30) | None, Query(description="high, medium, low; comma-separated")] = None,
     q: Annotated[
         line(100) | None,
         Query(description="patient name (where shared), pseudonym, rule or message"),
     ] = None,
-    after: Annotated[
-        line(200) | None, Query(description="next_cursor of the previous page")
-    ] = None,
+    after: Annotated[line(200) | None, Query(description="next_cursor of the previous page")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> AlertPage:
     """The caller's alert queue: most severe first, then oldest first; keyset-paged."""

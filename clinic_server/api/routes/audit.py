@@ -24,9 +24,7 @@ router = AuditedRouter(prefix="/audit", tags=["audit"])
 @router.get("/events", response_model=AuditPage, responses={403: {}})
 def list_events(
     guard: GuardDep,
-    before_seq: Annotated[
-        Seq | None, Query(description="only records older than this one")
-    ] = None,
+    before_seq: Annotated[Seq | None, Query(description="only records older than this one")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     username: Annotated[line(80) | None, Query()] = None,
     person_id: Annotated[line(32) | None, Query()] = None,

@@ -25,7 +25,10 @@ def get_thresholds(person_id: Id, guard: GuardDep) -> ThresholdSettings:
 def put_thresholds(
     person_id: Id,
     guard: GuardDep,
-    values: Annotated[dict[line(40, min_length=1), Number | None], Body(description="threshold key -> number; null restores the default")],
+    values: Annotated[
+        dict[line(40, min_length=1), Number | None],
+        Body(description="threshold key -> number; null restores the default"),
+    ],
 ) -> ThresholdSettings:
     """Override some thresholds for this patient (validated together with the ones already set)."""
     return thresholds.put(guard, person_id, values)

@@ -74,7 +74,9 @@ def text(max_length: int, min_length: int = 0) -> object:
 
 def line(max_length: int, min_length: int = 0) -> object:
     """One line (names, codes, ids, tokens): no control character at all."""
-    return Annotated[str, StringConstraints(min_length=min_length, max_length=max_length), AfterValidator(_line)]
+    return Annotated[
+        str, StringConstraints(min_length=min_length, max_length=max_length), AfterValidator(_line)
+    ]
 
 
 #: a note or reason of a person (up to 4000 characters)
@@ -90,7 +92,9 @@ Seq = Annotated[int, Field(ge=1, le=INT64_MAX)]
 Count = Annotated[int, Field(ge=0, le=INT32_MAX)]
 #: a finite number of plausible magnitude (a measurement, a threshold); JSON numbers only, no booleans
 Number = Annotated[
-    float, BeforeValidator(_finite_number), Field(strict=True, allow_inf_nan=False, ge=-NUMBER_MAX, le=NUMBER_MAX)
+    float,
+    BeforeValidator(_finite_number),
+    Field(strict=True, allow_inf_nan=False, ge=-NUMBER_MAX, le=NUMBER_MAX),
 ]
 #: a time with a UTC offset, within the years 1900 to 2200
 Instant = Annotated[AwareDatetime, AfterValidator(_in_years)]

@@ -41,7 +41,9 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("window_start", "kind", "source"),
     )
     with op.batch_alter_table("app_user") as batch:
-        batch.add_column(sa.Column("totp_last_step", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True))
+        batch.add_column(
+            sa.Column("totp_last_step", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True)
+        )
     with op.batch_alter_table("person") as batch:
         batch.add_column(sa.Column("restricted_by_org_id", sa.String(length=32), nullable=True))
         batch.create_foreign_key(
