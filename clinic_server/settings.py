@@ -47,6 +47,9 @@ class Settings(BaseSettings):
     demo: bool = False
     access_token_minutes: int = Field(10, ge=1)
     refresh_token_days: int = Field(14, ge=1)
+    #: a session (refresh-token family) ends this long after its login, however often it is
+    #: renewed: then the user logs in again (a working day)
+    session_max_hours: int = Field(12, ge=1)
     break_glass_minutes: int = Field(60, ge=1, le=24 * 60)
     #: failed logins of one name from one source before that pair is locked for a while; each
     #: further lockout doubles, capped (services/login_throttle.py)

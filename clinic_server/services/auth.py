@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from datetime import timedelta
 
 import pyotp
 from sqlalchemy import func, or_, select, update
@@ -192,7 +193,9 @@ def refresh(scope: AuditScope, settings: Settings, token: str) -> TokenPair:
     now = utcnow()
     scope.about(action="token_refresh")
     try:
-        user, new_refresh, session_id = rotate_refresh_token(session, token, now, settings.refresh_token_days)
+        user, new_refresh, session_id = rotate_refresh_token(
+            session, token, now, settings.refresh_token_days, timedelta(hours=settings.session_max_hours)
+        )
     except RefreshRejected as exc:
         session.commit()  # keep a family revocation
         error = ApiError(401, ErrorCode.SESSION_EXPIRED, "Your session has ended; log in again.")

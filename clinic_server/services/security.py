@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 import jwt
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import exists, select, update
+from sqlalchemy import exists, func, select, update
 from sqlalchemy.orm import Session
 
 from clinic_server.db.models import RefreshToken, User
@@ -111,7 +111,9 @@ class RefreshRejected(Exception):
         self.user_id = user_id
 
 
-def rotate_refresh_token(session: Session, token: str, now: datetime, days: int) -> tuple[User, str, str]:
+def rotate_refresh_token(
+    session: Session, token: str, now: datetime, days: int, max_age: timedelta | None = None
+) -> tuple[User, str, str]:
     """Spend ``token`` and return the user, a fresh token of the same family, and the family (session).
 
     Presenting a token that was already spent means it leaked: the whole family is revoked.
@@ -129,6 +131,13 @@ def rotate_refresh_token(session: Session, token: str, now: datetime, days: int)
     user = session.get(User, row.user_id)
     if user is None or not user.is_active:
         raise RefreshRejected("account disabled", row.user_id)
+    if max_age is not None:
+        started = session.scalar(
+            select(func.min(RefreshToken.created_at)).where(RefreshToken.family_id == row.family_id)
+        )
+        if started is not None and started <= now - max_age:
+            revoke_family(session, row.family_id, now)
+            raise RefreshRejected("session reached its maximum lifetime", row.user_id)
     # spend it conditionally: of two requests presenting it at once, only one rotates it
     spent = session.execute(
         update(RefreshToken)

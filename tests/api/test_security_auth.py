@@ -20,12 +20,12 @@ from datetime import timedelta
 import httpx
 import pyotp
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from clinic_server.api.app import create_app
 from clinic_server.audit import tally
 from clinic_server.db import utcnow
-from clinic_server.db.models import AuditEvent, FailureTally, LoginThrottle
+from clinic_server.db.models import AuditEvent, FailureTally, LoginThrottle, RefreshToken
 from clinic_server.jobs.failure_tally import flush_failures
 from tests.conftest import audit_count, bearer, last_audit, login
 from tests.factories import PASSWORD
@@ -190,6 +190,24 @@ async def test_logout_ends_the_access_token_at_once(http, org, session):
     renewed = (await http.post("/auth/refresh", json={"refresh_token": tokens["refresh_token"]})).json()
     assert (await http.get("/auth/me", headers=bearer(renewed))).status_code == 200
     await http.post("/auth/refresh", json={"refresh_token": tokens["refresh_token"]})  # the replay
+    assert (await http.get("/auth/me", headers=bearer(renewed))).status_code == 401
+
+
+async def test_a_session_ends_at_its_maximum_lifetime_however_often_it_is_renewed(
+    http, org, session, settings
+):
+    tokens = await login(http, "anna")
+    renewed = (await http.post("/auth/refresh", json={"refresh_token": tokens["refresh_token"]})).json()
+    # the login was longer ago than the longest session
+    session.execute(
+        update(RefreshToken)
+        .where(RefreshToken.user_id == renewed["user"]["id"])
+        .values(created_at=utcnow() - timedelta(hours=settings.session_max_hours, minutes=1))
+    )
+    session.commit()
+    r = await http.post("/auth/refresh", json={"refresh_token": renewed["refresh_token"]})
+    assert r.status_code == 401 and r.json()["code"] == "session_expired"
+    assert "maximum lifetime" in last_audit(session).reason
     assert (await http.get("/auth/me", headers=bearer(renewed))).status_code == 401
 
 
