@@ -49,6 +49,7 @@ from clinic_server.db.models import (
     RecordEntry,
     User,
 )
+from clinic_server.errors import NOT_PERMITTED_MESSAGE
 from clinic_tui.domain import personnummer
 from clinic_tui.domain.codes import CONDITIONS
 from tests.conftest import access_token
@@ -487,6 +488,11 @@ class Checker:
         where = f"{user.key} ({user.role}) GET {path} {params}"
         assert r.status_code in (200, 403), (where, r.status_code, r.text)
         assert (r.status_code == 200) == expect_ok, (where, r.status_code, r.text)
+        if r.status_code == 403:
+            # a refusal says no more than that: never a restriction, an age, a consent (issue 9)
+            assert r.json() == {"code": "not_permitted", "message": NOT_PERMITTED_MESSAGE, "params": {}}, (
+                where
+            )
         # (c) exactly one new audit record, with the right outcome
         assert self.head() == before + 1, where
         rec = self.session.scalar(select(AuditEvent).where(AuditEvent.seq == before + 1))
