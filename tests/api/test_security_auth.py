@@ -132,6 +132,18 @@ async def test_unauthenticated_failures_are_one_record_a_minute(app, http, org, 
     assert flush_failures(app.state.sessionmaker, utcnow() + LATER) == []
 
 
+def test_the_cli_flushes_the_finished_minutes(db_url, session, capsys):
+    from clinic_server import cli
+
+    tally.count(session, tally.Kind.DEVICE_KEY, "192.0.2.1", utcnow() - LATER)
+    tally.count(session, tally.Kind.DEVICE_KEY, "192.0.2.1", utcnow() + LATER)  # not finished yet
+    session.commit()
+    assert cli.main(["--database-url", db_url, "flush-failures"]) == 0
+    assert "1 finished minute(s) recorded" in capsys.readouterr().out
+    assert last_audit(session).details["counts"] == {"device_key": 1}
+    assert session.scalar(select(func.count()).select_from(FailureTally)) == 1
+
+
 def test_the_tally_keeps_a_bounded_number_of_rows_a_minute(session):
     now = utcnow()
     for i in range(tally.MAX_SOURCES + 100):
