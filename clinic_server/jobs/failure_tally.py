@@ -1,4 +1,5 @@
-"""Flushing the tally of unauthenticated failures into the audit chain, once a minute.
+"""Flushing the tally of unauthenticated failures into the audit chain, once a minute, and
+forgetting login bookkeeping that no longer limits anything.
 
 ``audit/tally.py`` counts failures nobody can be named for; this job turns each finished minute
 into one audit record in every ``serve`` (``clinic-server flush-failures`` does it once, by hand).
@@ -18,6 +19,7 @@ from clinic_server.audit import tally
 from clinic_server.audit.chain import system_request
 from clinic_server.db import utcnow
 from clinic_server.jobs.runner import Periodic
+from clinic_server.services import login_throttle
 
 log = logging.getLogger(__name__)
 
@@ -45,3 +47,6 @@ class TallyFlusher(Periodic):
         seqs = flush_failures(self.sessions)
         if seqs:
             log.info("unauthenticated failures: %d minute(s) recorded", len(seqs))
+        with self.sessions() as s:
+            login_throttle.prune(s, utcnow())
+            s.commit()

@@ -26,7 +26,7 @@ import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -38,6 +38,9 @@ from clinic_server.settings import Settings
 ALL_SOURCES = "*"
 #: the longest slow-down between two attempts of one pair
 MAX_SLOW_SECONDS = 5.0
+#: bookkeeping of failures older than this, with no block in force and no success, is dropped
+#: (names sprayed by an attacker must not grow the table for ever)
+FORGET_AFTER = timedelta(days=1)
 
 
 @dataclass(frozen=True)
@@ -137,3 +140,17 @@ def failed(session: Session, settings: Settings, username: str, now: datetime) -
         # while the attack goes on, new sources keep needing the second factor
         row.blocked_until = now + window
     return AccountFailures(row.failures, under_attack, row.failures == settings.account_alert_after)
+
+
+def prune(session: Session, now: datetime) -> int:
+    """Drop the rows that no longer limit anything: no success to remember, no block in force, and
+    no failure for ``FORGET_AFTER``. Returns how many went (the caller commits)."""
+    return session.execute(
+        delete(LoginThrottle)
+        .where(
+            LoginThrottle.last_success_at.is_(None),
+            or_(LoginThrottle.blocked_until.is_(None), LoginThrottle.blocked_until < now),
+            or_(LoginThrottle.last_failure_at.is_(None), LoginThrottle.last_failure_at < now - FORGET_AFTER),
+        )
+        .execution_options(synchronize_session=False)
+    ).rowcount

@@ -313,6 +313,22 @@ async def test_the_slow_down_answers_429_and_never_sleeps(settings, org, monkeyp
         slow.state.engine.dispose()
 
 
+async def test_bookkeeping_of_sprayed_names_is_forgotten_but_known_sources_are_kept(app, http, org, session):
+    from clinic_server.jobs.failure_tally import TallyFlusher
+
+    for i in range(5):
+        await http.post("/auth/login", json={"username": f"sprayed{i}", "password": "x"})
+    await login(http, "anna")
+    session.expire_all()
+    assert session.scalar(select(func.count()).select_from(LoginThrottle)) == 5 * 2 + 1
+    session.execute(update(LoginThrottle).values(last_failure_at=utcnow() - timedelta(days=2)))
+    session.commit()
+    TallyFlusher(app.state.sessionmaker).step()
+    session.expire_all()
+    left = session.scalars(select(LoginThrottle)).all()
+    assert [(r.username, r.last_success_at is not None) for r in left] == [("anna", True)]
+
+
 # --------------------------------------------------------------------------- 13: TOTP
 
 
