@@ -212,7 +212,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         log.exception("unhandled error", exc_info=exc)
         # fail closed, but still leave the one record this request owes
         await _owed_record(
-            request, Outcome.ERROR, f"server error: {type(exc).__name__}", tally.Kind.MALFORMED
+            request, Outcome.ERROR, f"server error: {type(exc).__name__}", tally.Kind.SERVER_ERROR
         )
         return _error(
             ApiError(

@@ -2,11 +2,12 @@
 
 A request that fails before anyone is known (no or a bad access token on a data route, an unknown
 device key, a login refused by the throttle or for a name that is no account, an unknown refresh
-token, a malformed body without a valid token) is not worth a record of its own, and an attacker
-could write millions of them. Each is counted instead: one row per minute, kind and source address
-(``failure_tally``), incremented in place. ``flush`` turns every finished minute into ONE audit
-record (the totals per kind, the busiest sources with their counts) and deletes its rows in the
-same transaction; ``jobs/failure_tally.py`` runs it every minute in ``serve``.
+token, a malformed body without a valid token, a server failure before anyone was known) is not
+worth a record of its own, and an attacker could write millions of them. Each is counted instead:
+one row per minute, kind and source address (``failure_tally``), incremented in place. ``flush``
+turns every finished minute into ONE audit record (the totals per kind, the busiest sources with
+their counts) and deletes its rows in the same transaction; ``jobs/failure_tally.py`` runs it
+every minute in ``serve``.
 
 So the chain grows by at most one such record a minute, whatever the traffic, and the table by at
 most ``MAX_SOURCES`` rows a minute (further sources are counted under ``OTHER``).
@@ -47,6 +48,7 @@ class Kind:
     REFRESH_UNKNOWN = "refresh_unknown"
     MALFORMED = "malformed_request"
     UNKNOWN_PATH = "unknown_path"
+    SERVER_ERROR = "server_error"
 
 
 def window_of(now: datetime) -> datetime:
