@@ -62,7 +62,7 @@ from clinic_server.db.models import (  # noqa: E402
     RecordEntry,
     User,
 )
-from clinic_server.services.security import hash_password, make_access_token  # noqa: E402
+from clinic_server.services.security import hash_password, make_access_token, open_session  # noqa: E402
 from clinic_server.settings import Settings  # noqa: E402
 from clinic_tui.api.schemas import PatientDetail  # noqa: E402
 from clinic_tui.domain import personnummer  # noqa: E402
@@ -91,7 +91,7 @@ def pct(values: list[float], q: float) -> float:
 # ----------------------------------------------------------------------------- (a) read overhead
 
 
-def seed_read_world(url: str, people: int = 300) -> tuple[User, list[str]]:
+def seed_read_world(url: str, people: int = 300) -> tuple[User, list[str], str]:
     rng = random.Random(3)
     now = datetime.now(UTC)
     engine = make_engine(url)
@@ -150,11 +150,12 @@ def seed_read_world(url: str, people: int = 300) -> tuple[User, list[str]]:
                     valid_from=now - timedelta(days=30),
                 )
             )
+        session_id, _refresh = open_session(s, nurse.id, now, 1)
         s.commit()
         s.refresh(nurse)
         s.expunge(nurse)
     engine.dispose()
-    return nurse, ids
+    return nurse, ids, session_id
 
 
 def bench_app(url: str):
@@ -171,9 +172,9 @@ def bench_app(url: str):
 
 
 async def read_overhead(url: str, reads: int) -> dict:
-    nurse, ids = seed_read_world(url)
+    nurse, ids, session_id = seed_read_world(url)
     app = bench_app(url)
-    token = make_access_token(nurse, SECRET, datetime.now(UTC), 600)
+    token = make_access_token(nurse, SECRET, datetime.now(UTC), 600, session_id)
     headers = {"Authorization": f"Bearer {token}", "X-Client-Name": "bench", "X-Client-Version": "1"}
     transport = httpx.ASGITransport(app=app)
     rng = random.Random(7)

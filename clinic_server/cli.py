@@ -171,6 +171,19 @@ def cmd_sweep_missing(settings: Settings, _args) -> int:
     return 0
 
 
+def cmd_flush_failures(settings: Settings, _args) -> int:
+    from clinic_server.db import make_sessionmaker
+    from clinic_server.jobs.failure_tally import flush_failures
+
+    engine = _engine(settings)
+    try:
+        seqs = flush_failures(make_sessionmaker(engine))
+    finally:
+        engine.dispose()
+    print(f"unauthenticated failures: {len(seqs)} finished minute(s) recorded")
+    return 0
+
+
 def _watch_parent() -> None:
     """Embedded mode: our stdin is a pipe from clinic-tui; EOF means it is gone, so go too."""
 
@@ -315,6 +328,10 @@ def build_parser() -> argparse.ArgumentParser:
         "sweep-missing",
         help="run the missing-data sweep once (serve also runs it on a schedule); for cron or by hand",
     ).set_defaults(func=cmd_sweep_missing)
+    sub.add_parser(
+        "flush-failures",
+        help="record the finished minutes of unauthenticated failures now (serve does it every minute)",
+    ).set_defaults(func=cmd_flush_failures)
 
     d = sub.add_parser("create-device", help="register a measuring device for a person; prints its key once")
     d.add_argument("person_id")

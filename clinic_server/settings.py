@@ -47,14 +47,25 @@ class Settings(BaseSettings):
     demo: bool = False
     access_token_minutes: int = Field(10, ge=1)
     refresh_token_days: int = Field(14, ge=1)
+    #: a session (refresh-token family) ends this long after its login, however often it is
+    #: renewed: then the user logs in again (a working day)
+    session_max_hours: int = Field(12, ge=1)
     break_glass_minutes: int = Field(60, ge=1, le=24 * 60)
-    #: failures before the account is temporarily locked; each further lockout doubles, capped
+    #: failed logins of one name from one source before that pair is locked for a while; each
+    #: further lockout doubles, capped (services/login_throttle.py)
     lockout_after: int = Field(5, ge=1)
     lockout_base_seconds: int = Field(60, ge=1)
     lockout_max_seconds: int = Field(15 * 60, ge=1)
-    #: failures after which every further attempt is slowed down (seconds per attempt, capped)
+    #: failures after which each further attempt from that source must wait (seconds per
+    #: attempt, capped at 5): earlier ones are answered 429 with Retry-After, never slept on
     slow_after: int = Field(3, ge=0)
     slow_seconds: float = Field(1.0, ge=0)
+    #: failures of one name from all sources within the window that make it an attack on the
+    #: account: its supervisor is told, and new sources need password and TOTP until it passes
+    account_alert_after: int = Field(20, ge=1)
+    account_window_minutes: int = Field(15, ge=1)
+    #: a source the user logged in from within this many days is known (not shut out by an attack)
+    known_source_days: int = Field(90, ge=1)
     #: minutes between missing-data sweeps in ``serve`` (clinic_server/jobs/); 0: never
     missing_sweep_minutes: float = Field(15.0, ge=0, allow_inf_nan=False)
     #: demo mode: seconds between rounds of simulated device readings

@@ -90,6 +90,17 @@ def bearer(tokens: dict) -> dict:
     return {"Authorization": f"Bearer {tokens['access_token']}"}
 
 
+def access_token(session: Session, user, secret: str, now=None, minutes: int = 10) -> str:
+    """An access token of a fresh session of ``user`` (as logging in would open one)."""
+    from clinic_server.db import utcnow
+    from clinic_server.services.security import make_access_token, open_session
+
+    now = now or utcnow()
+    sid, _refresh = open_session(session, user.id, now, 1)
+    session.commit()
+    return make_access_token(user, secret, now, minutes, sid)
+
+
 def audit_count(session: Session) -> int:
     session.rollback()
     session.expire_all()  # see other connections' commits

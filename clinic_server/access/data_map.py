@@ -81,6 +81,7 @@ HOLDINGS: tuple[Holding, ...] = (
             "job_title": Category.OCCUPATION,
             # GDPR art. 18 and the monitoring pattern are facts of the person's relation to us
             "restricted": _R,
+            "restricted_by_org_id": _R,
             "sends_daily": Category.VITALS,
             "created_at": _T,
         },
@@ -252,6 +253,7 @@ NOT_ABOUT_PEOPLE: frozenset[str] = frozenset(
         "employer",
         "app_user",
         "login_throttle",
+        "failure_tally",
         "refresh_token",
         "audit_head",
         "job_run",

@@ -63,6 +63,8 @@ class Guard:
     actor: Actor
     settings: Settings
     now: datetime
+    #: the caller's session (the access token's ``sid``): logout ends it
+    session_id: str | None = None
 
     # ------------------------------------------------------------------ the three questions
 
@@ -138,8 +140,10 @@ class Guard:
     def disclose(self, returned: Mapping[str, Iterable[Category]], decisions: Mapping[str, Decision]) -> None:
         """The response carries these categories of these people (for a list or a queue).
 
-        People reached through break-the-glass are named apart, and a response made only of them
-        is recorded with the purpose ``emergency``.
+        People reached through break-the-glass are named apart (``emergency_person_ids``), and a
+        response that shows any of them is recorded with the purpose ``emergency``: one record has
+        one purpose, and a disclosure on the emergency basis is what a supervisor reviews (filtering
+        the log by ``emergency`` must find it); the others shown are the rest of ``person_ids``.
         """
         people = sorted(returned)
         for pid in people:
@@ -148,8 +152,7 @@ class Guard:
         emergency = sorted(pid for pid in people if decisions[pid].basis == Basis.BREAK_GLASS)
         if emergency:
             self.scope.note(emergency_person_ids=emergency)
-            if len(emergency) == len(people):
-                self.scope.about(purpose=Purpose.EMERGENCY)
+            self.scope.about(purpose=Purpose.EMERGENCY)
 
     # ------------------------------------------------------------------ helpers
 

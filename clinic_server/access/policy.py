@@ -94,6 +94,8 @@ class PersonFacts:
     break_glass_until: datetime | None = None
     #: organizations the person has a relationship with: a consent (any state) or an assigned coach
     related_organizations: frozenset[str] = frozenset()
+    #: the organization that restricted processing (GDPR art. 18), when it is known and matters
+    restricted_by: str | None = None
 
 
 @dataclass(frozen=True)
@@ -214,6 +216,7 @@ class Action(StrEnum):
     READ_CONSENTS = "read_consents"
     WITHDRAW_CONSENT = "withdraw_consent"
     SET_RESTRICTION = "set_restriction"
+    LIFT_RESTRICTION = "lift_restriction"
     BREAK_GLASS = "break_glass"
     READ_AUDIT = "read_audit"
     VERIFY_AUDIT = "verify_audit"
@@ -238,6 +241,8 @@ class Requires:
     related: bool = False
     #: the purpose of use recorded, when it is the action's own rather than the role's
     purpose: Purpose | None = None
+    #: roles that may act on a restriction only where their own organization set it
+    own_restriction_only: frozenset[Role] = frozenset()
 
     @property
     def requested(self) -> frozenset[Category]:
@@ -247,6 +252,7 @@ class Requires:
 _NURSE = frozenset({Role.NURSE})
 _CLINICAL = frozenset({Role.NURSE, Role.COACH})
 _SUPERVISOR = frozenset({Role.SUPERVISOR})
+_RESTRICTERS = frozenset({Role.SUPERVISOR, Role.PRIVACY_OFFICER})
 _VITALS = frozenset({Category.VITALS})
 _CONSENT_ONLY = frozenset({Basis.CONSENT})
 
@@ -274,7 +280,13 @@ ACTIONS: dict[Action, Requires] = {
     # consents to the nurse's own organization, for a person she may see at all
     Action.READ_CONSENTS: Requires(_NURSE, reads=ALL_CATEGORIES),
     Action.WITHDRAW_CONSENT: Requires(_NURSE, reads=ALL_CATEGORIES),
-    Action.SET_RESTRICTION: Requires(_SUPERVISOR, related=True, purpose=Purpose.AUDIT),
+    # restricting processing (GDPR art. 18): a supervisor or the privacy officer of an organization
+    # the person has a relationship with; lifting it: the organization that set it, or the
+    # privacy officer (who answers the person's requests for every organization's processing)
+    Action.SET_RESTRICTION: Requires(_RESTRICTERS, related=True, purpose=Purpose.AUDIT),
+    Action.LIFT_RESTRICTION: Requires(
+        _RESTRICTERS, related=True, purpose=Purpose.AUDIT, own_restriction_only=_SUPERVISOR
+    ),
     # break-the-glass is decided by the guard with the prospective grant (deny still overrides)
     Action.BREAK_GLASS: Requires(_NURSE, reads=ALL_CATEGORIES, purpose=Purpose.EMERGENCY),
     Action.READ_AUDIT: Requires(_SUPERVISOR, per_person=False, purpose=Purpose.AUDIT),
@@ -301,6 +313,16 @@ def authorize(actor: Actor, action: Action, person: PersonFacts | None, now: dat
     if req.related:
         if actor.organization_id not in person.related_organizations:
             return _deny("person has no relationship with the organization", req.requested, purpose)
+        if (
+            actor.role in req.own_restriction_only
+            and person.restricted
+            and person.restricted_by != actor.organization_id
+        ):
+            return _deny(
+                "the restriction was set by another organization (or before it was recorded who set it)",
+                req.requested,
+                purpose,
+            )
         return Decision(frozenset(), frozenset(), Basis.DUTY, f"{action}: related organization", purpose)
     decision = decide(actor, person, now, req.requested)
     if not decision.permitted:

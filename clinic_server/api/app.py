@@ -4,6 +4,12 @@ Errors leave the server as ``ErrorBody`` (a code from the contract, params, an E
 logs). A request that fails after its audit scope was opened (``api/deps.py``), whether its route
 refused it, its body did not validate or the server failed, has its writes rolled back and the
 scope closed with the outcome and the reason here: one record per request, whatever happens.
+
+A request can also fail before its scope opened: FastAPI refuses a body that is not JSON (or
+nested too deep) before any dependency runs, and a missing or bad access token fails the
+dependency that would open it. Such a failure on a route that knows its caller is recorded as that
+caller (the bearer token, or the device key, is checked here); one where nobody can be named is
+counted in the tally of unauthenticated failures (``audit/tally.py``: one record a minute).
 """
 
 from __future__ import annotations
@@ -16,11 +22,24 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from clinic_server import __version__
-from clinic_server.audit.scope import AuditScope
-from clinic_server.db import make_engine, make_sessionmaker
+from clinic_server.access.policy import purpose_for
+from clinic_server.api.deps import (
+    DeviceScopeKind,
+    actor_of,
+    authenticate,
+    client_source,
+    open_scope,
+    request_info,
+)
+from clinic_server.api.routing import SCOPE_KIND
+from clinic_server.audit import tally
+from clinic_server.audit.scope import AuditScope, who_of
+from clinic_server.db import make_engine, make_sessionmaker, utcnow
 from clinic_server.errors import ApiError
+from clinic_server.services.ingest import device_for_key
 from clinic_server.settings import Settings
 from clinic_tui.api.schemas import ErrorBody, ErrorCode
 from clinic_tui.domain.roles import Outcome
@@ -43,20 +62,65 @@ def _field_errors(exc: RequestValidationError) -> tuple[str, list[str]]:
     return "; ".join(parts) or "invalid request", fields
 
 
-def _close_scope(request: Request, outcome: Outcome, reason: str) -> None:
-    """Leave the one audit record a failed request still owes (its own writes are rolled back)."""
-    scope: AuditScope | None = getattr(request.state, "scope", None)
-    if scope is None or scope.closed:
-        return
-    if scope.action == "request":
-        # the route never ran (e.g. its body did not validate): name it by its route
-        route = request.scope.get("route")
-        first = next(iter((request.path_params or {}).values()), None)
-        scope.about(
-            action=getattr(route, "name", None) or "request",
-            resource_id=str(first) if first is not None else None,
+def _name_by_route(request: Request, scope: AuditScope) -> None:
+    """The route never ran (e.g. its body did not validate): name the record by its route."""
+    route = request.scope.get("route")
+    first = next(iter((request.path_params or {}).values()), None)
+    scope.about(
+        action=getattr(route, "name", None) or "request",
+        resource_id=str(first) if first is not None else None,
+    )
+
+
+def _late_scope(request: Request, session) -> AuditScope | None:
+    """For a request that failed before its scope opened: a scope of the caller its route would have
+    known (a valid bearer token, or device key), or None when nobody can be named."""
+    endpoint = getattr(request.scope.get("route"), "endpoint", None)
+    kind = getattr(endpoint, SCOPE_KIND, None)
+    info = request_info(request)
+    if kind == "guard":
+        try:
+            user = authenticate(request, session, request.app.state.settings)
+        except ApiError:
+            return None
+        return open_scope(
+            request, AuditScope(session, who_of(user), info, purpose=purpose_for(actor_of(user)))
         )
+    if kind == "device":
+        device = device_for_key(session, request.headers.get("x-device-key"))
+        if device is None:
+            return None
+        scope = open_scope(request, AuditScope(session, who_of(None), info, **DeviceScopeKind))
+        scope.about(person_id=device.person_id)
+        scope.note(device_id=device.id)
+        return scope
+    return None
+
+
+def _close_scope(request: Request, outcome: Outcome, reason: str, kind: str) -> None:
+    """Leave the one audit record a failed request still owes (its own writes are rolled back), or
+    count it in the tally when nobody can be named (``kind`` says what failed)."""
+    scope: AuditScope | None = getattr(request.state, "scope", None)
+    if scope is not None and scope.closed:
+        return
+    if scope is None:
+        session = request.app.state.sessionmaker()
+        try:
+            scope = _late_scope(request, session)
+            if scope is None:
+                tally.count(session, kind, client_source(request), utcnow())
+                session.commit()
+                return
+        except BaseException:
+            session.close()
+            raise
     try:
+        if outcome == Outcome.DENIED and scope.who.user_id is None and scope.person_id is None:
+            # a login or device request refused before anyone was known: nobody to name
+            scope.aggregate(kind)
+            return
+        if scope.action == "request":
+            _name_by_route(request, scope)
         scope.fail(outcome, reason)
     finally:
         scope.session.close()
@@ -71,6 +135,10 @@ async def _lifespan(app: FastAPI):
     gc.freeze()
     settings = app.state.settings
     sweeper = feed = None
+    from clinic_server.jobs.failure_tally import TallyFlusher
+
+    flusher = TallyFlusher(app.state.sessionmaker)
+    flusher.start()
     if settings.missing_sweep_minutes > 0:
         from clinic_server.jobs.missing_data import MissingDataSweeper
 
@@ -88,6 +156,7 @@ async def _lifespan(app: FastAPI):
             feed.stop()
         if sweeper is not None:
             sweeper.stop()
+        flusher.stop()
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -107,30 +176,44 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.engine = engine
     app.state.sessionmaker = make_sessionmaker(engine)
 
-    async def _owed_record(request: Request, outcome: Outcome, reason: str) -> None:
+    async def _owed_record(request: Request, outcome: Outcome, reason: str, kind: str) -> None:
         try:
-            await run_in_threadpool(_close_scope, request, outcome, reason)
+            await run_in_threadpool(_close_scope, request, outcome, reason, kind)
         except Exception:  # noqa: BLE001 - the response is an error either way
             log.exception("could not write the audit record of a failed request")
 
     @app.exception_handler(ApiError)
     async def _api_error(request: Request, exc: ApiError):
-        await _owed_record(request, exc.outcome, exc.audit_reason)
+        kind = tally.Kind.NO_TOKEN if exc.code == ErrorCode.NOT_AUTHENTICATED else tally.Kind.BAD_TOKEN
+        await _owed_record(request, exc.outcome, exc.audit_reason, kind)
         return _error(exc)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError):
         message, fields = _field_errors(exc)
-        await _owed_record(request, Outcome.DENIED, f"invalid request: {message}")
+        await _owed_record(request, Outcome.DENIED, f"invalid request: {message[:300]}", tally.Kind.MALFORMED)
         return _error(
             ApiError(422, ErrorCode.INVALID_REQUEST, message, params={"fields": ", ".join(fields)[:200]})
         )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException):
+        # FastAPI's own refusals: an unknown path or method, a body it could not parse
+        if exc.status_code in (404, 405):
+            code, kind = ErrorCode.NOT_FOUND, tally.Kind.UNKNOWN_PATH
+        else:
+            code, kind = ErrorCode.INVALID_REQUEST, tally.Kind.MALFORMED
+        message = str(exc.detail)[:200]
+        await _owed_record(request, Outcome.DENIED, f"refused by the framework: {message}", kind)
+        return _error(ApiError(exc.status_code, code, message))
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception):
         log.exception("unhandled error", exc_info=exc)
         # fail closed, but still leave the one record this request owes
-        await _owed_record(request, Outcome.ERROR, f"server error: {type(exc).__name__}")
+        await _owed_record(
+            request, Outcome.ERROR, f"server error: {type(exc).__name__}", tally.Kind.SERVER_ERROR
+        )
         return _error(
             ApiError(
                 500, ErrorCode.SERVER_ERROR, "The server failed to handle this request; nothing was changed."

@@ -20,10 +20,14 @@ from fastapi import APIRouter
 
 from clinic_server.access.guard import Guard
 from clinic_server.audit.scope import AuditScope
+from clinic_tui.api.schemas import ErrorBody
 from clinic_tui.domain.roles import Outcome
 
 #: set on every wrapped endpoint (the app's test checks that each non-public route has it)
 AUDITED = "__clinic_audited__"
+#: set on every wrapped endpoint: "guard", "device" or "auth", the kind of its scope (what the
+#: error handlers of ``api/app.py`` authenticate when a request fails before its scope opened)
+SCOPE_KIND = "__clinic_scope_kind__"
 
 
 def _scope_param(endpoint: Callable, hints: dict[str, Any]) -> str:
@@ -50,6 +54,17 @@ def audited(endpoint: Callable) -> Callable:
         )
     hints = typing.get_type_hints(endpoint, include_extras=True)
     name = _scope_param(endpoint, hints)
+    hint = hints[name]
+    base = typing.get_args(hint)[0] if typing.get_origin(hint) is typing.Annotated else hint
+    dependency = next(
+        (
+            getattr(m, "dependency", None)
+            for m in getattr(hint, "__metadata__", ())
+            if hasattr(m, "dependency")
+        ),
+        None,
+    )
+    kind = "guard" if base is Guard else getattr(dependency, "__name__", "").removesuffix("_scope")
 
     @functools.wraps(endpoint)
     def wrapper(*args, **kwargs):
@@ -69,11 +84,33 @@ def audited(endpoint: Callable) -> Callable:
         return_annotation=None if returns is type(None) else returns,
     )
     setattr(wrapper, AUDITED, True)
+    setattr(wrapper, SCOPE_KIND, kind)
     return wrapper
 
 
+#: the refusals every audited route may answer, each an ``ErrorBody`` (api/app.py's handlers)
+ERRORS = {
+    400: "The body could not be read (not JSON, or nested too deep).",
+    401: "Not authenticated: no, a bad or an expired access token, or an ended session.",
+    403: "Not permitted (the reason is in the audit record only).",
+    422: "The request is invalid: the message names the fields and what is wrong.",
+}
+
+
+def error_responses(declared: dict | None) -> dict:
+    """The route's own responses, each documented as an ``ErrorBody``, plus the common refusals."""
+    out: dict = {}
+    for status in sorted({*ERRORS, *(int(k) for k in (declared or {}))}):
+        given = dict((declared or {}).get(status) or {})
+        given.setdefault("model", ErrorBody)
+        given.setdefault("description", ERRORS.get(status, "Refused: see the code and message."))
+        out[status] = given
+    return out
+
+
 class AuditedRouter(APIRouter):
-    """An ``APIRouter`` whose every endpoint is ``audited``."""
+    """An ``APIRouter`` whose every endpoint is ``audited`` and documents its refusals."""
 
     def add_api_route(self, path: str, endpoint: Callable, **kwargs: Any) -> None:
+        kwargs["responses"] = error_responses(kwargs.get("responses"))
         super().add_api_route(path, audited(endpoint), **kwargs)

@@ -6,6 +6,10 @@ closed exactly once with the outcome. Closing appends the record in the work's o
 (``close_and_commit``), so the writes and their audit record commit together or not at all; a
 scope that fails is rolled back first and then records the failure (``fail``). A second close is a
 bug and raises: "exactly one record per request" is kept here and nowhere else.
+
+Work that fails before anyone is known (a login refused by the throttle, an unknown device key)
+is not worth a record of its own and could flood the chain: ``aggregate`` closes such a scope by
+counting it in the tally instead (``audit/tally.py``: one record per minute, whatever the traffic).
 """
 
 from __future__ import annotations
@@ -15,7 +19,9 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from clinic_server.audit import tally
 from clinic_server.audit.chain import RequestInfo, Who, append
+from clinic_server.db import utcnow
 from clinic_tui.domain.roles import Outcome, Purpose
 
 
@@ -50,6 +56,10 @@ class AuditScope:
     reason: str | None = None
     closed: bool = False
     seq: int | None = None
+    #: the address the request came from (what the tally counts by)
+    source: str | None = None
+    #: the tally kind this work was counted under, when it left no record of its own
+    aggregated: str | None = None
 
     def about(self, **fields: str | None) -> AuditScope:
         """Say what the work is about (action, resource, person, purpose), as soon as it is known."""
@@ -94,6 +104,17 @@ class AuditScope:
         seq = self.close(outcome, reason)
         self.session.commit()
         return seq
+
+    def aggregate(self, kind: str) -> None:
+        """Close the scope by counting it in the tally (no record of its own); drops the work's
+        writes, and commits the count."""
+        if self.closed:
+            raise ScopeAlreadyClosed(f"{self.action} already has its audit record (seq {self.seq})")
+        self.session.rollback()
+        tally.count(self.session, kind, self.source, utcnow())
+        self.session.commit()
+        self.closed = True
+        self.aggregated = kind
 
     def fail(self, outcome: Outcome, reason: str) -> int:
         """The work did not go through: drop its writes, then record why (and commit that)."""

@@ -1,18 +1,21 @@
 """The supervisor's audit duties: the access log, the chain check, break-the-glass reviews.
 
-A supervisor sees the records of her own organization's users, plus records no user can be named
-for (failed logins with unknown names, device writes); records carry who, what, when, why and the
-outcome, never a value of personal data (a person appears by id only).
+A supervisor sees the records of her own organization's users, and of the records no user can be
+named for: those about nobody in particular (the minute's aggregate of unauthenticated failures,
+scheduled jobs), and device writes about people who gave her organization a consent (the data
+is written for the organizations the person consented to; another organization's patient is not
+hers to see). Records carry who, what, when, why and the outcome, never a value of personal data
+(a person appears by id only).
 """
 
 from __future__ import annotations
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import and_, or_, select, update
 
 from clinic_server.access.guard import Guard
 from clinic_server.access.policy import Action
 from clinic_server.audit.chain import verify
-from clinic_server.db.models import AuditEvent, BreakGlassGrant, User
+from clinic_server.db.models import AuditEvent, BreakGlassGrant, Consent, User
 from clinic_server.errors import refused
 from clinic_tui.api.schemas import (
     AuditEventOut,
@@ -52,8 +55,16 @@ def events(
     }
     guard.duty(Action.READ_AUDIT, verb="audit_query", resource_type="audit_event")
     guard.scope.about(person_id=filters.get("person_id"))
+    org = guard.actor.organization_id
+    consented = select(Consent.person_id).where(Consent.organization_id == org)
     stmt = select(AuditEvent).where(
-        or_(AuditEvent.organization_id == guard.actor.organization_id, AuditEvent.organization_id.is_(None))
+        or_(
+            AuditEvent.organization_id == org,
+            and_(
+                AuditEvent.organization_id.is_(None),
+                or_(AuditEvent.person_id.is_(None), AuditEvent.person_id.in_(consented)),
+            ),
+        )
     )
     if before_seq is not None:
         stmt = stmt.where(AuditEvent.seq < before_seq)

@@ -6,12 +6,14 @@ effect on the very next request.
 
 from __future__ import annotations
 
+import dataclasses
+
 from sqlalchemy import select
 
-from clinic_server.access.guard import Guard
+from clinic_server.access.guard import MAX_ID, Guard
 from clinic_server.access.policy import Action
-from clinic_server.db.models import Consent
-from clinic_server.errors import refused
+from clinic_server.db.models import Consent, Person
+from clinic_server.errors import denied, refused
 from clinic_tui.api.schemas import ConsentList, ConsentOut, ErrorCode, RestrictionOut
 from clinic_tui.domain.roles import Outcome
 
@@ -83,16 +85,24 @@ def set_restriction(guard: Guard, person_id: str, restricted: bool) -> Restricti
     """Restrict (GDPR art. 18) or lift the restriction of all processing of the person.
 
     While restricted, nobody may read the person's data (deny overrides every basis, even
-    break-the-glass). Only a supervisor of an organization the person has a relationship with may
-    change it; the answer carries no personal data.
+    break-the-glass). A supervisor or privacy officer of an organization the person has a
+    relationship with may restrict; only the organization that restricted (recorded on the person)
+    or a privacy officer may lift it. The answer carries no personal data.
     """
-    access = guard.person(
-        person_id, Action.SET_RESTRICTION, verb="consent_change", resource_type="restriction"
-    )
-    person = access.person
+    action = Action.SET_RESTRICTION if restricted else Action.LIFT_RESTRICTION
+    guard.about(action, verb="consent_change", resource_type="restriction", resource_id=person_id)
+    person = guard.session.get(Person, person_id) if len(person_id) <= MAX_ID else None
+    if person is None:
+        raise denied("no such person")
+    facts = dataclasses.replace(guard.facts_for(person), restricted_by=person.restricted_by_org_id)
+    guard.access(person, action, facts)
     previous = person.restricted
+    if restricted and not previous:
+        person.restricted_by_org_id = guard.actor.organization_id
+    elif not restricted:
+        person.restricted_by_org_id = None
     person.restricted = restricted
-    guard.scope.note(restricted=restricted, previous=previous)
+    guard.scope.note(restricted=restricted, previous=previous, restricted_by=person.restricted_by_org_id)
     guard.scope.reason = ("processing restricted (GDPR art. 18)" if restricted else "restriction lifted") + (
         "" if previous != restricted else "; unchanged"
     )

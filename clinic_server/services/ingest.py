@@ -23,6 +23,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from clinic_server.audit.scope import AuditScope
+from clinic_server.audit.tally import Kind
 from clinic_server.db import utcnow
 from clinic_server.db.models import Device, Observation, Person
 from clinic_server.errors import ApiError
@@ -280,6 +281,8 @@ def post(scope: AuditScope, key: str | None, payload: Any) -> IngestResult:
     scope.note(device_id=None, stored=0, duplicates=0, rejected=0)
     device = device_for_key(scope.session, key)
     if device is None:
+        # nobody to name: counted in the tally, not recorded alone (it could flood the chain)
+        scope.aggregate(Kind.DEVICE_KEY)
         raise ApiError(
             401,
             ErrorCode.INVALID_DEVICE_KEY,

@@ -1,4 +1,10 @@
-"""Passwords (Argon2id), access tokens (JWT, short-lived), refresh tokens (opaque, rotating)."""
+"""Passwords (Argon2id), access tokens (JWT, short-lived), refresh tokens (opaque, rotating), sessions.
+
+A session is a refresh-token family: logging in opens one, each refresh rotates its token, and
+logout (or a reused refresh token) revokes it. Every access token names its session (``sid``), and
+each request checks that the session is still open (one indexed lookup), so an access token stops
+working the moment its session ends, not when it expires.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +15,7 @@ from datetime import datetime, timedelta
 import jwt
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import select, update
+from sqlalchemy import exists, func, select, update
 from sqlalchemy.orm import Session
 
 from clinic_server.db.models import RefreshToken, User
@@ -32,9 +38,10 @@ def verify_password(password_hash: str | None, password: str) -> bool:
         return False
 
 
-def make_access_token(user: User, secret: str, now: datetime, minutes: int) -> str:
+def make_access_token(user: User, secret: str, now: datetime, minutes: int, session_id: str) -> str:
     claims = {
         "sub": user.id,
+        "sid": session_id,
         "role": user.role,
         "org": user.organization_id,
         "iat": int(now.timestamp()),
@@ -46,10 +53,35 @@ def make_access_token(user: User, secret: str, now: datetime, minutes: int) -> s
 
 
 def decode_access_token(token: str, secret: str) -> dict:
-    claims = jwt.decode(token, secret, algorithms=[ALGORITHM], options={"require": ["exp", "sub"]})
-    if claims.get("typ") != "access":
+    claims = jwt.decode(token, secret, algorithms=[ALGORITHM], options={"require": ["exp", "sub", "sid"]})
+    if (
+        claims.get("typ") != "access"
+        or not isinstance(claims["sid"], str)
+        or not isinstance(claims["sub"], str)
+    ):
         raise jwt.InvalidTokenError("not an access token")
     return claims
+
+
+def session_is_open(session: Session, session_id: str, user_id: str) -> bool:
+    """Is the session (refresh-token family) ``session_id`` of ``user_id`` still open?"""
+    return bool(
+        session.scalar(
+            select(
+                exists().where(
+                    RefreshToken.family_id == session_id,
+                    RefreshToken.user_id == user_id,
+                    RefreshToken.revoked_at.is_(None),
+                )
+            )
+        )
+    )
+
+
+def open_session(session: Session, user_id: str, now: datetime, days: int) -> tuple[str, str]:
+    """Start a session: its id (the refresh-token family) and its first refresh token."""
+    family_id = secrets.token_hex(16)
+    return family_id, issue_refresh_token(session, user_id, now, days, family_id=family_id)
 
 
 def token_digest(token: str) -> str:
@@ -79,8 +111,10 @@ class RefreshRejected(Exception):
         self.user_id = user_id
 
 
-def rotate_refresh_token(session: Session, token: str, now: datetime, days: int) -> tuple[User, str]:
-    """Spend ``token`` and return a fresh one of the same family.
+def rotate_refresh_token(
+    session: Session, token: str, now: datetime, days: int, max_age: timedelta | None = None
+) -> tuple[User, str, str]:
+    """Spend ``token`` and return the user, a fresh token of the same family, and the family (session).
 
     Presenting a token that was already spent means it leaked: the whole family is revoked.
     """
@@ -97,9 +131,25 @@ def rotate_refresh_token(session: Session, token: str, now: datetime, days: int)
     user = session.get(User, row.user_id)
     if user is None or not user.is_active:
         raise RefreshRejected("account disabled", row.user_id)
-    row.used_at = now
+    if max_age is not None:
+        started = session.scalar(
+            select(func.min(RefreshToken.created_at)).where(RefreshToken.family_id == row.family_id)
+        )
+        if started is not None and started <= now - max_age:
+            revoke_family(session, row.family_id, now)
+            raise RefreshRejected("session reached its maximum lifetime", row.user_id)
+    # spend it conditionally: of two requests presenting it at once, only one rotates it
+    spent = session.execute(
+        update(RefreshToken)
+        .where(RefreshToken.id == row.id, RefreshToken.used_at.is_(None))
+        .values(used_at=now)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if spent != 1:
+        revoke_family(session, row.family_id, now)
+        raise RefreshRejected("refresh token reused: session revoked", row.user_id)
     new = issue_refresh_token(session, user.id, now, days, family_id=row.family_id)
-    return user, new
+    return user, new, row.family_id
 
 
 def revoke_family(session: Session, family_id: str, now: datetime) -> None:

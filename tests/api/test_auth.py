@@ -6,8 +6,8 @@ from sqlalchemy import select
 
 from clinic_server.db import utcnow
 from clinic_server.db.models import LoginThrottle, RefreshToken, User
-from clinic_server.services.security import make_access_token
-from tests.conftest import audit_count, bearer, last_audit, login
+from clinic_server.services.auth import pretends_totp
+from tests.conftest import access_token, audit_count, bearer, last_audit, login
 from tests.factories import PASSWORD
 
 pytestmark = pytest.mark.api
@@ -46,9 +46,29 @@ async def test_wrong_password_is_401_and_audited(http, nurse, session):
     assert (rec.action, rec.outcome, rec.username) == ("login_failed", "denied", "anna")
 
 
-async def test_unknown_user_gets_the_same_answer(http, nurse):
-    resp = await http.post("/auth/login", json={"username": "nobody", "password": "x"})
-    assert resp.status_code == 401 and resp.json()["code"] == "invalid_credentials"
+async def test_unknown_names_answer_like_accounts(http, nurse, settings):
+    """A name that is no account answers like an account with TOTP or like one without (a keyed
+    hash of the name chooses, the same every time), so the answer does not tell names apart."""
+    answers = {}
+    for i in range(12):
+        name = f"nobody{i}"
+        first = await http.post("/auth/login", json={"username": name, "password": "x"})
+        again = await http.post("/auth/login", json={"username": name, "password": "y"})
+        assert first.status_code == again.status_code == 401
+        assert first.json()["code"] == again.json()["code"]
+        assert first.json()["code"] == (
+            "otp_required" if pretends_totp(settings, name) else "invalid_credentials"
+        )
+        answers[name] = first.json()["code"]
+    assert set(answers.values()) == {"otp_required", "invalid_credentials"}
+    # with a code, an unknown name always fails like a wrong password
+    r = await http.post("/auth/login", json={"username": "nobody0", "password": "x", "otp": "123456"})
+    assert r.json()["code"] == "invalid_credentials"
+
+
+def _row(session, name="anna", source="127.0.0.1") -> LoginThrottle:
+    session.expire_all()
+    return session.get(LoginThrottle, (name, source))
 
 
 async def test_lockout_after_repeated_failures_then_expires(http, nurse, session, settings):
@@ -59,26 +79,24 @@ async def test_lockout_after_repeated_failures_then_expires(http, nurse, session
     assert locked.status_code == 429
     body = locked.json()
     assert body["code"] == "locked_out" and body["retry_after"] >= 1
-    assert last_audit(session).reason == "account temporarily locked"
+    assert locked.headers["Retry-After"] == str(body["retry_after"])
     # the lock is temporary: once it has passed, the real user gets in
-    session.expire_all()
-    row = session.get(LoginThrottle, "anna")
-    row.locked_until = utcnow() - timedelta(seconds=1)
+    row = _row(session)
+    row.blocked_until = utcnow() - timedelta(seconds=1)
     session.commit()
     await login(http, "anna")
 
 
 async def test_lockouts_grow_but_are_capped(http, nurse, session, settings):
     for round_ in range(8):
-        row = session.get(LoginThrottle, "anna")
+        row = _row(session)
         if row is not None:
-            row.locked_until = None
+            row.blocked_until = None
             session.commit()
         for _ in range(settings.lockout_after):
             await http.post("/auth/login", json={"username": "anna", "password": "wrong"})
-        session.expire_all()
-        row = session.get(LoginThrottle, "anna")
-        length = (row.locked_until - row.last_failure_at).total_seconds()
+        row = _row(session)
+        length = (row.blocked_until - row.last_failure_at).total_seconds()
         expected = min(settings.lockout_base_seconds * 2**round_, settings.lockout_max_seconds)
         assert abs(length - expected) < 2
 
@@ -109,15 +127,15 @@ async def test_logout_revokes_refresh_token(http, nurse):
     assert r.status_code == 401
 
 
-async def test_expired_access_token_is_401_with_code(http, nurse, settings):
-    token = make_access_token(nurse, settings.secret_key, utcnow() - timedelta(minutes=30), 10)
+async def test_expired_access_token_is_401_with_code(http, nurse, settings, session):
+    token = access_token(session, nurse, settings.secret_key, utcnow() - timedelta(minutes=30))
     r = await http.get("/auth/me", headers={"Authorization": f"Bearer {token}"})
     assert r.status_code == 401 and r.json()["code"] == "token_expired"
 
 
-async def test_missing_and_forged_tokens_are_401(http, nurse):
+async def test_missing_and_forged_tokens_are_401(http, nurse, session):
     assert (await http.get("/patients")).status_code == 401
-    forged = make_access_token(nurse, "another-secret-" + "y" * 40, utcnow(), 10)
+    forged = access_token(session, nurse, "another-secret-" + "y" * 40)
     r = await http.get("/patients", headers={"Authorization": f"Bearer {forged}"})
     assert r.status_code == 401 and r.json()["code"] == "invalid_token"
 
@@ -173,15 +191,16 @@ async def test_requests_side_by_side_renew_a_stale_token_once(app, nurse, sessio
     try:
         await client.login("anna", PASSWORD)
         if stale == "expired":
-            client._access = make_access_token(nurse, settings.secret_key, utcnow() - timedelta(hours=1), 10)
+            client._access = access_token(session, nurse, settings.secret_key, utcnow() - timedelta(hours=1))
         else:
-            client._access = make_access_token(nurse, "an-earlier-run-" + "k" * 40, utcnow(), 10)
+            client._access = access_token(session, nurse, "an-earlier-run-" + "k" * 40)
         results = await asyncio.gather(client.me(), client.patients(), client.alerts())
         assert results[0].username == "anna"
         assert len(rotations) == 2  # the login's token, then exactly one refresh
         session.rollback()
         tokens = session.scalars(select(RefreshToken).where(RefreshToken.user_id == nurse.id)).all()
-        assert len(tokens) == 2 and all(t.revoked_at is None for t in tokens)
+        # the login's session (two tokens, one rotated) beside the one the stale token was made of
+        assert len(tokens) == 3 and all(t.revoked_at is None for t in tokens)
         assert (await client.me()).username == "anna"  # still logged in
     finally:
         await client.aclose()

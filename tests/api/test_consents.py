@@ -198,7 +198,7 @@ async def test_supervisor_restricts_and_releases_processing(http, people, sessio
         "david",
         "audit",
     )
-    assert rec.details == {"previous": False, "restricted": True}
+    assert rec.details == {"previous": False, "restricted": True, "restricted_by": rec.organization_id}
     # the very next requests honour it
     assert (await http.get(f"/patients/{nora.id}", headers=bearer(anna))).status_code == 403
     assert "restricted" in last_audit(session).reason

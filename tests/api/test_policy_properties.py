@@ -9,6 +9,13 @@ break-the-glass grants) every personal-data endpoint is called as every user, an
     the two privacy policies in seeds/, not by calling ``policy.decide``;
 (c) every request leaves exactly one new audit record, with the matching outcome.
 
+Every person also has a withheld-able diagnosis planted the way real rules leave it: a COPD
+patient's ``spo2.low`` alert (its text names the COPD limit, its inputs say ``copd`` and the COPD
+threshold) and a heart-failure ``hf.weight_gain`` alert (a rule that only runs for that diagnosis).
+Each carries unique values of the category ``conditions``, so (a) also checks that no alert, count,
+search or error reveals a withheld diagnosis, and searching for the COPD text finds the alert only
+for a nurse to whom conditions are shared.
+
 The server runs on its real clock, so "clock time" is varied by placing every time in the world
 relative to now (consents starting or ending hours or days away, grants expired or running,
 18th birthdays yesterday or tomorrow, contracts ended or running).
@@ -42,9 +49,10 @@ from clinic_server.db.models import (
     RecordEntry,
     User,
 )
-from clinic_server.services.security import make_access_token
+from clinic_server.errors import NOT_PERMITTED_MESSAGE
 from clinic_tui.domain import personnummer
 from clinic_tui.domain.codes import CONDITIONS
+from tests.conftest import access_token
 from tests.factories import password_hash
 
 pytestmark = pytest.mark.api
@@ -143,6 +151,8 @@ class Built:
     values: list[dict[str, list[str]]] = field(default_factory=list)
     consent_ids: list[list[tuple[int, str]]] = field(default_factory=list)
     has_alert: list[bool] = field(default_factory=list)
+    #: a word of each person's COPD alert text (conditions): what a search for it may find
+    copd_words: list[str] = field(default_factory=list)
 
 
 def consent_active(c: ConsentSpec, now: datetime, built: Built) -> bool:
@@ -364,6 +374,55 @@ def build(session, spec: WorldSpec) -> Built:
             )
         )
         values["vitals"] += [weight, alert_value]
+        # the diagnoses, as real rules leave them in alerts (clinic_tui/domain/alerts.py)
+        for code in {"copd", "heart_failure"} - {p.condition}:
+            session.add(Condition(person_id=person.id, code=code))
+        spo2, copd_limit, copd_word = number(rng), number(rng), token()
+        session.add(
+            Alert(
+                person_id=person.id,
+                rule_id="spo2.low",
+                rule_version=1,
+                severity="high",
+                severity_rank=0,
+                loinc="59408-5",
+                value=float(spo2),
+                message=f"SpO2 {spo2} % < {copd_limit} (COPD limit) {copd_word}",
+                neutral_message=f"SpO2 {spo2} % below the patient's limit",
+                inputs={
+                    "value": float(spo2),
+                    "unit": "%",
+                    "threshold": float(copd_limit),
+                    "threshold_name": "spo2_low_copd",
+                    "copd": True,
+                    "comparison": "<",
+                },
+                opened_at=now - timedelta(hours=1),
+                last_seen_at=now - timedelta(hours=1),
+                updated_at=now - timedelta(hours=1),
+            )
+        )
+        gain, hf_word = number(rng), token()
+        session.add(
+            Alert(
+                person_id=person.id,
+                rule_id="hf.weight_gain",
+                rule_version=1,
+                severity="medium",
+                severity_rank=1,
+                loinc="29463-7",
+                value=float(gain),
+                message=f"Weight up {gain} kg within 3 days {hf_word}",
+                neutral_message=f"Weight up {gain} kg within 3 days {hf_word}",
+                inputs={"value": float(gain), "gain_kg": float(gain), "threshold": 2.0},
+                opened_at=now - timedelta(hours=1),
+                last_seen_at=now - timedelta(hours=1),
+                updated_at=now - timedelta(hours=1),
+            )
+        )
+        values["vitals"].append(spo2)
+        values["conditions"] += [copd_limit, copd_word, gain, hf_word]
+        built.copd_words.append(copd_word)
         ids = []
         for c in p.consents:
             row = Consent(
@@ -410,6 +469,7 @@ class Checker:
         self.built = built
         self.secret = secret
         self.calls = 0
+        self.tokens: dict[str, str] = {}
 
     def head(self) -> int:
         self.session.rollback()
@@ -419,13 +479,20 @@ class Checker:
         return [oracle(self.built, user, i)[0] for i in range(len(self.built.people))]
 
     async def call(self, user: UserSpec, path: str, expect_ok: bool, **params):
-        token = make_access_token(self.built.users[user.key], self.secret, datetime.now(UTC), 10)
+        if user.key not in self.tokens:
+            self.tokens[user.key] = access_token(self.session, self.built.users[user.key], self.secret)
+        token = self.tokens[user.key]
         before = self.head()
         r = await self.http.get(path, params=params, headers={"Authorization": f"Bearer {token}"})
         self.calls += 1
         where = f"{user.key} ({user.role}) GET {path} {params}"
         assert r.status_code in (200, 403), (where, r.status_code, r.text)
         assert (r.status_code == 200) == expect_ok, (where, r.status_code, r.text)
+        if r.status_code == 403:
+            # a refusal says no more than that: never a restriction, an age, a consent (issue 9)
+            assert r.json() == {"code": "not_permitted", "message": NOT_PERMITTED_MESSAGE, "params": {}}, (
+                where
+            )
         # (c) exactly one new audit record, with the right outcome
         assert self.head() == before + 1, where
         rec = self.session.scalar(select(AuditEvent).where(AuditEvent.seq == before + 1))
@@ -492,6 +559,14 @@ async def test_every_endpoint_obeys_the_access_model(http, session, settings, sp
         r = await check.call(user, "/alerts", nurse, state="all", limit=500)
         if nurse:
             assert {a["person_id"] for a in r.json()["items"]} == queue, (user, spec)
+        # a search for a diagnosis word finds the alert only where conditions are shared
+        for i, word in enumerate(built.copd_words):
+            r = await check.call(user, "/alerts", nurse, state="all", q=word)
+            if nurse:
+                sees = people[i].id in queue and "conditions" in allowed[i]
+                assert [a["person_id"] for a in r.json()["items"]] == ([people[i].id] if sees else [])
+            r = await check.call(user, "/patients", True, q=word)
+            assert r.json()["items"] == [], (user, i)
         since = (built.now - timedelta(days=1)).isoformat()
         r = await check.call(user, "/alerts/changes", nurse, since=since)
         if nurse:
@@ -524,5 +599,10 @@ async def test_every_endpoint_obeys_the_access_model(http, session, settings, sp
 
             vitals = "vitals" in allowed[i]
             await check.call(user, f"/patients/{p.id}/observations", vitals, loinc="29463-7", range="7d")
-            await check.call(user, f"/patients/{p.id}/alerts", nurse and vitals)
+            r = await check.call(user, f"/patients/{p.id}/alerts", nurse and vitals)
+            if nurse and vitals:
+                # the diagnosis' alerts are there exactly where conditions are shared
+                shown = {a["rule_id"] for a in r.json()["items"]}
+                assert ("hf.weight_gain" in shown) == ("conditions" in allowed[i]), (user, i)
+                assert (built.copd_words[i] in r.text) == ("conditions" in allowed[i]), (user, i)
             await check.call(user, f"/patients/{p.id}/thresholds", nurse and vitals)

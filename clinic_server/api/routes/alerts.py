@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import Query
@@ -11,6 +10,7 @@ from clinic_server.api.deps import GuardDep
 from clinic_server.api.routing import AuditedRouter
 from clinic_server.services import alerts
 from clinic_tui.api.schemas import AlertChanges, AlertItem, AlertPage, AlertTransition
+from clinic_tui.api.schemas.bounds import Instant, Int32Id, line
 
 router = AuditedRouter(prefix="/alerts", tags=["alerts"])
 
@@ -21,16 +21,12 @@ def alert_queue(
     state: Annotated[
         Literal["open", "active", "all"], Query(description="open (default), active, all")
     ] = "open",
-    severity: Annotated[
-        str | None, Query(max_length=30, description="high, medium, low; comma-separated")
-    ] = None,
+    severity: Annotated[line(30) | None, Query(description="high, medium, low; comma-separated")] = None,
     q: Annotated[
-        str | None,
-        Query(max_length=100, description="patient name (where shared), pseudonym, rule or message"),
+        line(100) | None,
+        Query(description="patient name (where shared), pseudonym, rule or message"),
     ] = None,
-    after: Annotated[
-        str | None, Query(max_length=200, description="next_cursor of the previous page")
-    ] = None,
+    after: Annotated[line(200) | None, Query(description="next_cursor of the previous page")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> AlertPage:
     """The caller's alert queue: most severe first, then oldest first; keyset-paged."""
@@ -40,13 +36,13 @@ def alert_queue(
 @router.get("/changes", response_model=AlertChanges, responses={403: {}, 422: {}})
 def alert_changes(
     guard: GuardDep,
-    since: Annotated[datetime, Query(description="ISO time with offset: next_since of the previous poll")],
+    since: Annotated[Instant, Query(description="ISO time with offset: next_since of the previous poll")],
 ) -> AlertChanges:
     """Alerts (any state) changed since ``since``, for polling; update the queue by id."""
     return alerts.changes(guard, since=since)
 
 
 @router.post("/{alert_id}/transition", response_model=AlertItem, responses={403: {}, 409: {}, 422: {}})
-def transition(alert_id: int, body: AlertTransition, guard: GuardDep) -> AlertItem:
+def transition(alert_id: Int32Id, body: AlertTransition, guard: GuardDep) -> AlertItem:
     """acknowledge, resolve, escalate, snooze, unsnooze or reopen, naming the version you saw."""
     return alerts.transition(guard, alert_id, body)

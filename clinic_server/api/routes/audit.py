@@ -16,6 +16,7 @@ from clinic_tui.api.schemas import (
     BreakGlassReviewList,
     ReviewRequest,
 )
+from clinic_tui.api.schemas.bounds import Id, Seq, line
 
 router = AuditedRouter(prefix="/audit", tags=["audit"])
 
@@ -23,14 +24,12 @@ router = AuditedRouter(prefix="/audit", tags=["audit"])
 @router.get("/events", response_model=AuditPage, responses={403: {}})
 def list_events(
     guard: GuardDep,
-    before_seq: Annotated[
-        int | None, Query(ge=1, le=2**63 - 1, description="only records older than this one")
-    ] = None,
+    before_seq: Annotated[Seq | None, Query(description="only records older than this one")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    username: Annotated[str | None, Query(max_length=80)] = None,
-    person_id: Annotated[str | None, Query(max_length=32)] = None,
+    username: Annotated[line(80) | None, Query()] = None,
+    person_id: Annotated[line(32) | None, Query()] = None,
     outcome: Annotated[Literal["allowed", "denied", "error"] | None, Query()] = None,
-    action: Annotated[str | None, Query(max_length=40)] = None,
+    action: Annotated[line(40) | None, Query()] = None,
 ) -> AuditPage:
     """The audit log, newest first, keyset-paged by sequence number."""
     return audit_log.events(
@@ -57,6 +56,6 @@ def pending_reviews(guard: GuardDep) -> BreakGlassReviewList:
 
 
 @router.post("/reviews/{grant_id}", response_model=BreakGlassReview, responses={403: {}, 404: {}, 409: {}})
-def review_grant(grant_id: str, body: ReviewRequest, guard: GuardDep) -> BreakGlassReview:
+def review_grant(grant_id: Id, body: ReviewRequest, guard: GuardDep) -> BreakGlassReview:
     """Mark a break-the-glass grant reviewed, with the supervisor's note."""
     return audit_log.review(guard, grant_id, body.note)

@@ -6,6 +6,7 @@ from clinic_server.api.deps import GuardDep
 from clinic_server.api.routing import AuditedRouter
 from clinic_server.services import breakglass
 from clinic_tui.api.schemas import BreakGlassGrantOut, BreakGlassLookup, BreakGlassRequest
+from clinic_tui.api.schemas.bounds import Id
 
 router = AuditedRouter(tags=["break-the-glass"])
 
@@ -16,7 +17,7 @@ router = AuditedRouter(tags=["break-the-glass"])
     status_code=201,
     responses={403: {}, 409: {}, 422: {}},
 )
-def break_glass(person_id: str, body: BreakGlassRequest, guard: GuardDep) -> BreakGlassGrantOut:
+def break_glass(person_id: Id, body: BreakGlassRequest, guard: GuardDep) -> BreakGlassGrantOut:
     """Nurses only: time-boxed emergency access; refused if restricted or under 18."""
     return breakglass.by_id(guard, person_id, body.reason)
 

@@ -10,6 +10,7 @@ from clinic_server.api.deps import DeviceScopeDep
 from clinic_server.api.routing import AuditedRouter
 from clinic_server.services import ingest
 from clinic_tui.api.schemas import IngestResult
+from clinic_tui.api.schemas.bounds import line
 
 router = AuditedRouter(prefix="/ingest", tags=["ingest"])
 
@@ -26,6 +27,6 @@ router = AuditedRouter(prefix="/ingest", tags=["ingest"])
 def post_observations(
     scope: DeviceScopeDep,
     payload: Annotated[Any, Body()],
-    x_device_key: Annotated[str | None, Header()] = None,
+    x_device_key: Annotated[line(200) | None, Header()] = None,
 ) -> IngestResult:
     return ingest.post(scope, x_device_key, payload)

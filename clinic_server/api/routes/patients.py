@@ -10,6 +10,7 @@ from clinic_server.api.deps import GuardDep
 from clinic_server.api.routing import AuditedRouter
 from clinic_server.services import patients
 from clinic_tui.api.schemas import PatientDetail, PatientPage
+from clinic_tui.api.schemas.bounds import Id, line
 
 router = AuditedRouter(prefix="/patients", tags=["patients"])
 
@@ -18,14 +19,14 @@ router = AuditedRouter(prefix="/patients", tags=["patients"])
 def list_patients(
     guard: GuardDep,
     q: Annotated[
-        str | None, Query(max_length=100, description="filter on shared name, personnummer, condition")
+        line(100) | None, Query(description="filter on shared name, personnummer, condition")
     ] = None,
-    cursor: Annotated[str | None, Query(max_length=20)] = None,
+    cursor: Annotated[line(20) | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 200,
 ) -> PatientPage:
     return patients.list_people(guard, q=q, cursor=cursor, limit=limit)
 
 
 @router.get("/{person_id}", response_model=PatientDetail, responses={403: {}})
-def get_patient(person_id: str, guard: GuardDep) -> PatientDetail:
+def get_patient(person_id: Id, guard: GuardDep) -> PatientDetail:
     return patients.detail(guard, person_id)

@@ -6,7 +6,7 @@ import X`` works for all of them; a new area adds its module below.
 
 from clinic_server.db.models.access import BreakGlassGrant
 from clinic_server.db.models.audit import AuditEvent, AuditHead
-from clinic_server.db.models.auth import LoginThrottle, RefreshToken, User
+from clinic_server.db.models.auth import FailureTally, LoginThrottle, RefreshToken, User
 from clinic_server.db.models.base import Base, new_id
 from clinic_server.db.models.jobs import JobRun
 from clinic_server.db.models.monitoring import Alert, AlertEvent, Device, Observation, ThresholdOverride
@@ -33,6 +33,7 @@ __all__ = [
     "Consent",
     "Device",
     "Employer",
+    "FailureTally",
     "JobRun",
     "LoginThrottle",
     "Observation",

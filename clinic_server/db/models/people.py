@@ -58,6 +58,8 @@ class Person(Base):
     job_title: Mapped[str | None] = mapped_column(String(200), nullable=True)
     # GDPR art. 18: while set, nobody may process this person's data (deny overrides)
     restricted: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: the organization whose supervisor restricted processing: only it (or a privacy officer) lifts it
+    restricted_by_org_id: Mapped[str | None] = mapped_column(ForeignKey("organization.id"), nullable=True)
     #: the person normally sends measurements every day (drives the missing-data rule)
     sends_daily: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -15,6 +15,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from clinic_tui.api.schemas.bounds import Count, Instant, Number, Time, line, text
 from clinic_tui.domain import alert_lifecycle as lifecycle
 from clinic_tui.domain.alerts import Severity
 from clinic_tui.domain.roles import Role
@@ -79,13 +80,14 @@ class ServerInfo(Wire):
 
 
 class LoginRequest(Wire):
-    username: str = Field(min_length=1, max_length=80)
+    username: line(80, min_length=1)
+    #: any characters at all (ASVS 5.0 V6.2.5): it is only ever hashed, never stored or shown
     password: str = Field(min_length=1, max_length=1024)
-    otp: str | None = Field(default=None, max_length=10)
+    otp: line(10) | None = None
 
 
 class RefreshRequest(Wire):
-    refresh_token: str = Field(min_length=10, max_length=200)
+    refresh_token: line(200, min_length=10)
 
 
 class UserInfo(Wire):
@@ -175,12 +177,13 @@ class IngestObservation(Wire):
     """One measurement as a device posts it (LOINC code, UCUM unit, UTC-offset time)."""
 
     #: the device's own id for this measurement: posting it again never stores it twice
-    source_id: str = Field(min_length=1, max_length=100)
-    loinc: str = Field(min_length=1, max_length=16)
-    unit: str = Field(max_length=16)
-    value: float = Field(strict=True)
-    #: must carry a UTC offset and lie no more than 5 minutes ahead of the server clock
-    effective_at: datetime
+    source_id: line(100, min_length=1)
+    loinc: line(16, min_length=1)
+    unit: line(16)
+    value: Number
+    #: must carry a UTC offset and lie no more than 5 minutes ahead of the server clock (the missing
+    #: offset is reported by the service with its own hint, so it is not refused here)
+    effective_at: Time
 
 
 class IngestBatch(Wire):
@@ -258,11 +261,11 @@ class AlertChanges(Wire):
 
 class AlertTransition(Wire):
     action: AlertAction
-    expected_version: int = Field(ge=1)
+    expected_version: Count = Field(ge=1)
     #: required (non-blank) to resolve or escalate
-    note: str | None = Field(default=None, max_length=4000)
+    note: text(4000) | None = None
     #: required to snooze: when the alert comes back as open
-    snooze_until: datetime | None = None
+    snooze_until: Instant | None = None
 
 
 class AlertEventOut(Wire):
@@ -378,13 +381,13 @@ class RestrictionOut(Wire):
 class BreakGlassRequest(Wire):
     model_config = ConfigDict(str_strip_whitespace=True)
     #: why the record must be opened now; at least 10 characters after trimming
-    reason: str = Field(min_length=10, max_length=500)
+    reason: text(500, min_length=10)
 
 
 class BreakGlassLookup(BreakGlassRequest):
     """Break the glass for someone not in the nurse's list: found by personnummer."""
 
-    personnummer: str = Field(min_length=10, max_length=13)
+    personnummer: line(13, min_length=10)
 
 
 class BreakGlassGrantOut(Wire):
@@ -454,4 +457,4 @@ class BreakGlassReviewList(Wire):
 
 class ReviewRequest(Wire):
     model_config = ConfigDict(str_strip_whitespace=True)
-    note: str = Field(min_length=1, max_length=2000)
+    note: text(2000, min_length=1)
