@@ -79,16 +79,17 @@ def withdraw(guard: Guard, person_id: str, consent_id: str) -> ConsentOut:
     return consent_out(consent)
 
 
-def set_restriction(guard: Guard, person_id: str, restricted: bool) -> RestrictionOut:
+def set_restriction(
+    guard: Guard, person_id: str, restricted: bool, *, action: Action = Action.SET_RESTRICTION
+) -> RestrictionOut:
     """Restrict (GDPR art. 18) or lift the restriction of all processing of the person.
 
     While restricted, nobody may read the person's data (deny overrides every basis, even
     break-the-glass). Only a supervisor of an organization the person has a relationship with may
-    change it; the answer carries no personal data.
+    change it, or the privacy officer at the person's request (``Action.SUBJECT_RESTRICTION``);
+    the answer carries no personal data.
     """
-    access = guard.person(
-        person_id, Action.SET_RESTRICTION, verb="consent_change", resource_type="restriction"
-    )
+    access = guard.person(person_id, action, verb="consent_change", resource_type="restriction")
     person = access.person
     previous = person.restricted
     person.restricted = restricted
