@@ -9,7 +9,7 @@ treated as the holding says:
   (sex, a ten-year age band, the month instead of the date, no grouping key), then the rows are
   removed; in a deletion they are simply removed;
 - ``RETAIN``: unlinked from the person and kept until the holding's ``retain_until`` date
-  (bookkeeping), when the retention job removes them;
+  (bookkeeping), when the retention job removes them; rows already past that date go at once;
 - ``KEEP``: left alone (the audit log, which names people by opaque id only, so its hash chain
   still verifies and nothing personal remains).
 
@@ -149,6 +149,23 @@ def _count(session: Session, h: Holding, ids: Sequence[str]) -> int:
     )
 
 
+def _retained(session: Session, h: Holding, ids: Sequence[str], today: date) -> tuple[int, int, date | None]:
+    """A retained holding's rows about ``ids``: how many are past their date, how many are still
+    required, and the last day the longest-kept of those stays."""
+    t = _table(h)
+    until = t.c[h.retain_until]
+    expired = kept = 0
+    last: date | None = None
+    for chunk in _chunks(ids):
+        where = linked(h, chunk)
+        expired += session.scalar(select(func.count()).select_from(t).where(where, until < today)) or 0
+        n, latest = session.execute(select(func.count(), func.max(until)).where(where, until >= today)).one()
+        kept += n or 0
+        if latest is not None and (last is None or latest > last):
+            last = latest
+    return expired, kept, last
+
+
 def _anonymizable_rows(session: Session, h: Holding, ids: Sequence[str], covered: dict[str, set[str]]):
     """(person id, category, kept values) of ``h``'s rows a statistics consent covers."""
     t = _table(h)
@@ -172,19 +189,15 @@ def preview(session: Session, ids: Sequence[str], mode: ErasureMode, now: dateti
         if h.on_erasure == Erasure.KEEP:
             out.kept.append(h.table)
             continue
+        if h.on_erasure == Erasure.RETAIN:
+            expired, kept, last = _retained(session, h, ids, now.date())
+            if expired:
+                out.deleted[h.table] = expired
+            if kept:
+                out.retained[h.table] = (kept, last)
+            continue
         n = _count(session, h, ids)
         if not n:
-            continue
-        if h.on_erasure == Erasure.RETAIN:
-            t = _table(h)
-            until = max(
-                (
-                    session.scalar(select(func.max(t.c[h.retain_until])).where(linked(h, chunk)))
-                    for chunk in _chunks(ids)
-                ),
-                key=lambda d: d or date.min,
-            )
-            out.retained[h.table] = (n, until)
             continue
         if h.on_erasure == Erasure.ANONYMIZE and mode == ErasureMode.ANONYMIZE:
             copies = sum(1 for _ in _anonymizable_rows(session, h, ids, covered))
@@ -232,13 +245,15 @@ def erase(session: Session, ids: Sequence[str], mode: ErasureMode, now: datetime
             out.kept.append(h.table)
             continue
         if h.on_erasure == Erasure.RETAIN:
-            n, last = 0, None
+            expired, kept, last = _retained(session, h, ids, now.date())
+            until = t.c[h.retain_until]
             for chunk in _chunks(ids):
-                until = session.scalar(select(func.max(t.c[h.retain_until])).where(linked(h, chunk)))
-                last = max(filter(None, (last, until)), default=None)
-                n += session.execute(update(t).where(linked(h, chunk)).values({h.link: None})).rowcount
-            if n:
-                out.retained[h.table] = (n, last)
+                session.execute(delete(t).where(linked(h, chunk), until < now.date()))
+                session.execute(update(t).where(linked(h, chunk)).values({h.link: None}))
+            if expired:
+                out.deleted[h.table] = expired
+            if kept:
+                out.retained[h.table] = (kept, last)
             continue
         if h.on_erasure == Erasure.ANONYMIZE and mode == ErasureMode.ANONYMIZE and covered:
             copies = []
