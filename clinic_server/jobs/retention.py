@@ -125,7 +125,8 @@ def run_retention(
     now = now or utcnow()
     held = None
     if not dry_run:
-        held = claim(sessions, RETENTION, now, min_gap)
+        # taking turns is about the wall clock; ``now`` is the day the rules are applied as of
+        held = claim(sessions, RETENTION, utcnow(), min_gap)
         if held is None:
             return RetentionOutcome(False, reason="another run holds it, or it ran within the interval")
     try:

@@ -386,8 +386,16 @@ def _check_confirmation(given: str | None, expected: str) -> None:
 
 def _end_account(guard: Guard, person_id: str):
     """Delete the person's data (the account ended; the caller checked the confirmation), unless a
-    legal hold keeps it for now."""
+    legal hold keeps it for now. Either way nothing is shared through the app any more: every
+    consent given through it (to ImagineCare AB and to care providers) is withdrawn."""
     session, now = guard.session, guard.now
+    app_kinds = (OrganizationKind.IMAGINECARE, OrganizationKind.CARE_PROVIDER)
+    for c in session.scalars(
+        select(Consent)
+        .join(Organization, Organization.id == Consent.organization_id)
+        .where(Consent.person_id == person_id, Consent.status == "active", Organization.kind.in_(app_kinds))
+    ):
+        c.status, c.withdrawn_at = "withdrawn", now
     if erasure.held(session, [person_id], now.date()):
         guard.scope.note(deferred_by_legal_hold=True)
         return None, True
@@ -458,12 +466,10 @@ def closure_preview(guard: Guard, person_id: str) -> AccountClosurePreview:
 
 
 def close_account(guard: Guard, person_id: str, confirmation: str | None) -> WithdrawalOut:
-    """Close the ImagineCare account: its consents are withdrawn and the person's data deleted."""
+    """Close the ImagineCare account: the consents given through the app are withdrawn and the
+    person's data deleted."""
     rows = _account(guard, person_id)
     _check_confirmation(confirmation, _expected(guard, person_id))
-    for c in rows:
-        if c.status != "withdrawn":
-            c.status, c.withdrawn_at = "withdrawn", guard.now
     done, deferred = _end_account(guard, person_id)
     guard.scope.reason = "account closed" + (
         "; data deleted" if done else "; deletion deferred by a legal hold"
