@@ -404,7 +404,7 @@ def cmd_subject_export(settings: Settings, args) -> int:
     from clinic_server.services import rights
 
     out = _officer(settings, lambda g: rights.export(g, _find(g, args.personnummer)))
-    _write(args.out, json.dumps(out.bundle, ensure_ascii=False, indent=1) + "\n")
+    _write(args.out, json.dumps(out.bundle, ensure_ascii=False, separators=(",", ":")) + "\n")
     counts = ", ".join(f"{k} {v}" for k, v in out.resource_counts.items())
     print(
         f"FHIR R4 Bundle (validated) written to {args.out}: {counts}",

@@ -20,13 +20,19 @@ what has no standard code (our categories, purposes, rule ids) uses the code sys
 
 from __future__ import annotations
 
+import multiprocessing as mp
+import os
+import threading
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterable
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
+from fhir.resources.R4B import get_fhir_model_class
 from fhir.resources.R4B.bundle import Bundle
+from pydantic import ValidationError
 from sqlalchemy import String, cast, or_, select
 from sqlalchemy.orm import Session
 
@@ -86,9 +92,17 @@ class ExportContext:
     entries: list[dict] = field(default_factory=list)
     counts: Counter = field(default_factory=Counter)
 
+    _refs: dict = field(default_factory=dict)
+
     def ref(self, table: str, row_id: object) -> str:
         """The bundle-local reference of a row's resource (stable for the same person and row)."""
-        return f"urn:uuid:{uuid.uuid5(_NAMESPACE, f'{self.person.id}/{table}/{row_id}')}"
+        key = (table, row_id)
+        found = self._refs.get(key)
+        if found is None:
+            found = self._refs[key] = (
+                f"urn:uuid:{uuid.uuid5(_NAMESPACE, f'{self.person.id}/{table}/{row_id}')}"
+            )
+        return found
 
     @property
     def patient(self) -> dict:
@@ -672,8 +686,8 @@ class Export:
 def build(session: Session, person: Person, now: datetime) -> Export:
     """Every resource about ``person``, in one Bundle validated by the R4B models.
 
-    Raises ``pydantic.ValidationError`` if any resource does not validate (a bug: nothing is
-    written then), and ``LookupError`` if a holding has no exporter.
+    Raises ``ValueError`` (or pydantic's ``ValidationError`` for the envelope) if anything does not
+    validate (a bug: nothing is written then), and ``LookupError`` if a holding has no exporter.
     """
     missing = missing_exporters()
     if missing:
@@ -696,5 +710,46 @@ def build(session: Session, person: Person, now: datetime) -> Export:
         "identifier": {"system": f"{SYSTEM}/export", "value": str(uuid.uuid4())},
         "entry": ctx.entries,
     }
-    Bundle.model_validate(bundle)
+    validate(bundle)
     return Export(bundle, dict(sorted(ctx.counts.items())))
+
+
+# --------------------------------------------------------------------------- validation
+
+#: above this many resources, and in a single-threaded process (the CLI), validation is split
+#: across processes; a server's threads rule out fork, so it validates in-process
+PARALLEL_THRESHOLD = 2000
+
+
+def _validate_resources(resources: list[dict]) -> list[str]:
+    """Validate each resource with its own R4B model (what Bundle validation does per entry)."""
+    models: dict[str, type] = {}
+    problems = []
+    for r in resources:
+        kind = r.get("resourceType", "")
+        model = models.get(kind) or models.setdefault(kind, get_fhir_model_class(kind))
+        try:
+            model.model_validate(r)
+        except ValidationError as exc:
+            problems.append(f"{kind}/{r.get('id')}: {exc}")
+    return problems
+
+
+def validate(bundle: dict) -> None:
+    """Validate the bundle with the fhir.resources R4B models: the envelope with ``Bundle`` and every
+    entry's resource with its own model; raises ``ValueError`` naming each invalid resource."""
+    entries = bundle.get("entry", [])
+    Bundle.model_validate(
+        {**bundle, "entry": [{k: v for k, v in e.items() if k != "resource"} for e in entries]}
+    )
+    resources = [e["resource"] for e in entries]
+    workers = min(os.cpu_count() or 1, 4)
+    if len(resources) >= PARALLEL_THRESHOLD and workers > 1 and threading.active_count() == 1:
+        size = -(-len(resources) // workers)
+        chunks = [resources[i : i + size] for i in range(0, len(resources), size)]
+        with ProcessPoolExecutor(len(chunks), mp_context=mp.get_context("fork")) as pool:
+            problems = [p for found in pool.map(_validate_resources, chunks) for p in found]
+    else:
+        problems = _validate_resources(resources)
+    if problems:
+        raise ValueError(f"{len(problems)} resource(s) are not valid FHIR R4: " + "; ".join(problems[:5]))
