@@ -20,13 +20,9 @@ what has no standard code (our categories, purposes, rule ids) uses the code sys
 
 from __future__ import annotations
 
-import multiprocessing as mp
-import os
-import threading
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterable
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
@@ -716,10 +712,6 @@ def build(session: Session, person: Person, now: datetime) -> Export:
 
 # --------------------------------------------------------------------------- validation
 
-#: above this many resources, and in a single-threaded process (the CLI), validation is split
-#: across processes; a server's threads rule out fork, so it validates in-process
-PARALLEL_THRESHOLD = 2000
-
 
 def _validate_resources(resources: list[dict]) -> list[str]:
     """Validate each resource with its own R4B model (what Bundle validation does per entry)."""
@@ -742,14 +734,6 @@ def validate(bundle: dict) -> None:
     Bundle.model_validate(
         {**bundle, "entry": [{k: v for k, v in e.items() if k != "resource"} for e in entries]}
     )
-    resources = [e["resource"] for e in entries]
-    workers = min(os.cpu_count() or 1, 4)
-    if len(resources) >= PARALLEL_THRESHOLD and workers > 1 and threading.active_count() == 1:
-        size = -(-len(resources) // workers)
-        chunks = [resources[i : i + size] for i in range(0, len(resources), size)]
-        with ProcessPoolExecutor(len(chunks), mp_context=mp.get_context("fork")) as pool:
-            problems = [p for found in pool.map(_validate_resources, chunks) for p in found]
-    else:
-        problems = _validate_resources(resources)
+    problems = _validate_resources([e["resource"] for e in entries])
     if problems:
         raise ValueError(f"{len(problems)} resource(s) are not valid FHIR R4: " + "; ".join(problems[:5]))

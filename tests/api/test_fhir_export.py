@@ -187,9 +187,7 @@ def test_a_holding_without_an_exporter_stops_the_export(monkeypatch, session, or
         fhir_export.build(session, session.get(Person, marks.person_id), NOW)
 
 
-@pytest.mark.parametrize("threshold", [10_000, 2], ids=["in-process", "across processes"])
-def test_an_invalid_resource_is_named_and_nothing_is_returned(monkeypatch, threshold):
-    monkeypatch.setattr(fhir_export, "PARALLEL_THRESHOLD", threshold)
+def test_an_invalid_resource_is_named_and_nothing_is_returned():
     good = {"resourceType": "Observation", "status": "final", "code": {"text": "x"}}
     bad = {"resourceType": "Observation", "id": "broken", "code": {"text": "x"}}  # no status
     entries = [{"fullUrl": f"urn:uuid:{i}", "resource": dict(good, id=f"ok{i}")} for i in range(5)]
