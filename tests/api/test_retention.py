@@ -24,7 +24,7 @@ from clinic_server.db.models import (
     Person,
     SubjectRequest,
 )
-from clinic_server.jobs.retention import run_retention
+from clinic_server.jobs.retention import RetentionJob, run_retention
 from clinic_server.services import retention
 from tests.rights_util import organizations
 
@@ -236,6 +236,14 @@ def test_a_legal_hold_keeps_and_each_run_is_one_audit_record_by_rule(session, wo
 
 
 async def test_serve_runs_retention_on_its_schedule(settings, session, orgs):
+    # an upgrade counts as a run (the first comes an interval later): within the interval serve waits
+    assert session.get(JobRun, "retention").last_finished_at is not None
+    RetentionJob(make_sessionmaker(session.get_bind()), 24).step()
+    session.rollback()
+    assert session.scalar(select(AuditEvent).where(AuditEvent.action == "retention_run")) is None
+    # a day later (as if): it runs at start
+    session.execute(sa.update(JobRun).where(JobRun.name == "retention").values(last_finished_at=None))
+    session.commit()
     app = create_app(settings.with_changes(retention_hours=24, missing_sweep_minutes=0))
     try:
         async with app.router.lifespan_context(app):

@@ -116,7 +116,9 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id"),
     )
     op.create_index(op.f("ix_subject_request_person_id"), "subject_request", ["person_id"], unique=False)
-    op.execute("INSERT INTO job_run (name) VALUES ('retention')")
+    # counted as run now: serve's first retention run comes one interval after the upgrade, so an
+    # operator can see what it would remove first (clinic-server retention run --dry-run)
+    op.execute("INSERT INTO job_run (name, last_finished_at) VALUES ('retention', CURRENT_TIMESTAMP)")
 
 
 def downgrade() -> None:
