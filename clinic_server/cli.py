@@ -1,4 +1,5 @@
-"""``clinic-server``: serve, migrate, seed-demo, create-user, audit verify."""
+"""``clinic-server``: serve, migrate, seed-demo, create-user, audit verify; the people's commands
+(person, consent, participants, employer, integration, subject, retention) are in ``cli_rights``."""
 
 from __future__ import annotations
 
@@ -301,6 +302,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     s.add_argument("--certfile", metavar="PEM", help="TLS certificate (chain) to serve https with")
     s.add_argument("--keyfile", metavar="PEM", help="the certificate's private key")
+    s.add_argument(
+        "--retention-hours",
+        type=float,
+        metavar="H",
+        help="hours between retention runs (default: $CLINIC_RETENTION_HOURS, else 24; 0: off)",
+    )
     s.add_argument("--embedded", action="store_true", help=argparse.SUPPRESS)
     s.set_defaults(func=cmd_serve)
 
@@ -311,13 +318,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     u = sub.add_parser("create-user", help="create a user account")
     u.add_argument("username")
-    u.add_argument("--role", required=True, choices=["nurse", "coach", "supervisor"])
+    u.add_argument("--role", required=True, choices=["nurse", "coach", "supervisor", "privacy_officer"])
     u.add_argument("--organization", required=True, help="organization name")
     u.add_argument(
         "--create-organization",
-        choices=["care_provider", "imr"],
+        choices=["care_provider", "imr", "imaginecare", "operator"],
         metavar="KIND",
-        help="create the organization if missing, of this kind (care_provider or imr)",
+        help="create the organization if missing, of this kind (care_provider, imr, imaginecare: the "
+        "patient app's accounts, operator: the privacy office running this deployment)",
     )
     u.add_argument("--display-name")
     u.add_argument("--totp", action="store_true", help="require a TOTP second factor")
@@ -345,6 +353,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--workers", type=int, default=0, help="processes for large chains (default: CPU count, at most 8)"
     )
     v.set_defaults(func=cmd_audit_verify)
+
+    from clinic_server.cli_rights import add_commands
+
+    add_commands(sub)
     return p
 
 
@@ -358,6 +370,9 @@ def main(argv: list[str] | None = None) -> int:
     minutes = getattr(args, "missing_sweep_minutes", None)
     if minutes is not None:
         overrides["missing_sweep_minutes"] = minutes
+    hours = getattr(args, "retention_hours", None)
+    if hours is not None:
+        overrides["retention_hours"] = hours
     try:
         settings = Settings(**overrides)
     except ValidationError as exc:

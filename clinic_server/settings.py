@@ -6,6 +6,8 @@
 | ``CLINIC_SECRET_KEY`` | token signing key, shared by every API process | random per process |
 | ``CLINIC_DEMO`` | demo mode (``1``): /info lists the demo accounts | off |
 | ``CLINIC_MISSING_SWEEP_MINUTES`` | minutes between missing-data sweeps in ``serve`` (0: off) | 15 |
+| ``CLINIC_RETENTION_HOURS`` | hours between retention runs in ``serve`` (0: off) | 24 |
+| ``CLINIC_FISCAL_YEAR_END_MONTH`` | the month IMR's fiscal year ends (bookkeeping retention) | 12 |
 | ``CLINIC_FEED_SECONDS`` | demo mode: seconds between simulated device readings | 5 |
 | ``CLINIC_DATA_DIR`` | where the default SQLite file lives | platformdirs' user data dir |
 
@@ -68,6 +70,10 @@ class Settings(BaseSettings):
     known_source_days: int = Field(90, ge=1)
     #: minutes between missing-data sweeps in ``serve`` (clinic_server/jobs/); 0: never
     missing_sweep_minutes: float = Field(15.0, ge=0, allow_inf_nan=False)
+    #: hours between retention runs in ``serve`` (clinic_server/jobs/retention.py); 0: never
+    retention_hours: float = Field(24.0, ge=0, allow_inf_nan=False)
+    #: the month IMR's fiscal year ends (billing records are kept for bookkeeping after it)
+    fiscal_year_end_month: int = Field(12, ge=1, le=12)
     #: demo mode: seconds between rounds of simulated device readings
     feed_seconds: float = Field(5.0, gt=0, allow_inf_nan=False)
 

@@ -209,6 +209,51 @@ WORDING: dict[str, Wording] = {
         N_("Server error"),
         (N_("The server ran into an error; nothing was changed. Try again, or tell your administrator."),),
     ),
+    ErrorCode.INVALID_CLIENT_KEY: Wording(
+        N_("Integration key refused"), (N_("The integration key was not accepted."),)
+    ),
+    ErrorCode.UNDER_AGE: Wording(
+        N_("Under 18"), (N_("The service cannot be used by persons under 18."),), "warning"
+    ),
+    ErrorCode.ALREADY_REGISTERED: Wording(
+        N_("Already registered"), (N_("This person already has an account."),), "warning"
+    ),
+    ErrorCode.INVALID_CONSENT: Wording(
+        N_("Consent not valid"),
+        (N_("The consent is not valid ({field})."), N_("The consent is not valid; nothing was changed.")),
+        "warning",
+    ),
+    ErrorCode.INVALID_ROSTER: Wording(
+        N_("Roster not imported"),
+        (
+            N_("The roster has {errors} problem(s), on lines {lines}; nothing was imported."),
+            N_("The roster has problems; nothing was imported."),
+        ),
+        "warning",
+    ),
+    ErrorCode.INVALID_CORRECTION: Wording(
+        N_("Correction not saved"),
+        (
+            N_("The correction of {field} is not valid; nothing was changed."),
+            N_("The correction is not valid."),
+        ),
+        "warning",
+    ),
+    ErrorCode.CONFIRMATION_REQUIRED: Wording(
+        N_("Preview first"),
+        (N_("This deletes the person's data: look at the preview first, then confirm it."),),
+        "warning",
+    ),
+    ErrorCode.CONFIRMATION_STALE: Wording(
+        N_("The data changed"),
+        (N_("What would be deleted changed since the preview: preview again, then confirm."),),
+        "warning",
+    ),
+    ErrorCode.LEGAL_HOLD: Wording(
+        N_("Legal hold"),
+        (N_("A legal hold keeps this person's data until it is released or lapses."),),
+        "warning",
+    ),
     ClientErrorCode.UNREACHABLE: Wording(
         N_("Server unreachable"),
         (N_("Cannot reach the server at {url}."), N_("Cannot reach the server.")),

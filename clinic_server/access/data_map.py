@@ -18,6 +18,13 @@ A column is one of:
   beyond the row's existence;
 - ``Kind.AUDIT``: the access log: it names the person only by opaque id and is kept (legal
   obligation), so it survives erasure without any personal data.
+
+Each holding also says what erasure does to its rows (``Erasure``), which columns an IMR
+anonymization keeps (``anonymized``), until when retained rows are kept (``retain_until``) and which
+column dates a row (``dated_by``, the register extract's date ranges). ``services/erasure.py``,
+``services/extract.py``, ``services/fhir_export.py`` and ``jobs/retention.py`` iterate over
+``HOLDINGS``: a table added here is erased, counted, exported (its exporter is required by a test)
+and covered by retention without further code.
 """
 
 from __future__ import annotations
@@ -40,6 +47,21 @@ class Kind(StrEnum):
 Class = Category | Kind
 
 
+class Erasure(StrEnum):
+    """What erasing a person does to a holding's rows."""
+
+    #: the rows go
+    DELETE = "delete"
+    #: IMR anonymization: the ``anonymized`` columns of the rows a statistics consent covers are
+    #: copied, coarsened and unlinked, into ``anonymized_record``; then the rows go (a deletion,
+    #: for an ImagineCare erasure)
+    ANONYMIZE = "anonymize"
+    #: a law requires the rows: unlinked from the person and kept until ``retain_until``
+    RETAIN = "retain"
+    #: no personal data in it (the audit log names people by opaque id only)
+    KEEP = "keep"
+
+
 @dataclass(frozen=True)
 class Holding:
     """One table that holds data about a person."""
@@ -48,20 +70,34 @@ class Holding:
     #: the column that holds the person's id (``id`` for the person table itself)
     link: str
     columns: dict[str, Class]
-    #: what the policies say happens to the rows on erasure: "delete", or "anonymize" (kept,
-    #: with every personal column cleared), or "keep" (no personal data in it: the audit log)
-    on_erasure: str = "delete"
+    #: what the policies say happens to the rows on erasure
+    on_erasure: Erasure = Erasure.DELETE
     #: the table's rows are reached through another holding (``alert_event`` via ``alert``)
     via: str | None = None
+    #: the column that dates a row (the extract's "from ... to ...")
+    dated_by: str | None = None
+    #: ``Erasure.ANONYMIZE``: the columns an anonymized record keeps (dates coarsened to the month)
+    anonymized: tuple[str, ...] = ()
+    #: ``Erasure.RETAIN``: the date column after which the retained rows go too
+    retain_until: str | None = None
+    #: for tables whose rows are of several categories: the column naming each row's
+    record_category: str | None = None
 
     def of(self, category: Category) -> list[str]:
         """The columns of this table that hold ``category``."""
         return [c for c, cls in self.columns.items() if cls == category]
 
+    @property
+    def categories(self) -> frozenset[Category]:
+        """The categories this table's columns hold (a ``record_category`` table: any of its rows')."""
+        return frozenset(c for c in self.columns.values() if isinstance(c, Category))
+
 
 _T = Kind.TECHNICAL
 _L = Kind.LINK
 _R = Kind.RELATION
+
+_E = Erasure
 
 HOLDINGS: tuple[Holding, ...] = (
     Holding(
@@ -85,12 +121,16 @@ HOLDINGS: tuple[Holding, ...] = (
             "sends_daily": Category.VITALS,
             "created_at": _T,
         },
+        dated_by="created_at",
     ),
     Holding(
         "condition",
         "person_id",
         {"id": _T, "person_id": _L, "code": Category.CONDITIONS, "onset": Category.CONDITIONS},
-    ),  # fmt: skip
+        on_erasure=_E.ANONYMIZE,
+        dated_by="onset",
+        anonymized=("code", "onset"),
+    ),
     Holding(
         "record_entry",
         "person_id",
@@ -103,6 +143,8 @@ HOLDINGS: tuple[Holding, ...] = (
             "author_id": _T,
             "created_at": _T,
         },
+        dated_by="created_at",
+        record_category="category",
     ),
     Holding(
         "consent",
@@ -119,11 +161,13 @@ HOLDINGS: tuple[Holding, ...] = (
             "withdrawn_at": _R,
             "created_at": _T,
         },
+        dated_by="valid_from",
     ),
     Holding(
         "coach_assignment",
         "person_id",
         {"id": _T, "coach_id": _R, "person_id": _L, "active": _R, "created_at": _T},
+        dated_by="created_at",
     ),
     Holding(
         "break_glass_grant",
@@ -139,16 +183,19 @@ HOLDINGS: tuple[Holding, ...] = (
             "reviewed_at": _R,
             "review_note": _R,
         },
+        dated_by="created_at",
     ),
     Holding(
         "person_notice",
         "person_id",
         {"id": _T, "person_id": _L, "kind": _R, "text": _R, "created_at": _R},
+        dated_by="created_at",
     ),
     Holding(
         "device",
         "person_id",
         {"id": _T, "person_id": _L, "label": _R, "key_hash": _T, "active": _R, "created_at": _T},
+        dated_by="created_at",
     ),
     Holding(
         "observation",
@@ -164,6 +211,9 @@ HOLDINGS: tuple[Holding, ...] = (
             "device_id": _T,
             "source_id": _T,
         },
+        on_erasure=_E.ANONYMIZE,
+        dated_by="effective_at",
+        anonymized=("loinc", "value", "unit", "effective_at"),
     ),
     Holding(
         "threshold_override",
@@ -176,7 +226,8 @@ HOLDINGS: tuple[Holding, ...] = (
             "set_by_id": _T,
             "set_at": _T,
         },
-    ),  # fmt: skip
+        dated_by="set_at",
+    ),
     Holding(
         "alert",
         "person_id",
@@ -200,6 +251,7 @@ HOLDINGS: tuple[Holding, ...] = (
             "updated_at": _T,
             "version": _T,
         },
+        dated_by="opened_at",
     ),
     Holding(
         "alert_event",
@@ -214,6 +266,86 @@ HOLDINGS: tuple[Holding, ...] = (
             "note": Category.VITALS,
         },
         via="alert",
+        dated_by="at",
+    ),
+    Holding(
+        "person_correction",
+        "person_id",
+        {
+            "id": _T,
+            "person_id": _L,
+            "field": _R,
+            "category": Kind.RECORD_CATEGORY,
+            # the values are of the category the row names (identity or contact)
+            "old_value": Kind.RECORD_CATEGORY,
+            "new_value": Kind.RECORD_CATEGORY,
+            "reason": _R,
+            "corrected_by": _T,
+            "corrected_at": _R,
+        },
+        dated_by="corrected_at",
+        record_category="category",
+    ),
+    Holding(
+        "objection",
+        "person_id",
+        {
+            "id": _T,
+            "person_id": _L,
+            "kind": _R,
+            "objected_at": _R,
+            "recorded_by": _T,
+            "withdrawn_at": _R,
+        },
+        dated_by="objected_at",
+    ),
+    Holding(
+        "subject_request",
+        "person_id",
+        {
+            "id": _T,
+            "person_id": _L,
+            "kind": _R,
+            "received_on": _R,
+            "recorded_by": _T,
+            "recorded_at": _T,
+            "status": _R,
+            "completed_at": _R,
+        },
+        dated_by="received_on",
+    ),
+    Holding(
+        "legal_hold",
+        "person_id",
+        {
+            "id": _T,
+            "person_id": _L,
+            "reason": _R,
+            "held_until": _R,
+            "set_by": _T,
+            "set_at": _R,
+            "released_at": _R,
+        },
+        dated_by="set_at",
+    ),
+    Holding(
+        "billing_record",
+        "person_id",
+        {
+            "id": _T,
+            "person_id": _L,
+            # who was billed for the participant, and the participant's name as billed
+            "employer_id": Category.OCCUPATION,
+            "service": _R,
+            "service_date": _R,
+            "name": Category.IDENTITY,
+            "fiscal_year_end": _T,
+            "keep_until": _T,
+            "created_at": _T,
+        },
+        on_erasure=_E.RETAIN,
+        dated_by="service_date",
+        retain_until="keep_until",
     ),
     Holding(
         "audit_event",
@@ -240,7 +372,8 @@ HOLDINGS: tuple[Holding, ...] = (
             "prev_hash": _T,
             "hash": _T,
         },
-        on_erasure="keep",
+        on_erasure=_E.KEEP,
+        dated_by="ts",
     ),
 )
 
@@ -258,6 +391,10 @@ NOT_ABOUT_PEOPLE: frozenset[str] = frozenset(
         "audit_head",
         "job_run",
         "alembic_version",
+        # an organization's system calling the API (its key's hash)
+        "integration_client",
+        # values kept after an IMR anonymization: no person, no exact date, no grouping key
+        "anonymized_record",
     }
 )
 

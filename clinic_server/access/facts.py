@@ -17,12 +17,16 @@ from datetime import datetime
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
-from clinic_server.access.policy import Actor, ConsentFact, PersonFacts, decide
+from clinic_server.access.policy import INTEGRATION_ROLE, Actor, ConsentFact, PersonFacts, decide
 from clinic_server.db.models import BreakGlassGrant, CoachAssignment, Consent, Employer, Person, User
 from clinic_tui.domain.categories import Category
 from clinic_tui.domain.roles import OrganizationKind, Purpose, Role
 
 CHUNK = 500
+
+#: actors whose actions ask whether the person has a relationship with their organization: through
+#: a consent (any state) or an assigned coach of the organization
+_RELATION_ROLES = (Role.SUPERVISOR, Role.PRIVACY_OFFICER, INTEGRATION_ROLE)
 
 #: the system's own reading of facts (the alert engine): it holds no grant and no assignment
 SYSTEM_ACTOR = Actor("", "system", "system", "", "")
@@ -80,7 +84,7 @@ def _extra(actor: Actor, now: datetime):
             .where(BreakGlassGrant.user_id == actor.user_id, BreakGlassGrant.expires_at > now)
             .subquery()
         )
-    if actor.role in (Role.SUPERVISOR, Role.PRIVACY_OFFICER):
+    if actor.role in _RELATION_ROLES:
         return (
             select(CoachAssignment.person_id.label("pid"), User.organization_id.label("value"))
             .join(User, User.id == CoachAssignment.coach_id)
@@ -122,6 +126,8 @@ def load_facts(
             if extra is not None and row[12] is not None:
                 extras[pid].add(row[12])
     out: dict[str, PersonFacts] = {}
+    is_imr = actor.organization_kind == OrganizationKind.IMR
+    imr = frozenset({actor.organization_id}) if is_imr else frozenset()
     for pid, (birth, restricted, c_start, c_end) in people.items():
         found = extras.get(pid, set())
         given = tuple(consents.get(pid, {}).values())
@@ -135,7 +141,9 @@ def load_facts(
             employer_contract_end=c_end,
             break_glass_until=max(found) if actor.role == Role.NURSE and found else None,
             related_organizations=frozenset({c.organization_id for c in given})
-            | (frozenset(found) if actor.role in (Role.SUPERVISOR, Role.PRIVACY_OFFICER) else frozenset()),
+            | (frozenset(found) if actor.role in _RELATION_ROLES else frozenset())
+            # an employer's participants are IMR's (its customers' roster), with or without a consent
+            | (imr if c_start is not None else frozenset()),
         )
     return out
 

@@ -59,7 +59,8 @@ class Access:
 class Guard:
     session: Session
     scope: AuditScope
-    user: User
+    #: the logged-in user; None for an organization's integration (``api/deps.py``) or the CLI
+    user: User | None
     actor: Actor
     settings: Settings
     now: datetime

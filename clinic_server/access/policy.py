@@ -11,6 +11,12 @@ audit record and never to the caller.
   and may return, and on which bases; ``authorize(actor, action, person, now)`` applies it (via
   ``decide`` for actions on a person). Routes and services never compare roles themselves: they name
   an ``Action`` and the guard (``access/guard.py``) asks ``authorize``.
+- The people's own requests (GDPR chapter III: extract, export, rectification, erasure, ...) rest
+  on the request itself, not on ``decide``: the privacy officer acts on anyone the service holds,
+  and a restriction or an age does not stop a request (art. 18(2) keeps what the person asks for).
+- An organization's system (the patient app's backend, IMR's onboarding) calls with its own
+  credential as an actor of role ``INTEGRATION_ROLE``; a row's ``integrations`` says which kinds of
+  organization may do it, and on a person only where the person has a relationship with it.
 """
 
 from __future__ import annotations
@@ -43,6 +49,9 @@ BREAK_GLASS_CATEGORIES: frozenset[Category] = frozenset(
 )
 
 ADULT_AGE = 18
+
+#: the role an organization's system acts under (``api/deps.py``: ``X-Client-Key``); not a user role
+INTEGRATION_ROLE = "integration"
 
 #: the purpose of use a role's ordinary work is recorded under
 ROLE_PURPOSE: dict[Role, Purpose] = {
@@ -222,6 +231,23 @@ class Action(StrEnum):
     VERIFY_AUDIT = "verify_audit"
     REVIEW_BREAK_GLASS = "review_break_glass"
     OWN_ACCOUNT = "own_account"
+    # how people and consents get in (the patient app, IMR onboarding)
+    REGISTER_PERSON = "register_person"
+    IMPORT_PARTICIPANTS = "import_participants"
+    LIST_ORGANIZATIONS = "list_organizations"
+    CHANGE_CONSENT = "change_consent"
+    CLOSE_ACCOUNT = "close_account"
+    # the people's rights, handled by the privacy officer
+    SUBJECT_LOOKUP = "subject_lookup"
+    SUBJECT_EXTRACT = "subject_extract"
+    SUBJECT_EXPORT = "subject_export"
+    SUBJECT_RECTIFY = "subject_rectify"
+    SUBJECT_RESTRICTION = "subject_restriction"
+    SUBJECT_OBJECTION = "subject_objection"
+    SUBJECT_REQUEST = "subject_request"
+    SUBJECT_ERASE = "subject_erase"
+    LEGAL_HOLD = "legal_hold"
+    RETENTION_PREVIEW = "retention_preview"
 
 
 @dataclass(frozen=True)
@@ -243,6 +269,12 @@ class Requires:
     purpose: Purpose | None = None
     #: roles that may act on a restriction only where their own organization set it
     own_restriction_only: frozenset[Role] = frozenset()
+    #: the person's own request (GDPR chapter III): any person the service holds, ``decide`` is not
+    #: asked, and the decision allows ``reads`` (values only where the request needs them: an export)
+    subject: bool = False
+    #: an organization of one of these kinds may do it through its integration credential (on a
+    #: person only where the person has a relationship with that organization)
+    integrations: frozenset[OrganizationKind] = frozenset()
 
     @property
     def requested(self) -> frozenset[Category]:
@@ -255,6 +287,12 @@ _SUPERVISOR = frozenset({Role.SUPERVISOR})
 _RESTRICTERS = frozenset({Role.SUPERVISOR, Role.PRIVACY_OFFICER})
 _VITALS = frozenset({Category.VITALS})
 _CONSENT_ONLY = frozenset({Basis.CONSENT})
+_OFFICER = frozenset({Role.PRIVACY_OFFICER})
+_DSR = Purpose.DATA_SUBJECT_REQUEST
+_APP = frozenset({OrganizationKind.IMAGINECARE})
+_IMR = frozenset({OrganizationKind.IMR})
+_APPS = _APP | _IMR
+_IDENTITY_CONTACT = frozenset({Category.IDENTITY, Category.CONTACT})
 
 ACTIONS: dict[Action, Requires] = {
     # the people on a user's list, and one person's record, projected to what each allows
@@ -293,6 +331,30 @@ ACTIONS: dict[Action, Requires] = {
     Action.VERIFY_AUDIT: Requires(_SUPERVISOR, per_person=False, purpose=Purpose.AUDIT),
     Action.REVIEW_BREAK_GLASS: Requires(_SUPERVISOR, per_person=False, purpose=Purpose.AUDIT),
     Action.OWN_ACCOUNT: Requires(frozenset(Role), per_person=False, purpose=Purpose.AUTHENTICATION),
+    # registration in the patient app (ImagineCare) and IMR's roster of an employer's participants:
+    # a new person is nobody's yet; an existing one is attached to, never overwritten
+    Action.REGISTER_PERSON: Requires(frozenset(), per_person=False, integrations=_APP, purpose=Purpose.CARE),
+    Action.IMPORT_PARTICIPANTS: Requires(
+        frozenset(), per_person=False, integrations=_IMR, purpose=Purpose.COACHING
+    ),
+    Action.LIST_ORGANIZATIONS: Requires(
+        frozenset(), per_person=False, integrations=_APP, purpose=Purpose.CARE
+    ),
+    # consents are the person's to give, change and withdraw: through the app or the officer
+    Action.CHANGE_CONSENT: Requires(_OFFICER, subject=True, integrations=_APPS, purpose=_DSR),
+    Action.CLOSE_ACCOUNT: Requires(_OFFICER, subject=True, integrations=_APP, purpose=_DSR),
+    # the privacy officer: what is held and why, never the values, except inside an export
+    Action.SUBJECT_LOOKUP: Requires(_OFFICER, subject=True, purpose=_DSR),
+    Action.SUBJECT_EXTRACT: Requires(_OFFICER, subject=True, purpose=_DSR),
+    Action.SUBJECT_EXPORT: Requires(_OFFICER, subject=True, reads=ALL_CATEGORIES, purpose=_DSR),
+    # a correction returns the corrected fields' new values (what the officer typed)
+    Action.SUBJECT_RECTIFY: Requires(_OFFICER, subject=True, reads=_IDENTITY_CONTACT, purpose=_DSR),
+    Action.SUBJECT_RESTRICTION: Requires(_OFFICER, subject=True, purpose=_DSR),
+    Action.SUBJECT_OBJECTION: Requires(_OFFICER, subject=True, integrations=_APPS, purpose=_DSR),
+    Action.SUBJECT_REQUEST: Requires(_OFFICER, subject=True, integrations=_IMR, purpose=_DSR),
+    Action.SUBJECT_ERASE: Requires(_OFFICER, subject=True, purpose=_DSR),
+    Action.LEGAL_HOLD: Requires(_OFFICER, subject=True, purpose=_DSR),
+    Action.RETENTION_PREVIEW: Requires(_OFFICER, per_person=False, purpose=_DSR),
 }
 
 
@@ -304,13 +366,34 @@ def authorize(actor: Actor, action: Action, person: PersonFacts | None, now: dat
     """
     req = ACTIONS[action]
     purpose = req.purpose or purpose_for(actor)
-    if actor.role not in req.roles:
+    integration = actor.role == INTEGRATION_ROLE
+    if integration:
+        if actor.organization_kind not in req.integrations:
+            return _deny(
+                f"an integration of a {actor.organization_kind!r} may not {action}", req.requested, purpose
+            )
+    elif actor.role not in req.roles:
         return _deny(f"role {actor.role!r} may not {action}", req.requested, purpose)
     if not req.per_person:
         return Decision(frozenset(), frozenset(), Basis.DUTY, f"{actor.role} duty: {action}", purpose)
     if person is None:
         return _deny("no such person", req.requested, purpose)
+    if integration and actor.organization_id not in person.related_organizations:
+        return _deny("person has no relationship with the organization", req.requested, purpose)
+    if req.subject:
+        return Decision(
+            req.reads, frozenset(), Basis.DATA_SUBJECT_REQUEST, f"{action}: the person's request", purpose
+        )
     if req.related:
+        if actor.role == Role.PRIVACY_OFFICER:
+            # the privacy officer answers the person's requests for every organization's processing
+            return Decision(
+                frozenset(),
+                frozenset(),
+                Basis.DATA_SUBJECT_REQUEST,
+                f"{action}: the privacy officer",
+                purpose,
+            )
         if actor.organization_id not in person.related_organizations:
             return _deny("person has no relationship with the organization", req.requested, purpose)
         if (

@@ -115,8 +115,14 @@ def _close_scope(request: Request, outcome: Outcome, reason: str, kind: str) -> 
             session.close()
             raise
     try:
-        if outcome == Outcome.DENIED and scope.who.user_id is None and scope.person_id is None:
-            # a login or device request refused before anyone was known: nobody to name
+        if (
+            outcome == Outcome.DENIED
+            and scope.who.user_id is None
+            and scope.who.organization_id is None
+            and scope.person_id is None
+        ):
+            # a login or device request refused before anyone was known: nobody to name (an
+            # organization's integration is somebody: its refusals are recorded)
             scope.aggregate(kind)
             return
         if scope.action == "request":
@@ -128,13 +134,14 @@ def _close_scope(request: Request, outcome: Outcome, reason: str, kind: str) -> 
 
 @asynccontextmanager
 async def _lifespan(app: FastAPI):
-    """Start the missing-data sweep (and in demo mode the simulated device feed); stop them cleanly."""
+    """Start the missing-data sweep and the retention job (and in demo mode the simulated device
+    feed); stop them cleanly."""
     # everything loaded at start-up lives as long as the process: keep it out of the cyclic GC's
     # full collections, which otherwise add ~100 ms pauses to requests that build many objects
     gc.collect()
     gc.freeze()
     settings = app.state.settings
-    sweeper = feed = None
+    sweeper = feed = keeper = None
     from clinic_server.jobs.failure_tally import TallyFlusher
 
     flusher = TallyFlusher(app.state.sessionmaker)
@@ -144,6 +151,11 @@ async def _lifespan(app: FastAPI):
 
         sweeper = MissingDataSweeper(app.state.sessionmaker, settings.missing_sweep_minutes)
         sweeper.start()
+    if settings.retention_hours > 0:
+        from clinic_server.jobs.retention import RetentionJob
+
+        keeper = RetentionJob(app.state.sessionmaker, settings.retention_hours)
+        keeper.start()
     if settings.demo:
         from clinic_server.demo.feed import DemoFeed
 
@@ -157,6 +169,8 @@ async def _lifespan(app: FastAPI):
         if sweeper is not None:
             sweeper.stop()
         flusher.stop()
+        if keeper is not None:
+            keeper.stop()
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

@@ -1,9 +1,12 @@
 """Per-request plumbing: the database session, request facts, the caller, and the request's scope.
 
-Every audited route takes exactly one of three scope-carrying dependencies:
+Every audited route takes exactly one of four scope-carrying dependencies:
 
 - ``GuardDep``: an authenticated user; the ``Guard`` (``access/guard.py``) decides, and its audit
   scope records the request;
+- ``IntegrationGuardDep``: an organization's system with its integration key (``X-Client-Key``): a
+  ``Guard`` whose actor is the organization's integration (no user); a wrong key is refused and
+  recorded;
 - ``DeviceScopeDep``: a device posting measurements (it authenticates with its own key);
 - ``AuthScopeDep``: logging in, refreshing or ending a session (who it is becomes known on the way).
 
@@ -26,16 +29,18 @@ from collections.abc import Iterator
 from typing import Annotated
 
 import jwt
-from fastapi import Depends, Request
+from fastapi import Depends, Header, Request
 from sqlalchemy.orm import Session
 
 from clinic_server.access.guard import Guard
-from clinic_server.access.policy import Actor, purpose_for
+from clinic_server.access.policy import INTEGRATION_ROLE, Actor, purpose_for
+from clinic_server.audit import tally
 from clinic_server.audit.chain import RequestInfo, Who
 from clinic_server.audit.scope import AuditScope, who_of
 from clinic_server.db import utcnow
-from clinic_server.db.models import User
+from clinic_server.db.models import Organization, User
 from clinic_server.errors import ApiError
+from clinic_server.services.integrations import client_for_key
 from clinic_server.services.security import decode_access_token, session_is_open
 from clinic_server.settings import Settings
 from clinic_tui.api.schemas import ErrorCode
@@ -170,6 +175,31 @@ def auth_scope(request: Request, session: SessionDep, info: RequestInfoDep) -> A
     )
 
 
+def get_integration_guard(
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    info: RequestInfoDep,
+    x_client_key: Annotated[str | None, Header()] = None,
+) -> Guard:
+    # the scope opens before the key is checked: a wrong key is counted in the tally of
+    # unauthenticated failures (one record a minute: it names nobody and must not flood the chain)
+    scope = open_scope(request, AuditScope(session, NOBODY, info, resource_type="integration"))
+    client = client_for_key(session, x_client_key)
+    organization = session.get(Organization, client.organization_id) if client is not None else None
+    if client is None or organization is None:
+        scope.aggregate(tally.Kind.INTEGRATION_KEY)
+        raise ApiError(
+            401, ErrorCode.INVALID_CLIENT_KEY, "Send a valid integration key in the X-Client-Key header."
+        )
+    actor = Actor(client.id, client.label, INTEGRATION_ROLE, organization.id, organization.kind)
+    scope.who = Who(None, client.label, INTEGRATION_ROLE, organization.id)
+    scope.note(integration_client=client.id)
+    session.commit()  # as get_guard: no connection held across the threadpool gap
+    return Guard(session, scope, None, actor, settings, utcnow())
+
+
 GuardDep = Annotated[Guard, Depends(get_guard)]
+IntegrationGuardDep = Annotated[Guard, Depends(get_integration_guard)]
 DeviceScopeDep = Annotated[AuditScope, Depends(device_scope)]
 AuthScopeDep = Annotated[AuditScope, Depends(auth_scope)]

@@ -43,6 +43,7 @@ class Kind:
     NO_TOKEN = "no_token"  # noqa: S105 - a failure kind, not a secret
     BAD_TOKEN = "bad_token"  # noqa: S105 - a failure kind, not a secret
     DEVICE_KEY = "device_key"
+    INTEGRATION_KEY = "integration_key"
     LOGIN_UNKNOWN_NAME = "login_unknown_name"
     LOGIN_THROTTLED = "login_throttled"
     REFRESH_UNKNOWN = "refresh_unknown"

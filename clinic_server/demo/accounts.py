@@ -12,6 +12,10 @@ DEMO_PASSWORD = "demo-password"  # noqa: S105
 NORRA = "Vårdcentralen Norra"
 SODER = "Hjärtmottagningen Söder"
 IMR = "IMR"
+#: the controller of the patient app's accounts (a consent to it keeps an account alive)
+IMAGINECARE = "ImagineCare AB"
+#: the deployment's privacy office, handling the people's requests for both controllers
+PRIVACY_OFFICE = "Dataskyddsombudet"
 
 
 @dataclass(frozen=True)
@@ -27,6 +31,7 @@ DEMO_USERS: tuple[DemoUser, ...] = (
     DemoUser("bertil", "Bertil Ek", Role.NURSE, SODER),
     DemoUser("cecilia", "Cecilia Berg", Role.COACH, IMR),
     DemoUser("david", "David Holm", Role.SUPERVISOR, NORRA),
+    DemoUser("elsa", "Elsa Nord", Role.PRIVACY_OFFICER, PRIVACY_OFFICE),
 )
 
 

@@ -11,24 +11,35 @@ import random
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from clinic_server.db.models import (
+    BillingRecord,
     CoachAssignment,
     Condition,
     Consent,
     Employer,
+    JobRun,
+    Objection,
     Observation,
     Organization,
     Person,
     RecordEntry,
     User,
 )
-from clinic_server.demo.accounts import DEMO_PASSWORD, DEMO_USERS, IMR, NORRA, SODER
+from clinic_server.demo.accounts import (
+    DEMO_PASSWORD,
+    DEMO_USERS,
+    IMAGINECARE,
+    IMR,
+    NORRA,
+    PRIVACY_OFFICE,
+    SODER,
+)
 from clinic_server.services.security import hash_password
-from clinic_tui.domain import personnummer
-from clinic_tui.domain.categories import Category
+from clinic_tui.domain import personnummer, rights
+from clinic_tui.domain.categories import HEALTH_CATEGORIES, Category
 from clinic_tui.domain.codes import (
     BY_KEY,
     LOINC_DIASTOLIC,
@@ -418,6 +429,8 @@ def seed_demo(
     anchor = datetime.combine(now.astimezone(UTC).date(), time(0), tzinfo=UTC)
     today = anchor.date()
     rng = random.Random(seed)
+    #: what was added for the people's rights draws from its own generator: the rest stays as it was
+    extra = random.Random(seed * 7919 + 1)
 
     # organizations, employers, users --------------------------------------------------------
     orgs = {
@@ -435,6 +448,12 @@ def seed_demo(
             contract_end=today - timedelta(days=60),
         ),
     }
+    orgs.update(
+        {
+            name: Organization(id=_rid(extra), name=name, kind=kind)
+            for name, kind in ((IMAGINECARE, "imaginecare"), (PRIVACY_OFFICE, "operator"))
+        }
+    )
     session.add_all(orgs.values())
     session.add_all(employers.values())
     session.flush()
@@ -442,7 +461,7 @@ def seed_demo(
     users = {}
     for account in DEMO_USERS:
         users[account.username] = User(
-            id=_rid(rng),
+            id=_rid(rng) if account.organization in (NORRA, SODER, IMR) else _rid(extra),
             username=account.username,
             display_name=account.display_name,
             role=account.role,
@@ -615,9 +634,12 @@ def seed_demo(
                 }
             )
 
+    rights_rows = _rights_rows(extra, orgs, person_rows, imr_rows, consent_rows)
     _insert_chunks(session, Person, person_rows + imr_rows)
     _insert_chunks(session, Condition, condition_rows)
-    _insert_chunks(session, Consent, consent_rows)
+    _insert_chunks(session, Consent, consent_rows + rights_rows["consents"])
+    _insert_chunks(session, BillingRecord, rights_rows["billing"])
+    _insert_chunks(session, Objection, rights_rows["objections"])
     _insert_chunks(session, RecordEntry, entry_rows)
     _insert_chunks(session, CoachAssignment, assignment_rows)
 
@@ -647,6 +669,9 @@ def seed_demo(
     _insert_chunks(session, Observation, buffer)
     n_obs += len(buffer)
 
+    # the demo's first retention run comes a day after seeding (the seed counts as a run), so the
+    # people due today are there for a dry run to list
+    session.execute(update(JobRun).where(JobRun.name == "retention").values(last_finished_at=now))
     session.commit()
     return {
         "organizations": len(orgs),
@@ -655,11 +680,73 @@ def seed_demo(
         "patients": len(person_rows),
         "participants": len(imr_rows),
         "conditions": len(condition_rows),
-        "consents": len(consent_rows),
+        "consents": len(consent_rows) + len(rights_rows["consents"]),
+        "billing_records": len(rights_rows["billing"]),
         "record_entries": len(entry_rows),
         "coach_assignments": len(assignment_rows),
         "observations": n_obs,
     }
+
+
+def _rights_rows(
+    rng: random.Random,
+    orgs: dict[str, Organization],
+    patients: list[dict],
+    participants: list[dict],
+    consents: list[dict],
+) -> dict[str, list[dict]]:
+    """The people's side: every patient's consent to ImagineCare AB (their account), some
+    participants' consent to anonymized statistics, a billed health-profile meeting per participant
+    with a coaching consent, and two objections."""
+    app, imr = orgs[IMAGINECARE].id, orgs[IMR].id
+    out: dict[str, list[dict]] = {"consents": [], "billing": [], "objections": []}
+    for p in patients:
+        out["consents"].append(
+            {
+                "id": _rid(rng),
+                "person_id": p["id"],
+                "organization_id": app,
+                "categories": [str(c) for c in FULL_CARE],
+                "purpose": "self_care",
+                "valid_from": p["created_at"],
+                "valid_until": None,
+                "status": "active",
+                "withdrawn_at": None,
+                "created_at": p["created_at"],
+            }
+        )
+    by_person = {c["person_id"]: c for c in consents if c["organization_id"] == imr}
+    for p in participants:
+        coaching = by_person.get(p["id"])
+        if coaching is None:
+            continue
+        if rng.random() < 0.5:
+            health = sorted(set(coaching["categories"]) & {str(c) for c in HEALTH_CATEGORIES})
+            if health:
+                out["consents"].append(
+                    {**coaching, "id": _rid(rng), "purpose": "statistics", "categories": health}
+                )
+        served = coaching["valid_from"].date()
+        fiscal = rights.fiscal_year_end(served)
+        out["billing"].append(
+            {
+                "person_id": p["id"],
+                "employer_id": p["employer_id"],
+                "service": "health_profile_meeting",
+                "service_date": served,
+                "name": f"{p['given_name']} {p['family_name']}",
+                "fiscal_year_end": fiscal,
+                "keep_until": rights.bookkeeping_keep_until(fiscal),
+                "created_at": coaching["valid_from"],
+            }
+        )
+    objectors = [p for p in participants if p["id"] in by_person][:2]
+    for p, kind in zip(objectors, ("profiling", "mailings"), strict=False):
+        at = by_person[p["id"]]["valid_from"] + timedelta(days=3)
+        out["objections"].append(
+            {"person_id": p["id"], "kind": kind, "objected_at": at, "recorded_by": "demo"}
+        )
+    return out
 
 
 def _simple_obs(person_id: str, loinc: str, value: float, at: datetime) -> dict:

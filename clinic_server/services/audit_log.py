@@ -165,7 +165,8 @@ def review(guard: Guard, grant_id: str, note: str) -> BreakGlassReview:
             by=reviewer.username if reviewer else None,
             at=grant.reviewed_at.isoformat() if grant.reviewed_at else None,
         )
-    guard.scope.note(note=note)
+    # the note stays on the grant: free text may name the person, and the audit record is kept for ever
+    guard.scope.note(grant_id=grant.id, note_given=True)
     guard.scope.reason = "break-the-glass grant reviewed"
     session.flush()
     session.refresh(grant)

@@ -94,6 +94,8 @@ def _grant(guard: Guard, person: Person, reason: str) -> BreakGlassGrantOut:
     )
     guard.session.flush()
     guard.scope.about(resource_id=grant.id)
-    guard.scope.note(reason=reason, expires_at=expires_at.isoformat())
+    # the typed reason stays on the grant (the supervisor reviews it there, and it goes with the
+    # person on erasure): the audit record is kept for ever and names people by id only
+    guard.scope.note(grant_id=grant.id, reason_given=True, expires_at=expires_at.isoformat())
     guard.scope.reason = "break-the-glass grant created (vital interests); flagged for review"
     return BreakGlassGrantOut(id=grant.id, person_id=person.id, expires_at=expires_at)

@@ -81,15 +81,19 @@ def withdraw(guard: Guard, person_id: str, consent_id: str) -> ConsentOut:
     return consent_out(consent)
 
 
-def set_restriction(guard: Guard, person_id: str, restricted: bool) -> RestrictionOut:
+def set_restriction(
+    guard: Guard, person_id: str, restricted: bool, *, action: Action | None = None
+) -> RestrictionOut:
     """Restrict (GDPR art. 18) or lift the restriction of all processing of the person.
 
     While restricted, nobody may read the person's data (deny overrides every basis, even
-    break-the-glass). A supervisor or privacy officer of an organization the person has a
-    relationship with may restrict; only the organization that restricted (recorded on the person)
-    or a privacy officer may lift it. The answer carries no personal data.
+    break-the-glass). A supervisor of an organization the person has a relationship with, or the
+    privacy officer, may restrict; only the organization that restricted (recorded on the person)
+    or the privacy officer may lift it. The privacy officer acting on the person's own request comes
+    through ``Action.SUBJECT_RESTRICTION``. The answer carries no personal data.
     """
-    action = Action.SET_RESTRICTION if restricted else Action.LIFT_RESTRICTION
+    if action is None:
+        action = Action.SET_RESTRICTION if restricted else Action.LIFT_RESTRICTION
     guard.about(action, verb="consent_change", resource_type="restriction", resource_id=person_id)
     person = guard.session.get(Person, person_id) if len(person_id) <= MAX_ID else None
     if person is None:

@@ -28,6 +28,12 @@ class Role(StrEnum):
 class OrganizationKind(StrEnum):
     CARE_PROVIDER = "care_provider"
     IMR = "imr"
+    #: ImagineCare AB, the controller of the patient app's accounts: a person's consent to it keeps
+    #: their account (and everything the app holds) alive
+    IMAGINECARE = "imaginecare"
+    #: the organization that runs this deployment for the controllers (a processor, GDPR art. 28):
+    #: its privacy officer handles the people's requests on their behalf (art. 28(3)(e))
+    OPERATOR = "operator"
 
 
 class Basis(StrEnum):
@@ -40,6 +46,10 @@ class Basis(StrEnum):
     BREAK_GLASS = "break_glass"
     #: GDPR chapter III: the person asked (extract, export, rectification, erasure)
     DATA_SUBJECT_REQUEST = "data_subject_request"
+    #: GDPR art. 6(1)(b): needed for the agreement with the person (the ImagineCare account)
+    CONTRACT = "contract"
+    #: GDPR art. 6(1)(c): a law requires it (bookkeeping records)
+    LEGAL_OBLIGATION = "legal_obligation"
     #: a role's own duty that reads no personal values (audit, aggregate reports)
     DUTY = "duty"
     NONE = "none"

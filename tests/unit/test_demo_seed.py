@@ -9,9 +9,11 @@ from sqlalchemy.orm import Session
 from clinic_server.db import make_engine
 from clinic_server.db.migrate import upgrade
 from clinic_server.db.models import (
+    BillingRecord,
     CoachAssignment,
     Condition,
     Consent,
+    JobRun,
     Observation,
     Organization,
     Person,
@@ -100,6 +102,7 @@ def test_counts_match_parameters(seeded):
         "bertil": ("nurse", "Hjärtmottagningen Söder"),
         "cecilia": ("coach", "IMR"),
         "david": ("supervisor", "Vårdcentralen Norra"),
+        "elsa": ("privacy_officer", "Dataskyddsombudet"),
     }
 
 
@@ -205,9 +208,14 @@ def test_consent_patterns(seeded):
     assert len(minors) == 2 and minors <= norra
     for pid in minors:
         assert 16 <= age_on(people[pid].birth_date, ANCHOR.date()) <= 17
-    with_consent = {c.person_id for c in consents}
+    with_care = {c.person_id for c in consents if c.purpose == "care"}
     patients = {pid for pid, p in people.items() if p.employer_id is None}
-    assert patients - with_consent  # some patients gave no consent at all
+    assert patients - with_care  # some patients gave no care provider a consent
+    # every patient has an ImagineCare account (an active consent to ImagineCare AB itself)
+    app = _org_id(session, "ImagineCare AB")
+    accounts = {c.person_id for c in consents if c.organization_id == app and c.purpose == "self_care"}
+    assert accounts == patients
+    assert all(c.status == "active" for c in consents if c.purpose == "self_care")
 
 
 def test_participants(seeded):
@@ -218,8 +226,21 @@ def test_participants(seeded):
     assert all(p.job_title for p in participants)
     assert {p.employer.name for p in participants} <= {"Nordbygg AB", "Solgruppen AB"}
     imr_consents = session.scalars(select(Consent).where(Consent.organization_id == imr)).all()
-    assert imr_consents and all(c.purpose == "coaching" for c in imr_consents)
+    assert imr_consents and {c.purpose for c in imr_consents} == {"coaching", "statistics"}
     assert {c.person_id for c in imr_consents} <= {p.id for p in participants}
+    # anonymized statistics only of what the coaching consent covers, and only health categories
+    coaching = {c.person_id: set(c.categories) for c in imr_consents if c.purpose == "coaching"}
+    for c in imr_consents:
+        if c.purpose == "statistics":
+            assert set(c.categories) <= coaching[c.person_id] - {"identity", "contact", "occupation"}
+    # a billed meeting per participant with a coaching consent, kept for bookkeeping to 31 Dec + 7 years
+    bills = session.scalars(select(BillingRecord)).all()
+    assert {b.person_id for b in bills} == set(coaching)
+    for b in bills:
+        assert b.keep_until == date(b.fiscal_year_end.year + 7, 12, 31) and b.fiscal_year_end.month == 12
+    # the demo's first retention run comes a day after seeding
+    run = session.get(JobRun, "retention")
+    assert run.last_finished_at is not None and run.last_finished_at.date() == NOW.date()
     assigned = session.scalars(select(CoachAssignment)).all()
     cecilia = session.scalar(select(User.id).where(User.username == "cecilia"))
     assert assigned and all(a.coach_id == cecilia for a in assigned)

@@ -13,7 +13,9 @@ from clinic_server.api.routes import (
     consents,
     info,
     ingest,
+    integration,
     patients,
+    rights,
     thresholds,
     vitals,
 )
@@ -29,4 +31,6 @@ ROUTERS = [
     alerts.router,
     vitals.router,
     thresholds.router,
+    rights.router,
+    integration.router,
 ]

@@ -20,9 +20,25 @@ from clinic_server.db.models.people import (
     PersonNotice,
     RecordEntry,
 )
+from clinic_server.db.models.rights import (
+    AnonymizedRecord,
+    BillingRecord,
+    IntegrationClient,
+    LegalHold,
+    Objection,
+    PersonCorrection,
+    SubjectRequest,
+)
 
 __all__ = [
     "Alert",
+    "AnonymizedRecord",
+    "BillingRecord",
+    "IntegrationClient",
+    "LegalHold",
+    "Objection",
+    "PersonCorrection",
+    "SubjectRequest",
     "AlertEvent",
     "AuditEvent",
     "AuditHead",

@@ -50,6 +50,16 @@ class ErrorCode(StrEnum):
     ALREADY_HAS_ACCESS = "already_has_access"
     ALREADY_REVIEWED = "already_reviewed"
     SERVER_ERROR = "server_error"
+    # the people's rights (schemas/rights.py)
+    INVALID_CLIENT_KEY = "invalid_client_key"
+    UNDER_AGE = "under_age"
+    ALREADY_REGISTERED = "already_registered"
+    INVALID_CONSENT = "invalid_consent"
+    INVALID_ROSTER = "invalid_roster"
+    INVALID_CORRECTION = "invalid_correction"
+    CONFIRMATION_REQUIRED = "confirmation_required"
+    CONFIRMATION_STALE = "confirmation_stale"
+    LEGAL_HOLD = "legal_hold"
 
 
 #: a parameter of an error: something the client may put into its own text

@@ -1,0 +1,321 @@
+"""Worlds for the people's-rights tests: the organizations and accounts, integration keys, and a
+person with data in every holding of the data map (setup only; assertions go through the API)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from clinic_server.access.data_map import HOLDINGS, Erasure
+from clinic_server.db.models import (
+    Alert,
+    AlertEvent,
+    Base,
+    BillingRecord,
+    BreakGlassGrant,
+    CoachAssignment,
+    Condition,
+    Consent,
+    Device,
+    Employer,
+    LegalHold,
+    Objection,
+    Observation,
+    Organization,
+    Person,
+    PersonCorrection,
+    PersonNotice,
+    RecordEntry,
+    SubjectRequest,
+    ThresholdOverride,
+    User,
+)
+from clinic_server.services.erasure import linked
+from clinic_server.services.ingest import hash_key
+from clinic_server.services.integrations import create_client
+from clinic_tui.domain import personnummer
+from clinic_tui.domain.categories import ALL_CATEGORIES, HEALTH_CATEGORIES, Category
+from tests.factories import World
+
+APP_KEY = "cik_test-imaginecare-app-key-0123456789abcdef"
+IMR_KEY = "cik_test-imr-onboarding-key-0123456789abcdef"
+NOW = datetime.now(UTC)
+
+
+def app_headers() -> dict:
+    return {"X-Client-Key": APP_KEY}
+
+
+def imr_headers() -> dict:
+    return {"X-Client-Key": IMR_KEY}
+
+
+@dataclass
+class Orgs:
+    norra: Organization
+    soder: Organization
+    imr: Organization
+    app: Organization
+    office: Organization
+    employer: Employer
+    users: dict[str, User]
+
+
+def organizations(world: World, session: Session) -> Orgs:
+    """The demo's shape: two care providers, IMR, ImagineCare AB, the privacy office; anna, bertil,
+    cecilia, david and elsa; an employer with a running contract; the two integration keys."""
+    norra = world.org("Vårdcentralen Norra")
+    soder = world.org("Hjärtmottagningen Söder")
+    imr = world.org("IMR", "imr")
+    app = world.org("ImagineCare AB", "imaginecare")
+    office = world.org("Dataskyddsombudet", "operator")
+    users = {
+        "anna": world.user("anna", "nurse", norra),
+        "bertil": world.user("bertil", "nurse", soder),
+        "cecilia": world.user("cecilia", "coach", imr),
+        "david": world.user("david", "supervisor", norra),
+        "elsa": world.user("elsa", "privacy_officer", office),
+    }
+    employer = world.employer("Nordbygg AB", date(2020, 1, 1))
+    create_client(session, app, "patient app backend", APP_KEY)
+    create_client(session, imr, "imr onboarding", IMR_KEY)
+    session.commit()
+    return Orgs(norra, soder, imr, app, office, employer, users)
+
+
+@dataclass
+class Marks:
+    """What identifies the person: nothing of it may remain after an erasure."""
+
+    person_id: str
+    personnummer: str
+    given: str
+    family: str
+    email: str
+    phone: str
+    address: str
+    old_address: str
+
+    def strings(self) -> list[str]:
+        pnr = self.personnummer
+        return [
+            pnr,
+            f"{pnr[:8]}-{pnr[8:]}",
+            pnr[2:],
+            self.given,
+            self.family,
+            self.email,
+            self.phone,
+            self.address,
+            self.old_address,
+        ]
+
+
+def full_person(
+    session: Session,
+    orgs: Orgs,
+    *,
+    given: str = "Märta",
+    family: str = "Raderasson",
+    birth: date = date(1971, 6, 14),
+    billing_until: date | None = None,
+    statistics: bool = False,
+    seed: int = 11,
+) -> Marks:
+    """A person with rows in every holding of the data map, with their name, personnummer and
+    contact details in the free text a user might type (notes, a break-the-glass reason)."""
+    import random
+
+    rng = random.Random(seed)
+    pnr = personnummer.generate(rng, birth, "female")
+    email, phone = f"{given.lower()}.{family.lower()}@example.se", "070-987 65 43"
+    address, old_address = "Raderagatan 7, 123 45 Glömsta", "Gamla Vägen 3, 543 21 Förr"
+    person = Person(
+        personnummer=pnr,
+        given_name=given,
+        family_name=family,
+        birth_date=birth,
+        sex="female",
+        phone=phone,
+        email=email,
+        address=address,
+        employer_id=orgs.employer.id,
+        job_title="Snickare",
+        created_at=NOW - timedelta(days=200),
+    )
+    session.add(person)
+    session.flush()
+    pid = person.id
+    u = orgs.users
+    session.add(Condition(person_id=pid, code="hypertension", onset=date(2015, 3, 1)))
+    for cat in sorted(HEALTH_CATEGORIES - {Category.CONDITIONS, Category.VITALS}):
+        session.add(
+            RecordEntry(
+                person_id=pid,
+                category=str(cat),
+                text=f"{cat} note about {given} {family}, call {phone}",
+                author_id=u["anna"].id,
+                created_at=NOW - timedelta(days=30),
+            )
+        )
+    for org, purpose, cats in (
+        (orgs.norra, "care", ALL_CATEGORIES - {Category.OCCUPATION}),
+        (orgs.app, "self_care", ALL_CATEGORIES - {Category.OCCUPATION}),
+        (orgs.imr, "coaching", HEALTH_CATEGORIES),
+    ) + (((orgs.imr, "statistics", {Category.VITALS, Category.CONDITIONS}),) if statistics else ()):
+        session.add(
+            Consent(
+                person_id=pid,
+                organization_id=org.id,
+                categories=sorted(str(c) for c in cats),
+                purpose=purpose,
+                valid_from=NOW - timedelta(days=100),
+                status="active",
+                created_at=NOW - timedelta(days=100),
+            )
+        )
+    session.add(CoachAssignment(coach_id=u["cecilia"].id, person_id=pid, created_at=NOW - timedelta(days=90)))
+    session.add(
+        BreakGlassGrant(
+            user_id=u["bertil"].id,
+            person_id=pid,
+            reason=f"{given} {family} found unconscious, {address}",
+            created_at=NOW - timedelta(days=20),
+            expires_at=NOW - timedelta(days=20) + timedelta(hours=1),
+            reviewed_by_id=u["david"].id,
+            reviewed_at=NOW - timedelta(days=19),
+            review_note=f"justified: {given} {family} was unconscious",
+        )
+    )
+    session.add(
+        PersonNotice(
+            person_id=pid,
+            kind="break_glass",
+            text="Opened in an emergency",
+            created_at=NOW - timedelta(days=20),
+        )
+    )
+    device = Device(person_id=pid, label=f"{given}'s BP monitor", key_hash=hash_key(f"key-{pid}"))
+    session.add(device)
+    session.flush()
+    for i in range(5):
+        session.add(
+            Observation(
+                person_id=pid,
+                loinc="8480-6",
+                value=130 + i,
+                unit="mm[Hg]",
+                effective_at=NOW - timedelta(days=10 - i),
+                received_at=NOW - timedelta(days=10 - i),
+                device_id=device.id,
+                source_id=f"m{i}",
+            )
+        )
+    session.add(
+        ThresholdOverride(person_id=pid, key="systolic_high", value=170, set_by_id=u["anna"].id, set_at=NOW)
+    )
+    alert = Alert(
+        person_id=pid,
+        rule_id="bp_high",
+        rule_version=1,
+        severity="high",
+        severity_rank=3,
+        loinc="8480-6",
+        value=190,
+        message="Systolic 190",
+        neutral_message="Systolic 190",
+        inputs={"systolic": 190},
+        state="resolved",
+        opened_at=NOW - timedelta(days=5),
+    )
+    session.add(alert)
+    session.flush()
+    session.add(
+        AlertEvent(
+            alert_id=alert.id,
+            from_state="open",
+            to_state="resolved",
+            user_id=u["anna"].id,
+            at=NOW - timedelta(days=4),
+            note=f"Called {given} at {phone}",
+        )
+    )
+    session.add(
+        PersonCorrection(
+            person_id=pid,
+            field="address",
+            category="contact",
+            old_value=old_address,
+            new_value=address,
+            reason="moved",
+            corrected_by="elsa",
+            corrected_at=NOW - timedelta(days=3),
+        )
+    )
+    session.add(
+        Objection(person_id=pid, kind="mailings", objected_at=NOW - timedelta(days=2), recorded_by="elsa")
+    )
+    session.add(
+        SubjectRequest(
+            person_id=pid,
+            kind="erasure",
+            received_on=NOW.date(),
+            recorded_by="elsa",
+            status="open",
+            recorded_at=NOW,
+        )
+    )
+    session.add(
+        LegalHold(
+            person_id=pid,
+            reason="claim settled",
+            held_until=None,
+            set_by="elsa",
+            set_at=NOW - timedelta(days=60),
+            released_at=NOW - timedelta(days=1),
+        )
+    )
+    until = billing_until or date(NOW.year - 9, 12, 31)
+    session.add(
+        BillingRecord(
+            person_id=pid,
+            employer_id=orgs.employer.id,
+            service="health_profile_meeting",
+            service_date=date(until.year - 7, 6, 1),
+            name=f"{given} {family}",
+            fiscal_year_end=date(until.year - 7, 12, 31),
+            keep_until=until,
+        )
+    )
+    session.commit()
+    return Marks(pid, pnr, given, family, email, phone, address, old_address)
+
+
+def rows_about(session: Session, person_id: str) -> dict[str, int]:
+    """Per holding of the data map (but the audit log), the rows about the person."""
+    out = {}
+    for h in HOLDINGS:
+        if h.on_erasure == Erasure.KEEP:
+            continue
+        t = Base.metadata.tables[h.table]
+        out[h.table] = session.scalar(select(func.count()).select_from(t).where(linked(h, [person_id])))
+    return out
+
+
+def scan(session: Session, needles: list[str]) -> list[tuple[str, str, str]]:
+    """Every (table, column, needle) where a value of any column of any table contains a needle."""
+    session.rollback()
+    hits = []
+    for name, table in Base.metadata.tables.items():
+        for row in session.execute(select(*table.columns)):
+            for col, value in zip(table.columns, row, strict=True):
+                if value is None:
+                    continue
+                text = str(value)
+                for needle in needles:
+                    if needle and needle in text:
+                        hits.append((name, col.name, needle))
+    return hits
