@@ -7,6 +7,8 @@
 | ``CLINIC_DEMO`` | demo mode (``1``): /info lists the demo accounts | off |
 | ``CLINIC_MISSING_SWEEP_MINUTES`` | minutes between missing-data sweeps in ``serve`` (0: off) | 15 |
 | ``CLINIC_FEED_SECONDS`` | demo mode: seconds between simulated device readings | 5 |
+| ``CLINIC_FINDINGS_SCAN_MINUTES`` | minutes between privacy-monitoring scans in ``serve`` (0: off) | 5 |
+| ``CLINIC_IDENTITY_KEY`` | key of the hashes linking users to their own identity (relation rule) | keyring |
 | ``CLINIC_DATA_DIR`` | where the default SQLite file lives | platformdirs' user data dir |
 
 No secret is ever written to a file by this module: without ``CLINIC_SECRET_KEY`` the signing key is
@@ -21,7 +23,7 @@ import secrets
 from pathlib import Path
 
 import platformdirs
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 APP_NAME = "clinic-tui"
@@ -59,6 +61,11 @@ class Settings(BaseSettings):
     missing_sweep_minutes: float = Field(15.0, ge=0, allow_inf_nan=False)
     #: demo mode: seconds between rounds of simulated device readings
     feed_seconds: float = Field(5.0, gt=0, allow_inf_nan=False)
+    #: minutes between privacy-monitoring scans of the audit log in ``serve``; 0: never
+    findings_scan_minutes: float = Field(5.0, ge=0, allow_inf_nan=False)
+    #: key of the keyed hashes that link users to their own personnummer, surname and address
+    #: (``services/findings/identity.py``); shared by every API process. Unset: the OS keyring
+    identity_key: SecretStr | None = Field(None, min_length=32, repr=False)
 
     @field_validator("missing_sweep_minutes", mode="before")
     @classmethod

@@ -64,18 +64,24 @@ def _close_scope(request: Request, outcome: Outcome, reason: str) -> None:
 
 @asynccontextmanager
 async def _lifespan(app: FastAPI):
-    """Start the missing-data sweep (and in demo mode the simulated device feed); stop them cleanly."""
+    """Start the missing-data sweep and the findings scan (and in demo mode the simulated device
+    feed); stop them cleanly."""
     # everything loaded at start-up lives as long as the process: keep it out of the cyclic GC's
     # full collections, which otherwise add ~100 ms pauses to requests that build many objects
     gc.collect()
     gc.freeze()
     settings = app.state.settings
-    sweeper = feed = None
+    sweeper = feed = scanner = None
     if settings.missing_sweep_minutes > 0:
         from clinic_server.jobs.missing_data import MissingDataSweeper
 
         sweeper = MissingDataSweeper(app.state.sessionmaker, settings.missing_sweep_minutes)
         sweeper.start()
+    if settings.findings_scan_minutes > 0:
+        from clinic_server.jobs.findings import FindingsScanner
+
+        scanner = FindingsScanner(app.state.sessionmaker, settings.findings_scan_minutes, settings)
+        scanner.start()
     if settings.demo:
         from clinic_server.demo.feed import DemoFeed
 
@@ -88,6 +94,8 @@ async def _lifespan(app: FastAPI):
             feed.stop()
         if sweeper is not None:
             sweeper.stop()
+        if scanner is not None:
+            scanner.stop()
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

@@ -100,7 +100,12 @@ def test_counts_match_parameters(seeded):
         "bertil": ("nurse", "Hjärtmottagningen Söder"),
         "cecilia": ("coach", "IMR"),
         "david": ("supervisor", "Vårdcentralen Norra"),
+        "eva": ("supervisor", "Hjärtmottagningen Söder"),
+        "frida": ("supervisor", "IMR"),
     }
+    # every organization has a supervisor: an emergency access by any user reaches one
+    supervised = {u.organization_id for u in session.scalars(select(User).where(User.role == "supervisor"))}
+    assert supervised == set(session.scalars(select(Organization.id)))
 
 
 def test_deterministic_for_same_day(tmp_path):
