@@ -71,11 +71,12 @@ def read_records(session: Session, lo: int, hi: int) -> list[rules.Rec]:
 
 
 def head_seq(session: Session, settled_before: datetime) -> int:
-    """The last sequence number whose record is older than ``settled_before`` (0 if none)."""
-    seq = session.scalar(
-        select(AuditEvent.seq).where(AuditEvent.ts < settled_before).order_by(AuditEvent.ts.desc()).limit(1)
-    )
-    return int(seq or 0)
+    """The last sequence number a scan may read: just before the first record that has not settled
+    (younger than ``settled_before``), or the last record (0 if none)."""
+    young = session.scalar(select(func.min(AuditEvent.seq)).where(AuditEvent.ts >= settled_before))
+    if young is not None:
+        return int(young) - 1
+    return int(session.scalar(select(func.max(AuditEvent.seq))) or 0)
 
 
 def _care_rows(session: Session, where) -> Iterable[tuple[str, str, float]]:

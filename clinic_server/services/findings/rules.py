@@ -287,7 +287,11 @@ def _merge_params(a: Mapping[str, object], b: Mapping[str, object]) -> dict[str,
         elif isinstance(v, int | float) and isinstance(old, int | float):
             out[k] = max(old, v)
         elif isinstance(v, list) and isinstance(old, list):
-            out[k] = sorted(set(old) | set(v), key=str)
+            both = set(old) | set(v)
+            try:
+                out[k] = sorted(both)
+            except TypeError:  # mixed kinds: a stable order all the same
+                out[k] = sorted(both, key=str)
         else:
             out[k] = v
     return out

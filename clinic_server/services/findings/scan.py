@@ -189,8 +189,9 @@ def store(session: Session, candidates: Iterable[rules.Candidate], now: datetime
             continue
         stored = set(existing.evidence)
         added = [s for s in c.evidence if s not in stored]
-        first = min(_epoch(existing.first_ts), c.first_ts)
-        last = max(_epoch(existing.last_ts), c.last_ts)
+        # compared as stored (to the microsecond)
+        first = min(_epoch(existing.first_ts), _epoch(_dt(c.first_ts)))
+        last = max(_epoch(existing.last_ts), _epoch(_dt(c.last_ts)))
         params = rules.merge_params(existing.params, c.params)
         if "accesses" in params:
             params["accesses"] = existing.evidence_count + len(added)
