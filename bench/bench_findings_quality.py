@@ -157,9 +157,8 @@ def main() -> int:
     print(f"precision {result['precision']:.3f}  (goal >= 0.8)")
     print("| case | expected | fired |\n| --- | --- | --- |")
     for name, c in result["cases"].items():
-        print(
-            f"| {name} | {', '.join(c['expected']) or '(none)'} | {', '.join(c['rules_that_fired']) or 'MISSED'} |"
-        )
+        expected = ", ".join(c["expected"]) or "(none)"
+        print(f"| {name} | {expected} | {', '.join(c['rules_that_fired']) or 'MISSED'} |")
     for fp in result["false_positives"]:
         print(f"false positive: {fp['rule']} {fp['user']} {fp['params']}")
     for m in result["missed"]:

@@ -7,12 +7,12 @@ accesses planted among it, for the findings rules to find and the supervisors to
   `david` is also a patient at his own care centre, `bertil` lives at a patient's address;
 - the employers `cecilia` serves (Nordbygg AB; Solgruppen AB until its contract ended);
 - the routine work of the last ``ROUTINE_DAYS`` days as the audit log would have recorded it:
-  logins and logouts, the screens' polling (thinned: one poll in ``POLL_EVERY`` of what the app
-  sends), nurses opening patients and acting on the alerts that ``prepare_demo`` closed (moved into
-  the nurses' working hours), follow-ups, the coach's participants, the supervisors' log reviews,
-  an emergency access reviewed the same day, a few refused requests, and two patients a nurse
-  opened because they phoned in (unexplained by the log, so the browsing rule will flag them);
-- the planted cases (``PLANTED``): browsing, a colleague's record, a namesake, a neighbour, a
+  logins and logouts, the screens' polling (thinned: ``POLL_EVERY``), searches, nurses opening
+  patients and acting on the alerts that ``prepare_demo`` closed (moved into their working
+  hours), follow-ups, the coach's participants, the supervisors' log reviews, an emergency access
+  reviewed the same day, a refused request, and two patients a nurse opened because they phoned in
+  (unexplained by the log, so the browsing rule flags them);
+- the planted cases: browsing, a colleague's record, a namesake, a neighbour, a
   sweep through many patients, a night visit, a coach reading another employer's participants,
   two rounds of trying doors, an emergency access nobody reviewed, and one pretext the rules
   cannot see.
@@ -72,9 +72,12 @@ ROUTINE_DAYS = 28
 NURSE_HOURS = (7, 16)
 #: the coach works weekdays
 COACH_HOURS = (8, 17)
-#: the app polls the alert changes every 5 s; the demo keeps one poll per 10 minutes
-POLL_EVERY = timedelta(minutes=10)
-LIST_EVERY = timedelta(minutes=30)
+#: the app polls the alert changes every 5 s, the list every 30 s and renews its token every 10
+#: minutes; the demo keeps one of each per 20, 60 and 60 minutes (enough for the log to look like a
+#: working day, few enough to seed in a second)
+POLL_EVERY = timedelta(minutes=20)
+LIST_EVERY = timedelta(minutes=60)
+REFRESH_EVERY = timedelta(minutes=60)
 CLIENT = ("clinic-tui", "0.1.0")
 
 
@@ -294,7 +297,7 @@ class _Story:
                 lst += LIST_EVERY
             else:
                 self.emit(refresh, username, "token_refresh", "session", purpose=Purpose.AUTHENTICATION)
-                refresh += timedelta(minutes=30)
+                refresh += REFRESH_EVERY
         # a few deliberate searches of the list through the day (work the screens do not do by themselves)
         span = int((end - start).total_seconds() // 60)
         for _ in range(self.rng.randint(3, 6)):

@@ -133,7 +133,8 @@ class MonitoringApi:
     # ------------------------------------------------------------------ break-the-glass reviews
 
     async def reviews(self, state: str = "pending") -> BreakGlassReviewList:
-        return await self._client._call("GET", "/audit/reviews", BreakGlassReviewList, params={"state": state})
+        params = {"state": state}
+        return await self._client._call("GET", "/audit/reviews", BreakGlassReviewList, params=params)
 
     async def review(self, grant_id: str) -> GrantDetail:
         return await self._client._call("GET", f"/audit/reviews/{grant_id}", GrantDetail)

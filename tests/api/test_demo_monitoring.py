@@ -62,7 +62,7 @@ def test_the_rules_find_the_planted_cases_and_little_else(demo):
     recall = sum(bool(v) for v in fired.values()) / len(story.planted)
     precision = true_positives / len(found)
     assert recall >= 0.9 and precision >= 0.8, (recall, precision)
-    assert len(story.planted) >= 14 and story.routine > 5000
+    assert len(story.planted) >= 14 and story.routine > 3000
     assert {r for f in found for r in [f.rule_id]} == {
         "browsing",
         "relation",
