@@ -219,46 +219,47 @@ def _hidden(guard: Guard, wanted: LogFilter, before_seq: int | None, down_to: in
 
 def _folded(guard: Guard, stmt: Select, limit: int) -> AuditPage:
     """Routine records folded per user and kind between the records shown, reading at most
-    ``FOLD_BUDGET`` records."""
-    items: list[AuditEventOut] = []
+    ``FOLD_BUDGET`` records: their few columns first, then the shown records in full."""
+    light = stmt.with_only_columns(
+        AuditEvent.seq, AuditEvent.ts, AuditEvent.username, AuditEvent.action, AuditEvent.resource_type,
+        AuditEvent.outcome,
+    )  # fmt: skip
+    result = guard.session.execute(light.order_by(AuditEvent.seq.desc()).limit(FOLD_BUDGET + 1))
+    shown: list[int] = []
     folds: list[AuditFold] = []
     gap: dict[tuple, AuditFold] = {}
     read = 0
-    last_seq = None
     more = False
 
     def flush() -> None:
         folds.extend(sorted(gap.values(), key=lambda f: -f.last_seq))
         gap.clear()
 
-    for e in guard.session.scalars(stmt.order_by(AuditEvent.seq.desc()).limit(FOLD_BUDGET + 1)):
-        if len(items) >= limit or read >= FOLD_BUDGET:
+    last = None
+    for seq, ts, username, action, resource_type, outcome in result:  # read lazily: stop when full
+        if len(shown) >= limit or read >= FOLD_BUDGET:
             more = True
             break
         read += 1
-        last_seq = e.seq
-        if is_routine(e.action, e.outcome):
-            key = (e.username, e.action, e.resource_type)
-            fold = gap.get(key)
-            if fold is None:
-                gap[key] = AuditFold(
-                    username=e.username,
-                    action=e.action,
-                    resource_type=e.resource_type,
-                    count=1,
-                    first_seq=e.seq,
-                    last_seq=e.seq,
-                    first_ts=e.ts,
-                    last_ts=e.ts,
-                )
-            else:
-                fold.count += 1
-                fold.first_seq, fold.first_ts = e.seq, e.ts
+        last = seq
+        if not is_routine(action, outcome):
+            flush()
+            shown.append(seq)
             continue
-        flush()
-        items.append(event_out(e))
+        fold = gap.get((username, action, resource_type))
+        if fold is None:
+            gap[(username, action, resource_type)] = AuditFold(
+                username=username, action=action, resource_type=resource_type, count=1,
+                first_seq=seq, last_seq=seq, first_ts=ts, last_ts=ts,
+            )  # fmt: skip
+        else:
+            fold.count += 1
+            fold.first_seq, fold.first_ts = seq, ts
+    result.close()
     flush()
-    return AuditPage(items=items, next_before_seq=last_seq if more else None, folded=folds)
+    full = {e.seq: e for e in guard.session.scalars(select(AuditEvent).where(AuditEvent.seq.in_(shown)))}
+    items = [event_out(full[s]) for s in shown]
+    return AuditPage(items=items, next_before_seq=last if more else None, folded=folds)
 
 
 def record(guard: Guard, seq: int) -> AuditRecordOut:

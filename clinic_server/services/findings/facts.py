@@ -19,7 +19,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from datetime import UTC, date, datetime, timedelta
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import and_, bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from clinic_server.db.models import (
@@ -39,7 +39,7 @@ from clinic_server.db.queries import chunks
 from clinic_server.services.findings import rules
 from clinic_server.services.findings.identity import IdentityKey
 from clinic_tui.domain.alert_lifecycle import CLOSED_STATES
-from clinic_tui.domain.findings import RuleId, is_routine
+from clinic_tui.domain.findings import ROUTINE_ACTIONS, RuleId, is_routine
 from clinic_tui.domain.roles import Outcome, Role
 
 _COLUMNS = (
@@ -60,14 +60,29 @@ def _epoch(value: datetime | None) -> float | None:
     return value.timestamp()
 
 
+#: routine records (polling, token refreshes, device writes, jobs) matter to no rule: the database
+#: leaves them out (``clinic_tui.domain.findings.is_routine``, as SQL)
+_NOT_ROUTINE = "NOT (outcome = 'allowed' AND action IN ({}))".format(
+    ", ".join(f"'{a}'" for a in sorted(ROUTINE_ACTIONS))
+)
+
+
 def read_records(session: Session, lo: int, hi: int) -> list[rules.Rec]:
-    """The audit records with ``lo <= seq <= hi``, in sequence order."""
+    """The audit records with ``lo <= seq <= hi`` that are not routine, in sequence order (through
+    the driver's own cursor, on the session's connection and transaction)."""
     conn = session.connection()
     dialect = conn.dialect.name
     cols = _COLUMNS.format(**_DIALECT_EXPR.get(dialect, _DIALECT_EXPR["postgresql"]))
-    sql = f"SELECT {cols} FROM audit_event WHERE seq >= {int(lo)} AND seq <= {int(hi)} ORDER BY seq"  # noqa: S608
-    make = rules.Rec._make
-    return [make(row) for row in conn.exec_driver_sql(sql)]
+    sql = (
+        f"SELECT {cols} FROM audit_event WHERE seq >= {int(lo)} AND seq <= {int(hi)} "  # noqa: S608
+        f"AND {_NOT_ROUTINE} ORDER BY seq"
+    )
+    cur = conn.connection.dbapi_connection.cursor()
+    try:
+        cur.execute(sql)
+        return list(map(rules.Rec._make, cur.fetchall()))
+    finally:
+        cur.close()
 
 
 def head_seq(session: Session, settled_before: datetime) -> int:
@@ -291,26 +306,30 @@ class Memory:
             return
         keys = sorted(self.dirty)
         self.dirty.clear()
-        existing = {
-            (uid, day)
-            for uid, day in self.session.execute(
-                select(UserActivity.user_id, UserActivity.day).where(
-                    UserActivity.user_id.in_(sorted({u for u, _ in keys})),
-                    UserActivity.day.in_(sorted({d for _, d in keys})),
-                )
-            )
-        }
-        for uid, day in keys:
-            hours = self.activity[uid][day]
-            if (uid, day) in existing:
+        existing: set[tuple[str, date]] = set()
+        users = sorted({u for u, _ in keys})
+        for chunk in chunks(users):
+            existing.update(
                 self.session.execute(
-                    UserActivity.__table__.update()
-                    .where(UserActivity.user_id == uid, UserActivity.day == day)
-                    .values(hours=UserActivity.hours.op("|")(hours))
-                )
-            else:
-                self.session.add(UserActivity(user_id=uid, day=day, hours=hours))
-        self.session.flush()
+                    select(UserActivity.user_id, UserActivity.day).where(
+                        UserActivity.user_id.in_(chunk), UserActivity.day >= min(d for _, d in keys)
+                    )
+                ).all()
+            )
+        table = UserActivity.__table__
+        updates = [{"uid": u, "d": d, "bits": self.activity[u][d]} for u, d in keys if (u, d) in existing]
+        inserts = [
+            {"user_id": u, "day": d, "hours": self.activity[u][d]} for u, d in keys if (u, d) not in existing
+        ]
+        if updates:
+            self.session.execute(
+                update(table)
+                .where(table.c.user_id == bindparam("uid"), table.c.day == bindparam("d"))
+                .values(hours=table.c.hours.op("|")(bindparam("bits"))),
+                updates,
+            )
+        if inserts:
+            self.session.execute(insert(table), inserts)
 
 
 def _records_before(session: Session, since: float, first_seq: int) -> list[rules.Rec]:

@@ -22,7 +22,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from functools import cache
+from functools import cache, cached_property
 from typing import NamedTuple
 
 from clinic_tui.domain.alert_lifecycle import AlertAction
@@ -164,6 +164,25 @@ class Facts:
     served: Mapping[str, Sequence[Served]] = field(default_factory=dict)
     #: user -> local day -> bit mask of the local hours active (the batch included)
     activity: Mapping[str, Mapping[date, int]] = field(default_factory=dict)
+
+    # what several rules select, picked out once per batch
+
+    @cached_property
+    def accesses(self) -> list[Rec]:
+        """The batch's person accesses (``_is_person_access``)."""
+        return [r for r in self.records if _is_person_access(r)]
+
+    @cached_property
+    def tail_accesses(self) -> list[Rec]:
+        return [r for r in self.tail if _is_person_access(r)]
+
+    @cached_property
+    def denied(self) -> list[Rec]:
+        return [r for r in self.records if _is_denied(r)]
+
+    @cached_property
+    def tail_denied(self) -> list[Rec]:
+        return [r for r in self.tail if _is_denied(r)]
 
 
 @dataclass(frozen=True)
@@ -358,8 +377,8 @@ def _episodes(
 def browsing(f: Facts) -> list[Candidate]:
     """A nurse opened a record with no open alert, no recent care contact and no consent change."""
     hits = []
-    for r in f.records:
-        if r.role != Role.NURSE or r.purpose != Purpose.CARE or not _is_person_access(r):
+    for r in f.accesses:
+        if r.role != Role.NURSE or r.purpose != Purpose.CARE:
             continue
         if care_context(f, r.person_id, r.org, r.ts):
             continue
@@ -417,12 +436,24 @@ def relation(f: Facts) -> list[Candidate]:
     for uid, d in f.links.items():
         if d.personnummer is not None:
             staff.setdefault(d.personnummer, []).append((uid, f.user_org.get(uid, "")))
+    # a person whose digests match no linked user's can be related to no one: skip them at once
+    known = {d.personnummer for d in f.links.values()} | {d.address for d in f.links.values()}
+    known |= {s for d in f.links.values() for s in d.surnames}
+    known.discard(None)
+    related: dict[str, bool] = {}
     hits = []
     cache: dict[tuple[str, str, bool], list[Relation]] = {}
     for r in f.records:
-        if r.user_id is None or r.person_id is None or r.purpose not in CLINICAL:
+        pid = r.person_id
+        if pid is None or r.user_id is None or r.purpose not in CLINICAL:
             continue
-        if r.outcome not in (Outcome.ALLOWED, Outcome.DENIED):
+        maybe = related.get(pid)
+        if maybe is None:
+            d = f.people.get(pid)
+            maybe = related[pid] = d is not None and bool(
+                d.personnummer in known or d.address in known or d.surnames & known
+            )
+        if not maybe or r.outcome not in (Outcome.ALLOWED, Outcome.DENIED):
             continue
         if r.role == Role.NURSE:
             # the surname test depends on the care context at the time: no caching
@@ -442,22 +473,20 @@ def _windows(
     rule: RuleId,
     tail: Sequence[Rec],
     records: Sequence[Rec],
-    keep: Callable[[Rec], bool],
     window: float,
     threshold: int,
     distinct: Callable[[Rec], object],
     params: Callable[[int, set], dict[str, object]],
 ) -> list[Candidate]:
-    """Sliding windows per user: fires at each new record whose window (``window`` seconds ending
-    at it) holds ``threshold`` or more distinct values of ``distinct``; overlapping windows are one
-    episode whose evidence is every record of its windows."""
+    """Sliding windows per user over ``tail`` (already judged) and ``records`` (new): fires at each
+    new record whose window (``window`` seconds ending at it) holds ``threshold`` or more distinct
+    values of ``distinct``; overlapping windows are one episode whose evidence is every record of
+    its windows."""
     by_user: dict[str, list[tuple[Rec, bool]]] = {}
     for r in tail:
-        if keep(r):
-            by_user.setdefault(r.user_id, []).append((r, False))
+        by_user.setdefault(r.user_id, []).append((r, False))
     for r in records:
-        if keep(r):
-            by_user.setdefault(r.user_id, []).append((r, True))
+        by_user.setdefault(r.user_id, []).append((r, True))
     out: list[Candidate] = []
     for items in by_user.values():
         win: deque[Rec] = deque()
@@ -512,9 +541,8 @@ def volume(f: Facts) -> list[Candidate]:
     """Many distinct people opened within an hour."""
     return _windows(
         RuleId.VOLUME,
-        f.tail,
-        f.records,
-        _is_person_access,
+        f.tail_accesses,
+        f.accesses,
         VOLUME_MINUTES * 60,
         VOLUME_PEOPLE,
         lambda r: r.person_id,
@@ -530,9 +558,8 @@ def probing(f: Facts) -> list[Candidate]:
     """Repeated denied requests within an hour."""
     return _windows(
         RuleId.PROBING,
-        f.tail,
-        f.records,
-        _is_denied,
+        f.tail_denied,
+        f.denied,
         PROBING_MINUTES * 60,
         PROBING_DENIED,
         lambda r: r.seq,
@@ -574,9 +601,7 @@ def out_of_hours(f: Facts) -> list[Candidate]:
     of the previous four weeks)."""
     hits = []
     profiles: dict[tuple[str, date], tuple[int, int]] = {}
-    for r in f.records:
-        if not _is_person_access(r):
-            continue
+    for r in f.accesses:
         day, hour = local_day_hour(r.ts)
         pk = (r.user_id, day)
         prof = profiles.get(pk)

@@ -46,6 +46,8 @@ class Outcome:
     first_seq: int = 0
     last_seq: int = 0
     records: int = 0
+    #: the records the rules looked at (not routine)
+    considered: int = 0
     new: int = 0
     updated: int = 0
     by_rule: Counter = field(default_factory=Counter)
@@ -55,13 +57,16 @@ class Outcome:
             self.first_seq = self.first_seq or other.first_seq
             self.last_seq = other.last_seq
         self.records += other.records
+        self.considered += other.considered
         self.new += other.new
         self.updated += other.updated
         self.by_rule.update(other.by_rule)
 
     def summary(self) -> str:
         rules_ = ", ".join(f"{k} {v}" for k, v in sorted(self.by_rule.items())) or "none"
-        span = f" (seq {self.first_seq}-{self.last_seq})" if self.records else ""
+        span = (
+            f" (seq {self.first_seq}-{self.last_seq}, {self.considered} not routine)" if self.records else ""
+        )
         return (
             f"{self.records} records read{span}; findings new {self.new}, updated {self.updated} [{rules_}]"
         )
@@ -130,7 +135,9 @@ class Scan:
         self.memory.advance(records)
         self.memory.save_activity()
         set_cursor(self.session, hi, self.now)
-        outcome.first_seq, outcome.last_seq, outcome.records = lo, hi, len(records)
+        # every record of the range was read (the routine ones by the database alone)
+        outcome.first_seq, outcome.last_seq, outcome.records = lo, hi, hi - lo + 1
+        outcome.considered = len(records)
         return outcome
 
     def run_emergency(self) -> Outcome:

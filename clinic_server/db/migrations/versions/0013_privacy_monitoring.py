@@ -1,6 +1,6 @@
 """Privacy monitoring: findings and their verdicts, break-the-glass verdicts, the scan's cursor and
 users' active hours, user links (keyed hashes) and the employers a coach serves. Verdicts are
-history: a trigger refuses to update them.
+history: a trigger refuses to update them. Two indexes for the audit view's rare filters.
 
 Revision ID: 0013
 Revises: 0008
@@ -105,6 +105,9 @@ def upgrade() -> None:
     )
     op.create_index("ix_coach_employer_coach_id", "coach_employer", ["coach_id"])
     op.execute("INSERT INTO job_run (name) VALUES ('findings-scan')")
+    # the audit view's rare filters (outcome:denied, action:break_glass) walk an index newest first
+    op.create_index("ix_audit_event_outcome_seq", "audit_event", ["outcome", "seq"])
+    op.create_index("ix_audit_event_action_seq", "audit_event", ["action", "seq"])
 
     if op.get_bind().dialect.name == "postgresql":
         op.execute(
@@ -133,6 +136,8 @@ def downgrade() -> None:
         for table in VERDICT_TABLES:
             op.execute(f"DROP TRIGGER IF EXISTS {table}_no_update")
     op.execute("DELETE FROM job_run WHERE name = 'findings-scan'")
+    op.drop_index("ix_audit_event_action_seq", table_name="audit_event")
+    op.drop_index("ix_audit_event_outcome_seq", table_name="audit_event")
     op.drop_index("ix_coach_employer_coach_id", table_name="coach_employer")
     op.drop_table("coach_employer")
     op.drop_index("ix_user_link_personnummer_hmac", table_name="user_link")
