@@ -314,6 +314,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="MIN",
         help="minutes between missing-data sweeps (default: $CLINIC_MISSING_SWEEP_MINUTES, else 15; 0: off)",
     )
+    s.add_argument(
+        "--findings-scan-minutes",
+        type=float,
+        metavar="MIN",
+        help="minutes between findings scans (default: $CLINIC_FINDINGS_SCAN_MINUTES, else 5; 0: off)",
+    )
     s.add_argument("--embedded", action="store_true", help=argparse.SUPPRESS)
     s.set_defaults(func=cmd_serve)
 
@@ -386,6 +392,9 @@ def main(argv: list[str] | None = None) -> int:
     minutes = getattr(args, "missing_sweep_minutes", None)
     if minutes is not None:
         overrides["missing_sweep_minutes"] = minutes
+    scan_minutes = getattr(args, "findings_scan_minutes", None)
+    if scan_minutes is not None:
+        overrides["findings_scan_minutes"] = scan_minutes
     try:
         settings = Settings(**overrides)
     except ValidationError as exc:

@@ -81,6 +81,20 @@ class Settings(BaseSettings):
             raise ValueError(f"the missing-data sweep interval must be 0 (off) or more, not {value}")
         return value
 
+    @field_validator("findings_scan_minutes", mode="before")
+    @classmethod
+    def _scan_minutes(cls, value):
+        if isinstance(value, str):
+            try:
+                value = float(value)
+            except ValueError:
+                raise ValueError(
+                    f"must be a number of minutes (0 turns the scan off), not {value[:20]!r}"
+                ) from None
+        if isinstance(value, int | float) and not value >= 0:  # (NaN too)
+            raise ValueError(f"the findings scan interval must be 0 (off) or more, not {value}")
+        return value
+
     def with_changes(self, **changes) -> Settings:
         """A copy with some settings changed (validated like the original)."""
         return Settings(**{**self.model_dump(), **changes})
