@@ -21,7 +21,7 @@ D = 86400.0
 
 def rec(seq, ts, *, user="anna", role="nurse", org=NORRA, action="read", rtype="person", person="p1",
         purpose="care", outcome="allowed", returned=True) -> Rec:  # fmt: skip
-    return Rec(seq, ts, user, user, role, org, action, rtype, person, person, purpose, outcome, returned)
+    return Rec(seq, ts, user, user, role, org, action, rtype, person, purpose, outcome, returned)
 
 
 def facts(records, **kw) -> Facts:
@@ -188,6 +188,12 @@ def test_volume_fires_on_many_people_within_an_hour():
     assert c.params == {"people": 24, "minutes": 60, "threshold": 20}
     assert c.evidence == tuple(range(1, 25))
     assert set(c.params) == set(REASON_KEYS[c.reason_key])
+
+
+def test_volume_finds_a_sweep_across_the_hour():
+    # 24 people from 09:40 to 10:24: neither clock hour alone holds 20 of them
+    [c] = rules.volume(facts(_sweep(24, T0 - 20 * 60, 110)))
+    assert c.params["people"] == 24
 
 
 def test_volume_stays_quiet_on_a_busy_but_ordinary_day():

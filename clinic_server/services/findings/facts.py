@@ -39,11 +39,11 @@ from clinic_server.db.queries import chunks
 from clinic_server.services.findings import rules
 from clinic_server.services.findings.identity import IdentityKey
 from clinic_tui.domain.alert_lifecycle import CLOSED_STATES
-from clinic_tui.domain.findings import ROUTINE_ACTIONS, RuleId, is_routine
+from clinic_tui.domain.findings import ROUTINE_ACTIONS, RuleId
 from clinic_tui.domain.roles import Outcome, Role
 
 _COLUMNS = (
-    "seq, {ts}, user_id, username, role, organization_id, action, resource_type, resource_id, "
+    "seq, {ts}, user_id, username, role, organization_id, action, resource_type, "
     "person_id, purpose, outcome, {returned}"
 )
 _DIALECT_EXPR = {
@@ -226,32 +226,44 @@ class Memory:
 
     def facts(self, records: Sequence[rules.Rec]) -> rules.Facts:
         """The facts of one batch (read in sequence order). Call ``advance`` after evaluating it."""
-        people = {r.person_id for r in records if r.person_id is not None}
-        nurse_people = {r.person_id for r in records if r.person_id is not None and r.role == Role.NURSE}
+        people: set[str] = set()
+        nurse_people: set[str] = set()
+        users: set[str] = set()
+        care_actions = []
+        for r in records:
+            if r.person_id is not None:
+                people.add(r.person_id)
+                if r.role == Role.NURSE:
+                    nurse_people.add(r.person_id)
+                if r.org is not None and r.action in rules.CARE_ACTIONS and r.outcome == Outcome.ALLOWED:
+                    care_actions.append(r)
+            if r.user_id is not None:
+                users.add(r.user_id)
         self._load_alerts(nurse_people)
         self._load_care_history(nurse_people)
         self._load_consents(nurse_people)
         self._load_people(people)
-        users = {r.user_id for r in records if r.user_id is not None}
         if records:
             first_day = rules.local_day_hour(records[0].ts)[0]
             self._load_activity(users, first_day - timedelta(days=rules.BASELINE_DAYS + 1))
         # what the batch itself adds: its care actions and its users' active hours
+        for r in care_actions:
+            times = self.care[(r.person_id, r.org)]
+            if not times or times[-1] <= r.ts:
+                times.append(r.ts)
+            else:
+                bisect.insort(times, r.ts)
+        local = rules.local_day_hour
+        activity, dirty = self.activity, self.dirty
         for r in records:
-            if r.person_id is not None and r.org is not None and r.action in rules.CARE_ACTIONS:
-                if r.outcome == Outcome.ALLOWED:
-                    times = self.care[(r.person_id, r.org)]
-                    if not times or times[-1] <= r.ts:
-                        times.append(r.ts)
-                    else:
-                        bisect.insort(times, r.ts)
-            if r.user_id is not None and not is_routine(r.action, r.outcome):
-                day, hour = rules.local_day_hour(r.ts)
-                days = self.activity[r.user_id]
+            # the records read are not routine (the database left those out): all are activity
+            if r.user_id is not None:
+                day, hour = local(r.ts)
+                days = activity[r.user_id]
                 mask = days.get(day, 0)
                 if not mask >> hour & 1:
                     days[day] = mask | 1 << hour
-                    self.dirty.add((r.user_id, day))
+                    dirty.add((r.user_id, day))
         care = self.care
         if records:
             ahead = self._care_ahead(records)

@@ -113,7 +113,6 @@ class Rec(NamedTuple):
     org: str | None
     action: str
     resource_type: str
-    resource_id: str | None
     person_id: str | None
     purpose: str
     outcome: str
@@ -482,11 +481,27 @@ def _windows(
     new record whose window (``window`` seconds ending at it) holds ``threshold`` or more distinct
     values of ``distinct``; overlapping windows are one episode whose evidence is every record of
     its windows."""
+    # a window of ``window`` seconds lies within two neighbouring slots of that length: users whose
+    # neighbouring slots never hold ``threshold`` distinct values together cannot fire (a cheap
+    # pass that spares most users the sliding one)
+    slots: dict[tuple[str, int], set] = {}
+    for part in (tail, records):
+        for r in part:
+            slots.setdefault((r.user_id, int(r.ts // window)), set()).add(distinct(r))
+    hot = {
+        user
+        for (user, slot), values in slots.items()
+        if len(values) + len(slots.get((user, slot + 1), ())) >= threshold
+    }
+    if not hot:
+        return []
     by_user: dict[str, list[tuple[Rec, bool]]] = {}
     for r in tail:
-        by_user.setdefault(r.user_id, []).append((r, False))
+        if r.user_id in hot:
+            by_user.setdefault(r.user_id, []).append((r, False))
     for r in records:
-        by_user.setdefault(r.user_id, []).append((r, True))
+        if r.user_id in hot:
+            by_user.setdefault(r.user_id, []).append((r, True))
     out: list[Candidate] = []
     for items in by_user.values():
         win: deque[Rec] = deque()
@@ -572,18 +587,27 @@ def probing(f: Facts) -> list[Candidate]:
     )
 
 
+@cache
+def _hours_of(mask: int) -> tuple[int, ...]:
+    return tuple(h for h in range(24) if mask >> h & 1)
+
+
+@cache
+def _days_before(on: date) -> tuple[date, ...]:
+    return tuple(on - timedelta(days=back) for back in range(1, BASELINE_DAYS + 1))
+
+
 def usual_hours(days: Mapping[date, int], on: date) -> tuple[int, int]:
     """(mask of the usual local hours, days active) over the ``BASELINE_DAYS`` before ``on``."""
     counts = [0] * 24
     active = 0
-    for back in range(1, BASELINE_DAYS + 1):
-        mask = days.get(on - timedelta(days=back), 0)
+    for day in _days_before(on):
+        mask = days.get(day, 0)
         if not mask:
             continue
         active += 1
-        for h in range(24):
-            if mask >> h & 1:
-                counts[h] += 1
+        for h in _hours_of(mask):
+            counts[h] += 1
     usual = 0
     for h in range(24):
         if counts[h] >= USUAL_MIN_DAYS:
