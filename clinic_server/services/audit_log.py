@@ -219,45 +219,54 @@ def _hidden(guard: Guard, wanted: LogFilter, before_seq: int | None, down_to: in
 
 def _folded(guard: Guard, stmt: Select, limit: int) -> AuditPage:
     """Routine records folded per user and kind between the records shown, reading at most
-    ``FOLD_BUDGET`` records: their few columns first, then the shown records in full."""
+    ``FOLD_BUDGET`` records: a few plain columns first, then the shown records in full and the
+    folds' first and last times."""
     light = stmt.with_only_columns(
-        AuditEvent.seq, AuditEvent.ts, AuditEvent.username, AuditEvent.action, AuditEvent.resource_type,
-        AuditEvent.outcome,
-    )  # fmt: skip
+        AuditEvent.seq, AuditEvent.username, AuditEvent.action, AuditEvent.resource_type, AuditEvent.outcome
+    )
     result = guard.session.execute(light.order_by(AuditEvent.seq.desc()).limit(FOLD_BUDGET + 1))
     shown: list[int] = []
-    folds: list[AuditFold] = []
-    gap: dict[tuple, AuditFold] = {}
+    #: (username, action, resource_type, [last_seq, first_seq, count]) in the order found
+    runs: list[tuple[str | None, str, str, list[int]]] = []
+    gap: dict[tuple, list[int]] = {}
     read = 0
     more = False
-
-    def flush() -> None:
-        folds.extend(sorted(gap.values(), key=lambda f: -f.last_seq))
-        gap.clear()
-
     last = None
-    for seq, ts, username, action, resource_type, outcome in result:  # read lazily: stop when full
+    for seq, username, action, resource_type, outcome in result:  # read lazily: stop when full
         if len(shown) >= limit or read >= FOLD_BUDGET:
             more = True
             break
         read += 1
         last = seq
         if not is_routine(action, outcome):
-            flush()
+            gap.clear()
             shown.append(seq)
             continue
-        fold = gap.get((username, action, resource_type))
-        if fold is None:
-            gap[(username, action, resource_type)] = AuditFold(
-                username=username, action=action, resource_type=resource_type, count=1,
-                first_seq=seq, last_seq=seq, first_ts=ts, last_ts=ts,
-            )  # fmt: skip
+        run = gap.get((username, action, resource_type))
+        if run is None:
+            run = gap[(username, action, resource_type)] = [seq, seq, 1]
+            runs.append((username, action, resource_type, run))
         else:
-            fold.count += 1
-            fold.first_seq, fold.first_ts = seq, ts
+            run[1] = seq
+            run[2] += 1
     result.close()
-    flush()
-    full = {e.seq: e for e in guard.session.scalars(select(AuditEvent).where(AuditEvent.seq.in_(shown)))}
+    session = guard.session
+    full = {e.seq: e for e in session.scalars(select(AuditEvent).where(AuditEvent.seq.in_(shown)))}
+    ends = sorted({s for *_k, run in runs for s in run[:2]})
+    times: dict[int, object] = {}
+    for k in range(0, len(ends), 500):
+        times.update(
+            session.execute(
+                select(AuditEvent.seq, AuditEvent.ts).where(AuditEvent.seq.in_(ends[k : k + 500]))
+            ).all()
+        )
+    folds = [
+        AuditFold(
+            username=username, action=action, resource_type=resource_type, count=count,
+            first_seq=first, last_seq=latest, first_ts=times[first], last_ts=times[latest],
+        )
+        for username, action, resource_type, (latest, first, count) in runs
+    ]  # fmt: skip
     items = [event_out(full[s]) for s in shown]
     return AuditPage(items=items, next_before_seq=last if more else None, folded=folds)
 
