@@ -106,6 +106,27 @@ async def test_a_visit_care_explains_is_not_a_finding(http, app, session, w):
     assert [f.person_id for f in findings(session)] == [olle.id]
 
 
+async def test_an_incremental_run_knows_the_care_before_it(http, app, session, w):
+    """The run starts after the care action (on a routine poll): what came before is history."""
+    anna, nora = w.users["anna"], w.people["nora"]
+    t = utcnow() - timedelta(hours=5)
+    past(session, anna, t, "resolve", "alert", person_id=nora.id, categories=["vitals"])
+    scan(app)
+    past(session, anna, t + timedelta(hours=1), "list", "alert", categories=["vitals"])  # routine
+    past(
+        session,
+        anna,
+        t + timedelta(hours=1, minutes=1),
+        "read",
+        "person",
+        person_id=nora.id,
+        categories=["identity"],
+    )
+    run = scan(app)
+    assert run.outcome.considered == 1  # the read (the poll and the last run's own records are routine)
+    assert findings(session) == []
+
+
 async def test_records_wait_to_settle_and_the_cursor_moves(http, app, session, w):
     anna = await login(http, "anna")
     await _open(http, anna, w.people["nora"])

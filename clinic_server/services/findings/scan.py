@@ -27,7 +27,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from clinic_server.db.models import Finding, FindingCursor
+from clinic_server.db.models import AuditEvent, Finding, FindingCursor
 from clinic_server.services.findings import facts, rules
 from clinic_server.services.findings.identity import IdentityKey
 
@@ -114,8 +114,11 @@ class Scan:
         self.head = facts.head_seq(session, now - settle)
         first_ts = None
         if self.head > self.start:
-            first = facts.read_records(session, self.start + 1, self.start + 1)
-            first_ts = first[0].ts if first else None
+            # the time of the first record to read, routine or not: what came before is history
+            at = session.scalar(
+                select(AuditEvent.ts).where(AuditEvent.seq > self.start).order_by(AuditEvent.seq).limit(1)
+            )
+            first_ts = _epoch(at) if at is not None else None
         self.memory = facts.Memory(session, first_seq=self.start + 1, first_ts=first_ts, key=key)
 
     @property
