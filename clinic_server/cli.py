@@ -1,5 +1,6 @@
-"""``clinic-server``: serve, migrate, seed-demo, create-user, audit verify; the people's commands
-(person, consent, participants, employer, integration, subject, retention) are in ``cli_rights``."""
+"""``clinic-server``: serve, migrate, seed-demo, create-user, audit verify, findings scan, link-user;
+the people's commands (person, consent, participants, employer, integration, subject, retention) are
+in ``cli_rights``."""
 
 from __future__ import annotations
 
@@ -41,8 +42,10 @@ def _seed_if_empty(engine) -> bool:
             return False
         seed_demo(s)
         from clinic_server.demo.feed import prepare_demo
+        from clinic_server.demo.monitoring import seed_monitoring
 
         prepare_demo(s)  # demo devices and the starting alert queue
+        seed_monitoring(s)  # weeks of audited routine work, with improper accesses planted in it
         return True
 
 
@@ -61,6 +64,10 @@ def cmd_seed_demo(settings: Settings, _args) -> int:
         from clinic_server.demo.feed import prepare_demo
 
         counts.update(prepare_demo(s))  # demo devices and the starting alert queue
+        from clinic_server.demo.monitoring import seed_monitoring
+
+        story = seed_monitoring(s)  # weeks of audited routine work, with improper accesses planted in it
+        counts.update(audit_records=story.records, planted_cases=len(story.planted))
     print("demo data seeded: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
     from clinic_server.demo.accounts import describe
 
@@ -185,6 +192,75 @@ def cmd_flush_failures(settings: Settings, _args) -> int:
     return 0
 
 
+def cmd_findings_scan(settings: Settings, args) -> int:
+    from clinic_server.db import make_sessionmaker
+    from clinic_server.jobs.findings import scan_findings
+    from clinic_server.services.findings.identity import scan_key
+
+    engine = _engine(settings)
+    try:
+        sessions = make_sessionmaker(engine)
+        with sessions() as s:
+            key = scan_key(settings, s)
+        run = scan_findings(sessions, key, from_start=args.from_start)
+    finally:
+        engine.dispose()
+    if not run.ran:
+        print(f"findings scan: {run.summary()}", file=sys.stderr)
+        return 1
+    print(f"findings scan: {run.summary()}")
+    if key is None:
+        print(
+            "note: no identity key (CLINIC_IDENTITY_KEY or the OS keyring): the relation rule compared "
+            "no one with their own identity"
+        )
+    return 0
+
+
+def cmd_link_user(settings: Settings, args) -> int:
+    """Link a user to their own personnummer, surname and address (stored as keyed hashes only)."""
+    from clinic_server.db.models import User
+    from clinic_server.services.findings.identity import configured_key, link_user
+
+    lines = sys.stdin.read().splitlines() if args.stdin else None
+
+    def ask(prompt: str, i: int) -> str:
+        if lines is not None:
+            return lines[i].strip() if i < len(lines) else ""
+        return input(prompt).strip()
+
+    pnr = ask("Personnummer (empty: none): ", 0)
+    family = ask("Surname (empty: none): ", 1)
+    address = ask("Home address (empty: none): ", 2)
+    key = configured_key(settings, create=True)
+    if key is None:
+        print(
+            "clinic-server: no identity key: set CLINIC_IDENTITY_KEY (shared by every server process) or "
+            "run where the OS keyring works; nothing was stored",
+            file=sys.stderr,
+        )
+        return 2
+    engine = _engine(settings)
+    try:
+        with Session(engine) as s:
+            user = s.scalar(select(User).where(User.username == args.username.lower()))
+            if user is None:
+                print(f"clinic-server: no user {args.username!r}; nothing was stored", file=sys.stderr)
+                return 2
+            try:
+                link_user(
+                    s, key, user.id, personnummer_value=pnr or None, family_name=family, address=address
+                )
+            except ValueError as exc:
+                print(f"clinic-server: personnummer: {exc}; nothing was stored", file=sys.stderr)
+                return 2
+            s.commit()
+    finally:
+        engine.dispose()
+    print(f"linked {args.username!r} to their own identity (keyed hashes only)")
+    return 0
+
+
 def _watch_parent() -> None:
     """Embedded mode: our stdin is a pipe from clinic-tui; EOF means it is gone, so go too."""
 
@@ -254,6 +330,8 @@ def cmd_serve(settings: Settings, args) -> int:
             "CLINIC_SECRET_KEY": settings.secret_key,
             "CLINIC_DEMO": "1" if settings.demo else "0",
             "CLINIC_MISSING_SWEEP_MINUTES": str(settings.missing_sweep_minutes),
+            "CLINIC_RETENTION_HOURS": str(settings.retention_hours),
+            "CLINIC_FINDINGS_SCAN_MINUTES": str(settings.findings_scan_minutes),
         }
     )
     uvicorn.run("clinic_server.api.app:create_app", factory=True, workers=args.workers, **common)
@@ -308,6 +386,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="H",
         help="hours between retention runs (default: $CLINIC_RETENTION_HOURS, else 24; 0: off)",
     )
+    s.add_argument(
+        "--findings-scan-minutes",
+        type=float,
+        metavar="MIN",
+        help="minutes between findings scans (default: $CLINIC_FINDINGS_SCAN_MINUTES, else 5; 0: off)",
+    )
     s.add_argument("--embedded", action="store_true", help=argparse.SUPPRESS)
     s.set_defaults(func=cmd_serve)
 
@@ -346,6 +430,25 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--label", required=True, help="what the device is, e.g. 'Omron BP monitor'")
     d.set_defaults(func=cmd_create_device)
 
+    f = sub.add_parser("findings", help="privacy monitoring: the findings rules over the audit log")
+    fsub = f.add_subparsers(dest="findings_command", required=True)
+    fs = fsub.add_parser("scan", help="run the findings rules now (serve also runs them on a schedule)")
+    fs.add_argument(
+        "--from-start",
+        action="store_true",
+        help="read the whole audit log again (stored findings are extended, never duplicated)",
+    )
+    fs.set_defaults(func=cmd_findings_scan)
+
+    lu = sub.add_parser(
+        "link-user",
+        help="link a user to their own personnummer, surname and address, for the relation rule "
+        "(asked for, or three lines on stdin; only keyed hashes are stored)",
+    )
+    lu.add_argument("username")
+    lu.add_argument("--stdin", action="store_true", help="read personnummer, surname, address as three lines")
+    lu.set_defaults(func=cmd_link_user)
+
     a = sub.add_parser("audit", help="audit log tools")
     asub = a.add_subparsers(dest="audit_command", required=True)
     v = asub.add_parser("verify", help="check the whole hash chain; name the first broken record")
@@ -373,6 +476,9 @@ def main(argv: list[str] | None = None) -> int:
     hours = getattr(args, "retention_hours", None)
     if hours is not None:
         overrides["retention_hours"] = hours
+    scan_minutes = getattr(args, "findings_scan_minutes", None)
+    if scan_minutes is not None:
+        overrides["findings_scan_minutes"] = scan_minutes
     try:
         settings = Settings(**overrides)
     except ValidationError as exc:

@@ -9,6 +9,8 @@
 | ``CLINIC_RETENTION_HOURS`` | hours between retention runs in ``serve`` (0: off) | 24 |
 | ``CLINIC_FISCAL_YEAR_END_MONTH`` | the month IMR's fiscal year ends (bookkeeping retention) | 12 |
 | ``CLINIC_FEED_SECONDS`` | demo mode: seconds between simulated device readings | 5 |
+| ``CLINIC_FINDINGS_SCAN_MINUTES`` | minutes between privacy-monitoring scans in ``serve`` (0: off) | 5 |
+| ``CLINIC_IDENTITY_KEY`` | key of the hashes linking users to their own identity (relation rule) | keyring |
 | ``CLINIC_DATA_DIR`` | where the default SQLite file lives | platformdirs' user data dir |
 
 No secret is ever written to a file by this module: without ``CLINIC_SECRET_KEY`` the signing key is
@@ -23,7 +25,7 @@ import secrets
 from pathlib import Path
 
 import platformdirs
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 APP_NAME = "clinic-tui"
@@ -76,6 +78,11 @@ class Settings(BaseSettings):
     fiscal_year_end_month: int = Field(12, ge=1, le=12)
     #: demo mode: seconds between rounds of simulated device readings
     feed_seconds: float = Field(5.0, gt=0, allow_inf_nan=False)
+    #: minutes between privacy-monitoring scans of the audit log in ``serve``; 0: never
+    findings_scan_minutes: float = Field(5.0, ge=0, allow_inf_nan=False)
+    #: key of the keyed hashes that link users to their own personnummer, surname and address
+    #: (``services/findings/identity.py``); shared by every API process. Unset: the OS keyring
+    identity_key: SecretStr | None = Field(None, min_length=32, repr=False)
 
     @field_validator("missing_sweep_minutes", mode="before")
     @classmethod
@@ -89,6 +96,20 @@ class Settings(BaseSettings):
                 ) from None
         if isinstance(value, int | float) and not value >= 0:  # (NaN too)
             raise ValueError(f"the missing-data sweep interval must be 0 (off) or more, not {value}")
+        return value
+
+    @field_validator("findings_scan_minutes", mode="before")
+    @classmethod
+    def _scan_minutes(cls, value):
+        if isinstance(value, str):
+            try:
+                value = float(value)
+            except ValueError:
+                raise ValueError(
+                    f"must be a number of minutes (0 turns the scan off), not {value[:20]!r}"
+                ) from None
+        if isinstance(value, int | float) and not value >= 0:  # (NaN too)
+            raise ValueError(f"the findings scan interval must be 0 (off) or more, not {value}")
         return value
 
     def with_changes(self, **changes) -> Settings:

@@ -16,6 +16,7 @@ from clinic_server.db.models import (
     Base,
     BillingRecord,
     BreakGlassGrant,
+    BreakGlassVerdict,
     CoachAssignment,
     Condition,
     Consent,
@@ -178,16 +179,26 @@ def full_person(
             )
         )
     session.add(CoachAssignment(coach_id=u["cecilia"].id, person_id=pid, created_at=NOW - timedelta(days=90)))
+    grant = BreakGlassGrant(
+        user_id=u["bertil"].id,
+        person_id=pid,
+        reason=f"{given} {family} found unconscious, {address}",
+        created_at=NOW - timedelta(days=20),
+        expires_at=NOW - timedelta(days=20) + timedelta(hours=1),
+        reviewed_by_id=u["david"].id,
+        reviewed_at=NOW - timedelta(days=19),
+        review_note=f"justified: {given} {family} was unconscious",
+    )
+    session.add(grant)
+    session.flush()
     session.add(
-        BreakGlassGrant(
-            user_id=u["bertil"].id,
-            person_id=pid,
-            reason=f"{given} {family} found unconscious, {address}",
-            created_at=NOW - timedelta(days=20),
-            expires_at=NOW - timedelta(days=20) + timedelta(hours=1),
-            reviewed_by_id=u["david"].id,
-            reviewed_at=NOW - timedelta(days=19),
-            review_note=f"justified: {given} {family} was unconscious",
+        BreakGlassVerdict(
+            grant_id=grant.id,
+            ordinal=1,
+            verdict="justified",
+            note=f"{given} {family} was unconscious at {address}",
+            user_id=u["david"].id,
+            at=NOW - timedelta(days=19),
         )
     )
     session.add(

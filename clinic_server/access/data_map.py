@@ -375,6 +375,56 @@ HOLDINGS: tuple[Holding, ...] = (
         on_erasure=_E.KEEP,
         dated_by="ts",
     ),
+    # privacy monitoring: like the audit log it names the person by opaque id and its params are
+    # counts, windows and kinds, never a personal value; kept as the record of the log review
+    Holding(
+        "finding",
+        "person_id",
+        {
+            "id": _T,
+            "rule_id": _T,
+            "rule_version": _T,
+            "organization_id": _T,
+            "user_id": _T,
+            "username": _T,
+            "person_id": Kind.AUDIT,
+            "key": _T,
+            "first_ts": _T,
+            "last_ts": _T,
+            "reason_key": _T,
+            "params": _T,
+            "evidence": _T,
+            "evidence_count": _T,
+            "created_at": _T,
+            "updated_at": _T,
+        },
+        on_erasure=_E.KEEP,
+        dated_by="first_ts",
+    ),
+    # kept with the finding it judges, as the record of the log review (a note is about the access)
+    Holding(
+        "finding_verdict",
+        "finding_id",
+        {
+            "id": _T,
+            "finding_id": _L,
+            "ordinal": _T,
+            "verdict": Kind.AUDIT,
+            "note": Kind.AUDIT,
+            "user_id": _T,
+            "at": _T,
+        },
+        on_erasure=_E.KEEP,
+        via="finding",
+        dated_by="at",
+    ),
+    Holding(
+        "break_glass_verdict",
+        "grant_id",
+        {"id": _T, "grant_id": _L, "ordinal": _T, "verdict": _R, "note": _R, "user_id": _R, "at": _R},
+        via="break_glass_grant",
+        dated_by="at",
+    ),
 )
 
 BY_TABLE: dict[str, Holding] = {h.table: h for h in HOLDINGS}
@@ -395,6 +445,13 @@ NOT_ABOUT_PEOPLE: frozenset[str] = frozenset(
         "integration_client",
         # values kept after an IMR anonymization: no person, no exact date, no grouping key
         "anonymized_record",
+        # about users (staff), not the people whose data the service holds: the findings scan's
+        # cursor, users' active hours, the keyed hashes linking a user to their own identity, and
+        # the employers a coach serves
+        "finding_cursor",
+        "user_activity",
+        "user_link",
+        "coach_employer",
     }
 )
 

@@ -230,6 +230,9 @@ class Action(StrEnum):
     READ_AUDIT = "read_audit"
     VERIFY_AUDIT = "verify_audit"
     REVIEW_BREAK_GLASS = "review_break_glass"
+    READ_FINDINGS = "read_findings"
+    JUDGE_FINDING = "judge_finding"
+    AUDIT_IDENTITY = "audit_identity"
     OWN_ACCOUNT = "own_account"
     # how people and consents get in (the patient app, IMR onboarding)
     REGISTER_PERSON = "register_person"
@@ -330,6 +333,12 @@ ACTIONS: dict[Action, Requires] = {
     Action.READ_AUDIT: Requires(_SUPERVISOR, per_person=False, purpose=Purpose.AUDIT),
     Action.VERIFY_AUDIT: Requires(_SUPERVISOR, per_person=False, purpose=Purpose.AUDIT),
     Action.REVIEW_BREAK_GLASS: Requires(_SUPERVISOR, per_person=False, purpose=Purpose.AUDIT),
+    # privacy monitoring: the findings about the organization's users, and verdicts on them
+    Action.READ_FINDINGS: Requires(_SUPERVISOR, per_person=False, purpose=Purpose.AUDIT),
+    Action.JUDGE_FINDING: Requires(_SUPERVISOR, per_person=False, purpose=Purpose.AUDIT),
+    # a person's identity (name, personnummer) to judge a relation with a user; only for someone
+    # the organization's own records or findings name (services/monitoring.identity checks that)
+    Action.AUDIT_IDENTITY: Requires(_SUPERVISOR, per_person=False, purpose=Purpose.AUDIT),
     Action.OWN_ACCOUNT: Requires(frozenset(Role), per_person=False, purpose=Purpose.AUTHENTICATION),
     # registration in the patient app (ImagineCare) and IMR's roster of an employer's participants:
     # a new person is nobody's yet; an existing one is attached to, never overwritten

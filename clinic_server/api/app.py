@@ -134,14 +134,14 @@ def _close_scope(request: Request, outcome: Outcome, reason: str, kind: str) -> 
 
 @asynccontextmanager
 async def _lifespan(app: FastAPI):
-    """Start the missing-data sweep and the retention job (and in demo mode the simulated device
-    feed); stop them cleanly."""
+    """Start the scheduled jobs (tally flush, missing-data sweep, retention, findings scan; in demo
+    mode the simulated device feed); stop them cleanly."""
     # everything loaded at start-up lives as long as the process: keep it out of the cyclic GC's
     # full collections, which otherwise add ~100 ms pauses to requests that build many objects
     gc.collect()
     gc.freeze()
     settings = app.state.settings
-    sweeper = feed = keeper = None
+    sweeper = feed = keeper = scanner = None
     from clinic_server.jobs.failure_tally import TallyFlusher
 
     flusher = TallyFlusher(app.state.sessionmaker)
@@ -156,6 +156,11 @@ async def _lifespan(app: FastAPI):
 
         keeper = RetentionJob(app.state.sessionmaker, settings.retention_hours)
         keeper.start()
+    if settings.findings_scan_minutes > 0:
+        from clinic_server.jobs.findings import FindingsScanner
+
+        scanner = FindingsScanner(app.state.sessionmaker, settings.findings_scan_minutes, settings)
+        scanner.start()
     if settings.demo:
         from clinic_server.demo.feed import DemoFeed
 
@@ -171,6 +176,8 @@ async def _lifespan(app: FastAPI):
         flusher.stop()
         if keeper is not None:
             keeper.stop()
+        if scanner is not None:
+            scanner.stop()
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

@@ -98,10 +98,14 @@ ERRORS = {
 
 
 def error_responses(declared: dict | None) -> dict:
-    """The route's own responses, each documented as an ``ErrorBody``, plus the common refusals."""
+    """The route's own responses, each refusal (4xx, 5xx) documented as an ``ErrorBody``, plus the
+    common refusals; a success status the route declares (e.g. a CSV 200) is kept as it is."""
     out: dict = {}
     for status in sorted({*ERRORS, *(int(k) for k in (declared or {}))}):
         given = dict((declared or {}).get(status) or {})
+        if status < 400:
+            out[status] = given
+            continue
         given.setdefault("model", ErrorBody)
         given.setdefault("description", ERRORS.get(status, "Refused: see the code and message."))
         out[status] = given

@@ -164,15 +164,19 @@ def append(
     person_id: str | None = None,
     categories: Iterable[str] = (),
     details: dict | None = None,
+    at: datetime | None = None,
 ) -> int:
-    """Append one record in the session's transaction and return its sequence number."""
+    """Append one record in the session's transaction and return its sequence number.
+
+    ``at`` sets the record's time instead of now: only for importing past traffic in time order
+    (the demo's history), never for live work."""
     # Core statements on the session's connection: the ORM layer adds nothing here but time,
     # and the head row stays locked from this first statement until the caller commits
     conn = session.connection()
     seq, prev = conn.execute(_NEXT).one()
     record = {
         "seq": seq,
-        "ts": utcnow(),
+        "ts": at or utcnow(),
         "user_id": _clean(who.user_id),
         "username": _clean(who.username),
         "role": _clean(who.role),

@@ -32,6 +32,10 @@ DEMO_USERS: tuple[DemoUser, ...] = (
     DemoUser("cecilia", "Cecilia Berg", Role.COACH, IMR),
     DemoUser("david", "David Holm", Role.SUPERVISOR, NORRA),
     DemoUser("elsa", "Elsa Nord", Role.PRIVACY_OFFICER, PRIVACY_OFFICE),
+    # every organization has a supervisor, so every break-the-glass access and every finding about
+    # one of its users reaches someone who reviews it
+    DemoUser("eva", "Eva Dahl", Role.SUPERVISOR, SODER),
+    DemoUser("frida", "Frida Nord", Role.SUPERVISOR, IMR),
 )
 
 

@@ -361,7 +361,9 @@ def _conflict(guard: Guard, alert_id: int, action: str, expected: int):
 def transition(guard: Guard, alert_id: int, body: AlertTransition) -> AlertItem:
     """acknowledge, resolve, escalate, snooze, unsnooze or reopen, naming the version seen."""
     session, now = guard.session, guard.now
-    guard.about(Action.ACT_ON_ALERT, verb="transition", resource_type="alert", resource_id=str(alert_id))
+    # the record names the action itself (acknowledge, resolve...); older records say "transition"
+    # with the action in their details, and the audit log shows and finds both by the same name
+    guard.about(Action.ACT_ON_ALERT, verb=str(body.action), resource_type="alert", resource_id=str(alert_id))
     alert = session.get(Alert, alert_id) if 0 < alert_id <= 2**31 - 1 else None
     if alert is None:
         raise denied("no such alert")

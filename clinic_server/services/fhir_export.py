@@ -612,6 +612,61 @@ def _billing(ctx: ExportContext, b) -> None:
     )
 
 
+# --------------------------------------------------------------------------- the review of accesses
+
+
+@exports("break_glass_verdict", "Provenance")
+def _grant_verdict(ctx: ExportContext, v) -> None:
+    """A supervisor's judgement of an emergency access to the person's record."""
+    ctx.provenance(
+        "break_glass_verdict",
+        v.id,
+        ctx.ref("break_glass_grant", v.grant_id),
+        v.at,
+        activity={
+            "coding": [{"system": f"{CS}/review-verdict", "code": v.verdict or "note"}],
+            "text": "supervisor review of an emergency access",
+        },
+        agent=[{"who": ctx.user(v.user_id)}],
+    )
+
+
+@exports("finding", "Basic")
+def _finding(ctx: ExportContext, f) -> None:
+    """A privacy-monitoring finding about an access to the person's data (who looked, which rule)."""
+    ctx.add(
+        "finding",
+        f.id,
+        {
+            "resourceType": "Basic",
+            "code": {
+                "coding": [
+                    {"system": f"{CS}/privacy-finding", "code": f.rule_id, "version": str(f.rule_version)}
+                ],
+                "text": f.reason_key,
+            },
+            "subject": ctx.patient,
+            "created": f.first_ts.date().isoformat(),
+            "author": ctx.user(f.user_id) if f.user_id else {"display": f.username or "unknown"},
+        },
+    )
+
+
+@exports("finding_verdict", "Provenance")
+def _finding_verdict(ctx: ExportContext, v) -> None:
+    ctx.provenance(
+        "finding_verdict",
+        v.id,
+        ctx.ref("finding", v.finding_id),
+        v.at,
+        activity={
+            "coding": [{"system": f"{CS}/review-verdict", "code": v.verdict}],
+            "text": "supervisor review of a privacy finding",
+        },
+        agent=[{"who": ctx.user(v.user_id)}],
+    )
+
+
 # --------------------------------------------------------------------------- the access log
 
 

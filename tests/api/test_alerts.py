@@ -148,7 +148,7 @@ async def test_acknowledge_then_resolve_with_a_note(http, c, session, anna):
     assert audit_count(session) == before + 1
     rec = last_audit(session)
     assert (rec.action, rec.resource_type, rec.outcome, rec.person_id) == (
-        "transition",
+        "acknowledge",
         "alert",
         "allowed",
         a.person_id,

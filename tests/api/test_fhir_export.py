@@ -18,10 +18,13 @@ from clinic_server.db.models import (
     AuditEvent,
     BillingRecord,
     BreakGlassGrant,
+    BreakGlassVerdict,
     CoachAssignment,
     Condition,
     Consent,
     Device,
+    Finding,
+    FindingVerdict,
     LegalHold,
     Objection,
     Observation,
@@ -72,6 +75,17 @@ def _expected(session, pid: str) -> dict[str, int]:
         .join(Alert, Alert.id == AlertEvent.alert_id)
         .where(Alert.person_id == pid)
     )
+    verdicts = session.scalar(
+        select(func.count())
+        .select_from(BreakGlassVerdict)
+        .join(BreakGlassGrant, BreakGlassGrant.id == BreakGlassVerdict.grant_id)
+        .where(BreakGlassGrant.person_id == pid)
+    ) + session.scalar(
+        select(func.count())
+        .select_from(FindingVerdict)
+        .join(Finding, Finding.id == FindingVerdict.finding_id)
+        .where(Finding.person_id == pid)
+    )
     audit = sum(
         1
         for e in session.scalars(select(AuditEvent))
@@ -88,12 +102,15 @@ def _expected(session, pid: str) -> dict[str, int]:
         "CareTeam": _n(session, CoachAssignment, pid),
         "Device": _n(session, Device, pid),
         "Communication": _n(session, PersonNotice, pid),
-        "Basic": _n(session, ThresholdOverride, pid) + _n(session, LegalHold, pid),
+        "Basic": _n(session, ThresholdOverride, pid)
+        + _n(session, LegalHold, pid)
+        + _n(session, Finding, pid),
         "ChargeItem": _n(session, BillingRecord, pid),
         "Task": _n(session, SubjectRequest, pid),
         "Flag": alerts,
-        # derived values (alerts), their handling, notes (record entries) and corrections
-        "Provenance": alerts + events + sum(entries.values()) + _n(session, PersonCorrection, pid),
+        # derived values (alerts), their handling, notes (record entries), corrections, and the
+        # supervisors' verdicts on accesses to the record
+        "Provenance": alerts + events + sum(entries.values()) + _n(session, PersonCorrection, pid) + verdicts,
         "AuditEvent": _n(session, BreakGlassGrant, pid) + audit,
     }
 

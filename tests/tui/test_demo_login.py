@@ -25,7 +25,8 @@ async def test_demo_accounts_are_listed_and_fill_the_form(demo_app):
         assert isinstance(tui.screen, LoginScreen)
         options = tui.screen.query_one("#demo-accounts", OptionList)
         labels = [str(options.get_option_at_index(i).prompt) for i in range(options.option_count)]
-        assert [label.split()[0] for label in labels] == ["anna", "bertil", "cecilia", "david", "elsa"]
+        names = [label.split()[0] for label in labels]
+        assert names == ["anna", "bertil", "cecilia", "david", "elsa", "eva", "frida"]
         options.focus()
         options.highlighted = 1
         await pilot.press("enter")

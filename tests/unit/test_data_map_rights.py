@@ -41,7 +41,13 @@ def test_retained_holdings_name_their_date_and_the_audit_log_is_the_only_one_kep
             assert Base.metadata.tables[h.table].c[h.link].nullable
         else:
             assert h.retain_until is None
-    assert [h.table for h in HOLDINGS if h.on_erasure == Erasure.KEEP] == ["audit_event"]
+    # the access log and the record of its review (findings and their verdicts), which name people
+    # by opaque id only
+    assert [h.table for h in HOLDINGS if h.on_erasure == Erasure.KEEP] == [
+        "audit_event",
+        "finding",
+        "finding_verdict",
+    ]
     assert BY_TABLE["billing_record"].on_erasure == Erasure.RETAIN
 
 

@@ -103,7 +103,14 @@ def test_counts_match_parameters(seeded):
         "cecilia": ("coach", "IMR"),
         "david": ("supervisor", "Vårdcentralen Norra"),
         "elsa": ("privacy_officer", "Dataskyddsombudet"),
+        "eva": ("supervisor", "Hjärtmottagningen Söder"),
+        "frida": ("supervisor", "IMR"),
     }
+    # every care provider and IMR has a supervisor: an emergency access or a finding about any of
+    # their users reaches one (the privacy office and ImagineCare's own app read no records)
+    supervised = {u.organization_id for u in session.scalars(select(User).where(User.role == "supervisor"))}
+    kinds = ("care_provider", "imr")
+    assert supervised == set(session.scalars(select(Organization.id).where(Organization.kind.in_(kinds))))
 
 
 def test_deterministic_for_same_day(tmp_path):

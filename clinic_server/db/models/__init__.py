@@ -8,6 +8,15 @@ from clinic_server.db.models.access import BreakGlassGrant
 from clinic_server.db.models.audit import AuditEvent, AuditHead
 from clinic_server.db.models.auth import FailureTally, LoginThrottle, RefreshToken, User
 from clinic_server.db.models.base import Base, new_id
+from clinic_server.db.models.findings import (
+    BreakGlassVerdict,
+    CoachEmployer,
+    Finding,
+    FindingCursor,
+    FindingVerdict,
+    UserActivity,
+    UserLink,
+)
 from clinic_server.db.models.jobs import JobRun
 from clinic_server.db.models.monitoring import Alert, AlertEvent, Device, Observation, ThresholdOverride
 from clinic_server.db.models.people import (
@@ -44,12 +53,17 @@ __all__ = [
     "AuditHead",
     "Base",
     "BreakGlassGrant",
+    "BreakGlassVerdict",
     "CoachAssignment",
+    "CoachEmployer",
     "Condition",
     "Consent",
     "Device",
     "Employer",
     "FailureTally",
+    "Finding",
+    "FindingCursor",
+    "FindingVerdict",
     "JobRun",
     "LoginThrottle",
     "Observation",
@@ -60,5 +74,7 @@ __all__ = [
     "RefreshToken",
     "ThresholdOverride",
     "User",
+    "UserActivity",
+    "UserLink",
     "new_id",
 ]

@@ -22,8 +22,13 @@ class AuditEvent(Base):
     """Append-only, hash-chained access log. Database triggers reject UPDATE and DELETE."""
 
     __tablename__ = "audit_event"
-    #: the supervisor's "user:NAME" filter walks this newest first
-    __table_args__ = (Index("ix_audit_event_username_seq", "username", "seq"),)
+    #: the supervisor's "user:NAME" filter walks this newest first; "outcome:denied" and rare
+    #: actions ("action:break_glass") walk theirs (migration 0013)
+    __table_args__ = (
+        Index("ix_audit_event_username_seq", "username", "seq"),
+        Index("ix_audit_event_outcome_seq", "outcome", "seq"),
+        Index("ix_audit_event_action_seq", "action", "seq"),
+    )
     seq: Mapped[int] = mapped_column(
         BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=False
     )

@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from clinic_tui.api.schemas.bounds import Count, Instant, Number, Time, line, text
 from clinic_tui.domain import alert_lifecycle as lifecycle
 from clinic_tui.domain.alerts import Severity
+from clinic_tui.domain.findings import GrantState, Verdict
 from clinic_tui.domain.roles import Role
 
 
@@ -431,12 +432,35 @@ class AuditEventOut(Wire):
     client_name: str | None = None
     client_version: str | None = None
     details: dict
+    #: the action as people name it: an alert action recorded as "transition" (before actions were
+    #: named in the record) shows as acknowledge, resolve, escalate, snooze...
+    action_name: str | None = None
+    #: routine polling or background work (hidden from the log by default)
+    routine: bool = False
+
+
+class AuditFold(Wire):
+    """Routine records folded into one line: one user's (or device's) polls of one kind between two
+    shown records."""
+
+    username: str | None = None
+    action: str
+    resource_type: str
+    count: int
+    first_seq: int
+    last_seq: int
+    first_ts: datetime
+    last_ts: datetime
 
 
 class AuditPage(Wire):
     items: list[AuditEventOut]
     #: pass as ``before_seq`` for the next (older) page; None on the last page
     next_before_seq: int | None = None
+    #: routine=hide: routine records hidden in this page's span (counting stops at 10,000)
+    routine_hidden: int = 0
+    #: routine=fold: the routine records of this page's span, folded (newest first)
+    folded: list[AuditFold] = []
 
 
 class AuditVerifyOut(Wire):
@@ -444,6 +468,18 @@ class AuditVerifyOut(Wire):
     checked: int
     first_bad_seq: int | None = None
     problem: str | None = None
+
+
+class VerdictOut(Wire):
+    """One verdict of a supervisor; verdicts are history (every one a new row, never overwritten)."""
+
+    #: 1 for the first verdict on its subject, 2 for the next...
+    ordinal: int
+    #: None: a review with a note only (how grants were reviewed before verdicts)
+    verdict: Verdict | None = None
+    note: str
+    by: str
+    at: datetime
 
 
 class BreakGlassReview(Wire):
@@ -459,6 +495,11 @@ class BreakGlassReview(Wire):
     reviewed_by: str | None = None
     reviewed_at: datetime | None = None
     review_note: str | None = None
+    #: pending, reviewed (a note only), or the latest verdict
+    state: GrantState = GrantState.PENDING
+    #: how many verdicts it has (send as ``expected_version`` with the next one)
+    version: int = 0
+    verdicts: list[VerdictOut] = []
 
 
 class BreakGlassReviewList(Wire):
@@ -468,3 +509,8 @@ class BreakGlassReviewList(Wire):
 class ReviewRequest(Wire):
     model_config = ConfigDict(str_strip_whitespace=True)
     note: text(2000, min_length=1)
+    #: justified, not_justified or needs_follow_up; without one the review is a note only (it then
+    #: counts only as the first review, as before verdicts existed)
+    verdict: Verdict | None = None
+    #: the number of verdicts you saw: refused with a conflict if someone judged it meanwhile
+    expected_version: int | None = Field(default=None, ge=0, le=10_000)
