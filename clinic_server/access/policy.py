@@ -11,6 +11,22 @@ audit record and never to the caller.
   and may return, and on which bases; ``authorize(actor, action, person, now)`` applies it (via
   ``decide`` for actions on a person). Routes and services never compare roles themselves: they name
   an ``Action`` and the guard (``access/guard.py``) asks ``authorize``.
+
+**What a refusal may tell the caller.** A refusal normally names nothing (a uniform 403: the reason
+goes to the audit record only), because the reason is a policy fact about the person: a
+restriction, an age, a consent to someone else, a withdrawal. The coach's meeting actions
+(``explain_missing``) are the one exception, and a narrow one: when the coach may see the person
+at all (assigned, on some basis) and the refusal is only that the action needs categories her
+basis does not cover, the refusal carries those categories (``Decision.missing``), so the meeting
+screen can say "no consent to fitness tests" instead of a bare "not permitted". She learns nothing
+she could not already see: the same person's record and her participant list already show which
+categories are shared with her and which are withheld (``shared``/``withheld``); the missing ones
+are only the needed ones among those withheld. She does not learn why they are missing (never
+given, withdrawn, expired, or given to another organization all read alike), nor anything about
+categories the action does not need. Where ``decide`` refuses the person outright (not assigned to
+her, another coach's participant, a restriction, under 18, no consent and no running contract), the
+refusal stays uniform: that participant is not on her list either, and a refusal that differed
+would tell her why.
 """
 
 from __future__ import annotations
@@ -20,6 +36,7 @@ from datetime import date, datetime
 from enum import StrEnum
 
 from clinic_tui.domain.categories import ALL_CATEGORIES, HEALTH_CATEGORIES, Category
+from clinic_tui.domain.meeting import COACHING_CATEGORIES
 from clinic_tui.domain.personnummer import age_years
 from clinic_tui.domain.roles import Basis, OrganizationKind, Purpose, Role
 
@@ -105,6 +122,9 @@ class Decision:
     purpose: Purpose
     break_glass_until: datetime | None = None
     extra: dict = field(default_factory=dict)
+    #: a refusal only for want of these categories, of a person the actor may otherwise see
+    #: (what ``explain_missing`` actions may tell the caller, see the module docstring)
+    missing: frozenset[Category] = frozenset()
 
     @property
     def permitted(self) -> bool:
@@ -115,8 +135,13 @@ def purpose_for(actor: Actor) -> Purpose:
     return ROLE_PURPOSE.get(actor.role, Purpose.UNKNOWN)
 
 
-def _deny(reason: str, requested: frozenset[Category], purpose: Purpose) -> Decision:
-    return Decision(frozenset(), requested, Basis.NONE, reason, purpose)
+def _deny(
+    reason: str,
+    requested: frozenset[Category],
+    purpose: Purpose,
+    missing: frozenset[Category] = frozenset(),
+) -> Decision:
+    return Decision(frozenset(), requested, Basis.NONE, reason, purpose, missing=missing)
 
 
 def _granted(
@@ -219,6 +244,12 @@ class Action(StrEnum):
     VERIFY_AUDIT = "verify_audit"
     REVIEW_BREAK_GLASS = "review_break_glass"
     OWN_ACCOUNT = "own_account"
+    # the coach's work (services/coaching.py)
+    COACH_PARTICIPANTS = "coach_participants"
+    READ_MEETINGS = "read_meetings"
+    RECORD_MEETING = "record_meeting"
+    CORRECT_MEETING = "correct_meeting"
+    RECORD_OBJECTION = "record_objection"
 
 
 @dataclass(frozen=True)
@@ -238,10 +269,14 @@ class Requires:
     related: bool = False
     #: the purpose of use recorded, when it is the action's own rather than the role's
     purpose: Purpose | None = None
+    #: at least one of these must be allowed (the action is about any of them), else refused
+    needs_any: frozenset[Category] = frozenset()
+    #: a refusal for want of needed categories names them to the caller (module docstring)
+    explain_missing: bool = False
 
     @property
     def requested(self) -> frozenset[Category]:
-        return self.needs | self.reads
+        return self.needs | self.reads | self.needs_any
 
 
 _NURSE = frozenset({Role.NURSE})
@@ -249,6 +284,9 @@ _CLINICAL = frozenset({Role.NURSE, Role.COACH})
 _SUPERVISOR = frozenset({Role.SUPERVISOR})
 _VITALS = frozenset({Category.VITALS})
 _CONSENT_ONLY = frozenset({Basis.CONSENT})
+_COACH = frozenset({Role.COACH})
+#: what a coach's responses name the participant by, where her basis covers it
+_COACH_PERSON = frozenset({Category.IDENTITY, Category.OCCUPATION})
 
 ACTIONS: dict[Action, Requires] = {
     # the people on a user's list, and one person's record, projected to what each allows
@@ -281,39 +319,70 @@ ACTIONS: dict[Action, Requires] = {
     Action.VERIFY_AUDIT: Requires(_SUPERVISOR, per_person=False, purpose=Purpose.AUDIT),
     Action.REVIEW_BREAK_GLASS: Requires(_SUPERVISOR, per_person=False, purpose=Purpose.AUDIT),
     Action.OWN_ACCOUNT: Requires(frozenset(Role), per_person=False, purpose=Purpose.AUTHENTICATION),
+    # the coach's participants: name and employer on IMR's legitimate interest, the meeting
+    # categories where consent covers them (the list says which are missing for each)
+    Action.COACH_PARTICIPANTS: Requires(_COACH, reads=_COACH_PERSON | COACHING_CATEGORIES),
+    # meetings: at least one meeting category must be covered; a write needs every category it
+    # records (the service names them to ``guard.person(needs=...)``), reads show what is covered
+    Action.READ_MEETINGS: Requires(
+        _COACH, needs_any=COACHING_CATEGORIES, reads=_COACH_PERSON, explain_missing=True
+    ),
+    Action.RECORD_MEETING: Requires(
+        _COACH, needs_any=COACHING_CATEGORIES, reads=_COACH_PERSON, explain_missing=True
+    ),
+    Action.CORRECT_MEETING: Requires(
+        _COACH, needs_any=COACHING_CATEGORIES, reads=_COACH_PERSON, explain_missing=True
+    ),
+    # an objection to profiling is the person's right, never conditional on a consent: any basis
+    # on which the coach sees the participant (legitimate interest included) lets her record it
+    Action.RECORD_OBJECTION: Requires(_COACH, reads=_COACH_PERSON),
 }
 
 
-def authorize(actor: Actor, action: Action, person: PersonFacts | None, now: datetime) -> Decision:
+def authorize(
+    actor: Actor,
+    action: Action,
+    person: PersonFacts | None,
+    now: datetime,
+    needs: frozenset[Category] = frozenset(),
+) -> Decision:
     """May ``actor`` perform ``action`` (on ``person``, for per-person actions) at ``now``?
 
-    The answer's ``allowed`` categories are what the response may carry; its ``reason`` is for the
-    audit record only.
+    ``needs``: categories this particular request cannot do without, besides the action's own
+    (a meeting records the categories of the parts it holds). The answer's ``allowed`` categories
+    are what the response may carry; its ``reason`` is for the audit record only.
     """
     req = ACTIONS[action]
     purpose = req.purpose or purpose_for(actor)
+    requested = req.requested | needs
     if actor.role not in req.roles:
-        return _deny(f"role {actor.role!r} may not {action}", req.requested, purpose)
+        return _deny(f"role {actor.role!r} may not {action}", requested, purpose)
     if not req.per_person:
         return Decision(frozenset(), frozenset(), Basis.DUTY, f"{actor.role} duty: {action}", purpose)
     if person is None:
-        return _deny("no such person", req.requested, purpose)
+        return _deny("no such person", requested, purpose)
     if req.related:
         if actor.organization_id not in person.related_organizations:
-            return _deny("person has no relationship with the organization", req.requested, purpose)
+            return _deny("person has no relationship with the organization", requested, purpose)
         return Decision(frozenset(), frozenset(), Basis.DUTY, f"{action}: related organization", purpose)
-    decision = decide(actor, person, now, req.requested)
+    decision = decide(actor, person, now, requested)
     if not decision.permitted:
         return decision
-    missing = req.needs - decision.allowed
+    missing = (req.needs | needs) - decision.allowed
+    if not missing and req.needs_any and not req.needs_any & decision.allowed:
+        # nothing in particular is needed, but something of these is: each would do
+        missing = req.needs_any
     if missing:
         return _deny(
-            f"{', '.join(sorted(missing))} not shared with this user", req.requested, decision.purpose
+            f"{', '.join(sorted(missing))} not shared with this user",
+            requested,
+            decision.purpose,
+            missing=frozenset(missing),
         )
     if req.bases is not None and decision.basis not in req.bases:
         return _deny(
             f"{action} needs a basis of {', '.join(sorted(req.bases))}, not {decision.basis}",
-            req.requested,
+            requested,
             decision.purpose,
         )
     return decision
