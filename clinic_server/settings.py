@@ -7,6 +7,7 @@
 | ``CLINIC_DEMO`` | demo mode (``1``): /info lists the demo accounts | off |
 | ``CLINIC_MISSING_SWEEP_MINUTES`` | minutes between missing-data sweeps in ``serve`` (0: off) | 15 |
 | ``CLINIC_FEED_SECONDS`` | demo mode: seconds between simulated device readings | 5 |
+| ``CLINIC_IDEMPOTENCY_KEY_HOURS`` | how long a write's ``Idempotency-Key`` is remembered | 168 |
 | ``CLINIC_DATA_DIR`` | where the default SQLite file lives | platformdirs' user data dir |
 
 No secret is ever written to a file by this module: without ``CLINIC_SECRET_KEY`` the signing key is
@@ -59,6 +60,9 @@ class Settings(BaseSettings):
     missing_sweep_minutes: float = Field(15.0, ge=0, allow_inf_nan=False)
     #: demo mode: seconds between rounds of simulated device readings
     feed_seconds: float = Field(5.0, gt=0, allow_inf_nan=False)
+    #: a retried write with the same ``Idempotency-Key`` returns the first result for this long (a
+    #: coach's unsent draft may wait over a long weekend before the server is back)
+    idempotency_key_hours: int = Field(7 * 24, ge=1, le=90 * 24)
 
     @field_validator("missing_sweep_minutes", mode="before")
     @classmethod

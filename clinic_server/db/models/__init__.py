@@ -8,6 +8,17 @@ from clinic_server.db.models.access import BreakGlassGrant
 from clinic_server.db.models.audit import AuditEvent, AuditHead
 from clinic_server.db.models.auth import LoginThrottle, RefreshToken, User
 from clinic_server.db.models.base import Base, new_id
+from clinic_server.db.models.coaching import (
+    CoachingAssessment,
+    CoachingFitnessTest,
+    CoachingMeasurement,
+    CoachingMeeting,
+    CoachingNote,
+    CoachingQuestionnaire,
+    CoachingRevision,
+    IdempotencyKey,
+    ProfilingObjection,
+)
 from clinic_server.db.models.jobs import JobRun
 from clinic_server.db.models.monitoring import Alert, AlertEvent, Device, Observation, ThresholdOverride
 from clinic_server.db.models.people import (
@@ -29,16 +40,25 @@ __all__ = [
     "Base",
     "BreakGlassGrant",
     "CoachAssignment",
+    "CoachingAssessment",
+    "CoachingFitnessTest",
+    "CoachingMeasurement",
+    "CoachingMeeting",
+    "CoachingNote",
+    "CoachingQuestionnaire",
+    "CoachingRevision",
     "Condition",
     "Consent",
     "Device",
     "Employer",
+    "IdempotencyKey",
     "JobRun",
     "LoginThrottle",
     "Observation",
     "Organization",
     "Person",
     "PersonNotice",
+    "ProfilingObjection",
     "RecordEntry",
     "RefreshToken",
     "ThresholdOverride",
