@@ -10,6 +10,7 @@ from clinic_server.api.routes import (
     audit,
     auth,
     breakglass,
+    coaching,
     consents,
     info,
     ingest,
@@ -29,4 +30,5 @@ ROUTERS = [
     alerts.router,
     vitals.router,
     thresholds.router,
+    coaching.router,
 ]
