@@ -610,6 +610,15 @@ def apply_changes(base: MeetingState, changes: list[Change]) -> tuple[MeetingSta
                 answers[rest] = value  # type: ignore[index]
         else:
             problems.append(Problem(path, "correction.unknown_field"))
+    if (
+        "measurements.weight_kg" in seen
+        and "fitness_test.weight_kg" not in seen
+        and base.fitness is not None
+        and base.fitness.weight_kg is not None
+        and base.fitness.weight_kg == (base.measurements or {}).get("weight_kg")
+    ):
+        # the weight typed with the test was the measured one: it is corrected with it
+        test_weight = None
     state = MeetingState(
         measurements=measurements or None,
         questionnaire=(base.questionnaire[0], base.questionnaire[1], answers) if base.questionnaire else None,

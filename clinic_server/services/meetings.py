@@ -201,6 +201,16 @@ def build(state: MeetingState, *, sex: str, age: int) -> Built:
 
     if state.fitness is not None:
         test = state.fitness
+        # one person, one weight per meeting: a weight typed with the test is the measured one or
+        # none is measured (so the test's inputs never hold a weight the measurements do not)
+        if test.weight_kg is not None and measured_weight is not None and test.weight_kg != measured_weight:
+            out.problems.append(
+                Problem(
+                    "fitness_test.weight_kg",
+                    "meeting.weight_differs",
+                    {"weight_kg": test.weight_kg, "measured": measured_weight},
+                )
+            )
         if test.weight_kg is not None:
             weight, source = test.weight_kg, WEIGHT_FROM_TEST
         elif measured_weight is not None:

@@ -70,6 +70,10 @@ MESSAGES: dict[str, str] = {
     "meeting.date_in_future": "the meeting date {value} is after today ({today})",
     "meeting.date_before_birth": "the meeting date {value} is before the participant was born",
     "meeting.empty": "a meeting records at least one of measurements, questionnaire, fitness test or notes",
+    "meeting.weight_differs": (
+        "the test's weight {weight_kg} kg is not the weight measured at the meeting ({measured} kg): "
+        "leave it empty to use the measured one"
+    ),
     "correction.unknown_field": "{field} is not a value that can be corrected",
     "correction.no_such_part": "the meeting has no {part} to correct",
     "correction.no_change": "{field} is already {value}: nothing to correct",

@@ -580,7 +580,6 @@ async def test_corrections_of_each_part_and_clearing_values(http, coaching, ceci
             {"field": "questionnaire.symptoms.stomach", "value": None},
             {"field": "measurements.waist_cm", "value": None},
             {"field": "notes", "value": "  Prefers walking.  "},
-            {"field": "fitness_test.weight_kg", "value": 80.0},
         ],
     )
     assert r.status_code == 200, r.text
@@ -589,10 +588,6 @@ async def test_corrections_of_each_part_and_clearing_values(http, coaching, ceci
     assert "symptoms.stomach" not in cur["questionnaire"]["answers"]
     assert "waist_cm" not in values(cur)
     assert cur["notes"] == "Prefers walking."
-    assert (cur["fitness_test"]["weight_source"], cur["fitness_test"]["inputs"]["weight_kg"]) == (
-        "test",
-        80.0,
-    )
     conclusions = {c["code"]: c for c in cur["assessment"]["conclusions"]}
     assert conclusions["lifestyle.tobacco_use"]["value"] == "not_flagged"
     assert conclusions["waist.category"]["value"] is None
@@ -601,16 +596,32 @@ async def test_corrections_of_each_part_and_clearing_values(http, coaching, ceci
         "params": {"missing": "waist_cm"},
     }
     assert conclusions["lifestyle.frequent_symptoms"]["value"] is None
-    # the test's own weight no longer follows the measured one
-    r = await correct(http, cecilia, mid, [{"field": "measurements.weight_kg", "value": 81.0}], expected=2)
-    assert r.status_code == 200
-    assert r.json()["current"]["fitness_test"]["inputs"]["weight_kg"] == 80.0
-    assert "fitness_test.vo2max_ml_kg_min" not in r.json()["revisions"][-1]["changes"]
-    # ... until it is cleared: then the measured weight is used again
-    r = await correct(http, cecilia, mid, [{"field": "fitness_test.weight_kg", "value": None}], expected=3)
-    assert r.status_code == 200
+    # no measured weight: no relative value, no fitness category, until the test gets its own
+    r = await correct(http, cecilia, mid, [{"field": "measurements.weight_kg", "value": None}], expected=2)
+    assert r.status_code == 200, r.text
+    test = r.json()["current"]["fitness_test"]
+    assert (test["weight_source"], test["inputs"]["weight_kg"], test["vo2max_ml_kg_min"]) == (
+        None,
+        None,
+        None,
+    )
+    r = await correct(http, cecilia, mid, [{"field": "fitness_test.weight_kg", "value": 80.0}], expected=3)
+    test = r.json()["current"]["fitness_test"]
+    assert (test["weight_source"], test["inputs"]["weight_kg"]) == ("test", 80.0)
+    # a measured weight beside it must be the same one ...
+    r = await correct(http, cecilia, mid, [{"field": "measurements.weight_kg", "value": 81.0}], expected=4)
+    assert [(p["field"], p["code"]) for p in r.json()["problems"]] == [
+        ("fitness_test.weight_kg", "meeting.weight_differs")
+    ]
+    assert r.json()["problems"][0]["params"] == {"weight_kg": 80.0, "measured": 81.0}
+    r = await correct(http, cecilia, mid, [{"field": "measurements.weight_kg", "value": 80.0}], expected=4)
+    assert r.status_code == 200, r.text
+    # ... and then a correction of the measured weight corrects the test's with it
+    r = await correct(http, cecilia, mid, [{"field": "measurements.weight_kg", "value": 81.0}], expected=5)
+    assert r.status_code == 200, r.text
     test = r.json()["current"]["fitness_test"]
     assert (test["weight_source"], test["inputs"]["weight_kg"]) == ("measurements", 81.0)
+    assert [v["revision"] for v in [r.json()["current"], *r.json()["earlier"]]] == [6, 5, 4, 3, 2, 1]
 
 
 async def test_a_bad_correction_changes_nothing(http, coaching, cecilia, session):
@@ -825,6 +836,17 @@ INVALID = [
         [("questionnaire", "questionnaire.unknown_version")],
     ),
     ({"held_on": "2999-01-01"}, [("held_on", "meeting.date_in_future")]),
+    (
+        {
+            "fitness_test": {
+                "protocol": "astrand-ryhming",
+                "watts": 100.0,
+                "hr": 140.0,
+                "weight_kg": 90.0,
+            }
+        },
+        [("fitness_test.weight_kg", "meeting.weight_differs")],
+    ),
     (
         {"measurements": None, "questionnaire": None, "fitness_test": None, "notes": "   "},
         [(None, "meeting.empty")],
