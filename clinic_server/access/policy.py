@@ -319,13 +319,13 @@ ACTIONS: dict[Action, Requires] = {
     Action.VERIFY_AUDIT: Requires(_SUPERVISOR, per_person=False, purpose=Purpose.AUDIT),
     Action.REVIEW_BREAK_GLASS: Requires(_SUPERVISOR, per_person=False, purpose=Purpose.AUDIT),
     Action.OWN_ACCOUNT: Requires(frozenset(Role), per_person=False, purpose=Purpose.AUTHENTICATION),
-    # the coach's participants: name and employer on IMR's legitimate interest, the meeting
-    # categories where consent covers them (the list says which are missing for each)
-    Action.COACH_PARTICIPANTS: Requires(_COACH, reads=_COACH_PERSON | COACHING_CATEGORIES),
+    # the coach's participants, on any basis (the list shows name and employer, meetings, tests
+    # due where fitness tests are shared, and which meeting categories each consent covers)
+    Action.COACH_PARTICIPANTS: Requires(_COACH, reads=ALL_CATEGORIES),
     # meetings: at least one meeting category must be covered; a write needs every category it
     # records (the service names them to ``guard.person(needs=...)``), reads show what is covered
     Action.READ_MEETINGS: Requires(
-        _COACH, needs_any=COACHING_CATEGORIES, reads=_COACH_PERSON, explain_missing=True
+        _COACH, needs_any=COACHING_CATEGORIES, reads=ALL_CATEGORIES, explain_missing=True
     ),
     Action.RECORD_MEETING: Requires(
         _COACH, needs_any=COACHING_CATEGORIES, reads=_COACH_PERSON, explain_missing=True
