@@ -32,6 +32,7 @@ from datetime import timedelta
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 
+from clinic_server.access import projection
 from clinic_server.access.guard import Guard
 from clinic_server.access.policy import Action
 from clinic_server.db.models import (
@@ -96,14 +97,11 @@ NOTES_MAX = 4000
 LATEST_OFFSET = timedelta(hours=14)
 
 
-def _pseudonym(person_id: str) -> str:
-    return f"Participant {person_id[:6]}"
-
-
 def _label(person: Person, allowed: frozenset[Category]) -> str:
+    """The name where identity is shared, else the pseudonym every screen uses for this person."""
     if Category.IDENTITY in allowed:
         return f"{person.given_name} {person.family_name}"
-    return _pseudonym(person.id)
+    return projection.pseudonym(person.id)
 
 
 def _objected(guard: Guard, person_ids: list[str]) -> set[str]:

@@ -219,7 +219,7 @@ async def test_the_participant_list_is_made_for_coaches(http, coaching, cecilia)
     assert legit["test_due"] is None and legit["employer"] == "Nordbygg AB"  # not shared: not told
     # contract ended: consent still covers the meeting categories, but no name or employer
     ended = rows[coaching.ended.id]
-    assert ended["label"].startswith("Participant ") and ended["given_name"] is None
+    assert ended["label"].startswith("Patient ") and ended["given_name"] is None
     assert ended["employer"] is None and "identity" in ended["withheld"]
     assert list(rows)[-1] == coaching.ended.id  # pseudonyms after names
 

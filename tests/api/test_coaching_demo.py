@@ -23,7 +23,7 @@ async def test_cecilias_demo(http, session):
     assert any(p["consented"] == ["fitness_tests"] for p in rows)
     assert sum(p["objected_to_profiling"] for p in rows) == 1
     # the employer whose contract ended: consented meetings, but no name or employer any more
-    assert any(p["label"].startswith("Participant ") and p["meetings"] for p in rows)
+    assert any(p["label"].startswith("Patient ") and p["meetings"] for p in rows)
     with_meetings = [p for p in rows if p["meetings"]]
     assert with_meetings and all(1 <= p["meetings"] <= 3 for p in with_meetings)
 
