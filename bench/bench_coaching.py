@@ -17,6 +17,10 @@ call to the parsed response:
 - **correction**: ``POST /coaching/meetings/{id}/corrections`` of the weight (a new revision with
   BMI, relative VO2max and assessment recomputed).
 
+The machine is small and shared, so beside the wall-clock latencies it reports the CPU time the
+server process (and the client) spent per save (``/proc/PID/stat``), which the load of other
+processes does not inflate.
+
 The saves rotate over cecilia's participants whose consent covers every meeting category, so
 their histories grow as a coach's would. ``--pg`` must name a scratch database: its ``public``
 schema is dropped and recreated. Prints a markdown table and writes bench/results/coaching.json.
@@ -120,6 +124,12 @@ def stats(ms: list[float]) -> dict:
     }
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux /proc): what a call costs, whatever the load."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def prepare(url: str) -> float:
     if url.startswith("postgresql"):
         engine = make_engine(url)
@@ -132,7 +142,7 @@ def prepare(url: str) -> float:
     return time.perf_counter() - started
 
 
-async def drive(port: int, saves: int) -> dict:
+async def drive(port: int, server_pid: int, saves: int) -> dict:
     client = ClinicClient(f"http://127.0.0.1:{port}")
     for _ in range(200):  # the server is starting
         try:
@@ -148,12 +158,17 @@ async def drive(port: int, saves: int) -> dict:
     made: list[tuple[str, str, MeetingIn]] = []
     for i in range(10):  # warm-up: imports, connections, caches
         await api.save_meeting(full[i % len(full)], meeting(i), idempotency_key=new_idempotency_key())
+    server_cpu, client_cpu = cpu_seconds(server_pid), time.process_time()
     for i in range(saves):
         pid, body, key = full[i % len(full)], meeting(i), new_idempotency_key()
         t = time.perf_counter()
         out = await api.save_meeting(pid, body, idempotency_key=key)
         timings["save"].append((time.perf_counter() - t) * 1000)
         made.append((out.id, key, body))
+    cpu = {
+        "server_cpu_ms_per_save": round((cpu_seconds(server_pid) - server_cpu) * 1000 / saves, 1),
+        "client_cpu_ms_per_save": round((time.process_time() - client_cpu) * 1000 / saves, 1),
+    }
     for i, (_mid, key, body) in enumerate(made[: saves // 3]):
         t = time.perf_counter()
         await api.save_meeting(full[i % len(full)], body, idempotency_key=key)
@@ -172,6 +187,7 @@ async def drive(port: int, saves: int) -> dict:
     return {
         "participants": len(full),
         "meetings_of_first_participant": len(history.meetings),
+        **cpu,
         **{k: stats(v) for k, v in timings.items()},
     }
 
@@ -184,7 +200,7 @@ def run(url: str, saves: int) -> dict:
         [*SERVER, "--database-url", url, "serve", "--port", str(port), "--log-level", "warning"], env=env
     )
     try:
-        out = asyncio.run(drive(port, saves))
+        out = asyncio.run(drive(port, server.pid, saves))
     finally:
         server.terminate()
         server.wait(timeout=10)
@@ -207,6 +223,11 @@ def main() -> int:
         for call in ("save", "retry", "correction"):
             r = res[call]
             print(f"| {db} | {call} | {r['n']} | {r['p50_ms']} | {r['p95_ms']} | {r['max_ms']} |")
+    for db, res in results.items():
+        print(
+            f"{db}: CPU per save: server {res['server_cpu_ms_per_save']} ms, "
+            f"client {res['client_cpu_ms_per_save']} ms"
+        )
     record = {
         "recorded": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": {
