@@ -285,8 +285,6 @@ _SUPERVISOR = frozenset({Role.SUPERVISOR})
 _VITALS = frozenset({Category.VITALS})
 _CONSENT_ONLY = frozenset({Basis.CONSENT})
 _COACH = frozenset({Role.COACH})
-#: what a coach's responses name the participant by, where her basis covers it
-_COACH_PERSON = frozenset({Category.IDENTITY, Category.OCCUPATION})
 
 ACTIONS: dict[Action, Requires] = {
     # the people on a user's list, and one person's record, projected to what each allows
@@ -320,7 +318,9 @@ ACTIONS: dict[Action, Requires] = {
     Action.REVIEW_BREAK_GLASS: Requires(_SUPERVISOR, per_person=False, purpose=Purpose.AUDIT),
     Action.OWN_ACCOUNT: Requires(frozenset(Role), per_person=False, purpose=Purpose.AUTHENTICATION),
     # the coach's participants, on any basis (the list shows name and employer, meetings, tests
-    # due where fitness tests are shared, and which meeting categories each consent covers)
+    # due where fitness tests are shared, and which meeting categories each consent covers); every
+    # coach action decides on all categories, so a participant on her list is the same person to
+    # each of them (a refusal for want of a meeting category is then always consent_missing)
     Action.COACH_PARTICIPANTS: Requires(_COACH, reads=ALL_CATEGORIES),
     # meetings: at least one meeting category must be covered; a write needs every category it
     # records (the service names them to ``guard.person(needs=...)``), reads show what is covered
@@ -328,14 +328,14 @@ ACTIONS: dict[Action, Requires] = {
         _COACH, needs_any=COACHING_CATEGORIES, reads=ALL_CATEGORIES, explain_missing=True
     ),
     Action.RECORD_MEETING: Requires(
-        _COACH, needs_any=COACHING_CATEGORIES, reads=_COACH_PERSON, explain_missing=True
+        _COACH, needs_any=COACHING_CATEGORIES, reads=ALL_CATEGORIES, explain_missing=True
     ),
     Action.CORRECT_MEETING: Requires(
-        _COACH, needs_any=COACHING_CATEGORIES, reads=_COACH_PERSON, explain_missing=True
+        _COACH, needs_any=COACHING_CATEGORIES, reads=ALL_CATEGORIES, explain_missing=True
     ),
     # an objection to profiling is the person's right, never conditional on a consent: any basis
     # on which the coach sees the participant (legitimate interest included) lets her record it
-    Action.RECORD_OBJECTION: Requires(_COACH, reads=_COACH_PERSON),
+    Action.RECORD_OBJECTION: Requires(_COACH, reads=ALL_CATEGORIES),
 }
 
 

@@ -759,9 +759,33 @@ async def test_an_objection_stops_the_automated_assessment(http, coaching, cecil
     assert (r.status_code, r.json()["code"]) == (409, "already_withdrawn")
 
 
-async def test_an_objection_needs_no_consent(http, coaching, cecilia):
+async def test_an_objection_needs_no_consent(http, coaching, cecilia, world, session):
     r = await http.put(f"/coaching/participants/{coaching.legit.id}/objection", headers=cecilia)
     assert r.status_code == 200 and r.json()["active"] is True
+    # seen on no meeting category at all (only goals, the contract ended): on her list, may
+    # object, and told what a meeting would need
+    imr = session.scalar(select(Consent.organization_id).where(Consent.person_id == coaching.full.id))
+    goals = world.person("Gun", "Goal", employer=None)
+    world.s.add(
+        Consent(
+            person_id=goals.id,
+            organization_id=imr,
+            categories=["goals"],
+            purpose="coaching",
+            valid_from=coaching.full.created_at,
+            status="active",
+        )
+    )
+    world.assign(coaching.cecilia, goals)
+    session.commit()
+    rows = {
+        row["id"]: row for row in (await http.get("/coaching/participants", headers=cecilia)).json()["items"]
+    }
+    assert rows[goals.id]["consented"] == [] and rows[goals.id]["shared"] == ["goals"]
+    r = await http.put(f"/coaching/participants/{goals.id}/objection", headers=cecilia)
+    assert r.status_code == 200, r.text
+    r = await save(http, cecilia, goals.id, meeting_body(measurements=None, questionnaire=None, notes=None))
+    assert (r.status_code, r.json()["params"]) == (403, {"missing": "fitness_tests"})
 
 
 # --------------------------------------------------------------------------- invalid input
