@@ -359,6 +359,11 @@ def history(guard: Guard, person_id: str) -> ParticipantHistory:
             )
     if Category.IDENTITY in allowed:
         view.show(Category.IDENTITY)
+    test_sex = test_age = None
+    if view.may(Category.FITNESS_TESTS):
+        # what a cycle test records of the person (sex and age are inputs of the equations)
+        test_sex, test_age = access.person.sex, _age(access.person, guard.now.date())
+        view.show(Category.FITNESS_TESTS)
     _record_read(guard, view, [r.meeting.id for r in rows])
     guard.scope.reason = f"{len(rows)} meetings"
     return ParticipantHistory(
@@ -368,6 +373,8 @@ def history(guard: Guard, person_id: str) -> ParticipantHistory:
         withheld=sorted(ALL_CATEGORIES - allowed),
         missing=sorted(COACHING_CATEGORIES - allowed),
         objected_to_profiling=view.objected,
+        test_sex=test_sex,
+        test_age=test_age,
         meetings=meetings,
         vo2max_ml_kg_min=vo2max,
         weight_kg=weight,

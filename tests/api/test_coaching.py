@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from datetime import UTC, datetime
 
 import httpx
 import pytest
@@ -167,6 +168,11 @@ async def test_history_has_every_meeting_side_by_side_and_the_series_for_the_cha
     assert r.status_code == 200, r.text
     h = r.json()
     assert h["label"] == "Frida Fullsson" and h["missing"] == [] and h["objected_to_profiling"] is False
+    # what the meeting screen's live estimate needs: the sex and age the equations use
+    assert (h["test_sex"], h["test_age"]) == (
+        coaching.full.sex,
+        coaching.age_at(coaching.full, datetime.now(UTC).date()),
+    )
     assert [m["held_on"] for m in h["meetings"]] == ["2025-03-10", "2026-03-12"]
     assert [m["id"] for m in h["meetings"]] == [ids[1], ids[0]]
     assert [p["value"] for p in h["weight_kg"]] == [82.0, 79.5]
@@ -272,6 +278,7 @@ async def test_fitness_only_consent_records_and_reads_fitness_tests_only(http, c
     assert r.status_code == 200
     h = r.json()
     assert h["missing"] == ["profiling", "questionnaires", "vitals"] and h["weight_kg"] == []
+    assert h["test_sex"] == coaching.fitness_only.sex and h["test_age"] > 30
     assert len(h["vo2max_ml_kg_min"]) == 1
     assert set(last_audit(session).categories) == {"fitness_tests", "identity"}
 
@@ -701,6 +708,8 @@ async def test_a_correction_needs_consent_for_everything_it_rewrites(http, coach
     assert r.status_code == 200, r.text
     cur = r.json()["current"]
     assert cur["fitness_test"] is None and r.json()["withheld"] == ["fitness_tests"]
+    h = (await http.get(f"/coaching/participants/{coaching.full.id}/meetings", headers=cecilia)).json()
+    assert (h["test_sex"], h["test_age"], h["vo2max_ml_kg_min"]) == (None, None, [])
     session.rollback()
     stored = session.scalar(
         select(CoachingAssessment).where(

@@ -258,6 +258,10 @@ class ParticipantHistory(Wire):
     #: the meeting categories the participant's consent does not cover now
     missing: list[str]
     objected_to_profiling: bool
+    #: where fitness tests are shared: the sex and age (today) a cycle test's equations use, for
+    #: the meeting screen's live estimate (the server uses the age on the meeting's date)
+    test_sex: str | None = None
+    test_age: int | None = None
     meetings: list[MeetingOut]
     #: relative VO2max (current revision of each meeting's test), where fitness tests are shared
     vo2max_ml_kg_min: list[SeriesPoint] = []
