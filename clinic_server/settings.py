@@ -11,6 +11,7 @@
 | ``CLINIC_FEED_SECONDS`` | demo mode: seconds between simulated device readings | 5 |
 | ``CLINIC_FINDINGS_SCAN_MINUTES`` | minutes between privacy-monitoring scans in ``serve`` (0: off) | 5 |
 | ``CLINIC_IDENTITY_KEY`` | key of the hashes linking users to their own identity (relation rule) | keyring |
+| ``CLINIC_IDEMPOTENCY_KEY_HOURS`` | how long a write's ``Idempotency-Key`` is remembered | 168 |
 | ``CLINIC_DATA_DIR`` | where the default SQLite file lives | platformdirs' user data dir |
 
 No secret is ever written to a file by this module: without ``CLINIC_SECRET_KEY`` the signing key is
@@ -83,6 +84,9 @@ class Settings(BaseSettings):
     #: key of the keyed hashes that link users to their own personnummer, surname and address
     #: (``services/findings/identity.py``); shared by every API process. Unset: the OS keyring
     identity_key: SecretStr | None = Field(None, min_length=32, repr=False)
+    #: a retried write with the same ``Idempotency-Key`` returns the first result for this long (a
+    #: coach's unsent draft may wait over a long weekend before the server is back)
+    idempotency_key_hours: int = Field(7 * 24, ge=1, le=90 * 24)
 
     @field_validator("missing_sweep_minutes", mode="before")
     @classmethod

@@ -254,6 +254,24 @@ WORDING: dict[str, Wording] = {
         (N_("A legal hold keeps this person's data until it is released or lapses."),),
         "warning",
     ),
+    ErrorCode.CONSENT_MISSING: Wording(
+        N_("Consent missing"),
+        (
+            N_("The participant's consent does not cover {missing}."),
+            N_("The participant's consent does not cover this."),
+        ),
+        "warning",
+    ),
+    ErrorCode.INVALID_VALUES: Wording(
+        N_("Check the values"),
+        (N_("Some values are not plausible; each is marked where it was typed. Nothing was saved."),),
+        "warning",
+    ),
+    ErrorCode.IDEMPOTENCY_KEY_REUSED: Wording(
+        N_("Already saved differently"),
+        (N_("This draft's key was already used for a different meeting; nothing was saved twice."),),
+        "warning",
+    ),
     ClientErrorCode.UNREACHABLE: Wording(
         N_("Server unreachable"),
         (N_("Cannot reach the server at {url}."), N_("Cannot reach the server.")),
@@ -305,6 +323,8 @@ def _fields(params: dict, retry_after: int | None) -> dict[str, str]:
         out["did"] = labels.did(params["to_state"])
     if "action" in params:
         out["done"] = labels.done(params["action"])
+    if "missing" in out:
+        out["missing"] = labels.categories(out["missing"])
     if "at" in out:
         at = _local(out["at"])
         if at is None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from clinic_tui.domain.alert_lifecycle import AlertAction, AlertState
 from clinic_tui.domain.alerts import Severity
+from clinic_tui.domain.categories import Category
 from clinic_tui.domain.roles import Basis, Outcome, Role
 from clinic_tui.i18n import N_, _
 
@@ -53,6 +54,22 @@ BASIS = {
     Basis.NONE: N_("none"),
 }
 
+#: a data category, as a sentence names it ("the consent does not cover fitness tests")
+CATEGORY = {
+    Category.IDENTITY: N_("identity"),
+    Category.CONTACT: N_("contact details"),
+    Category.CONDITIONS: N_("conditions"),
+    Category.VITALS: N_("measurements"),
+    Category.QUESTIONNAIRES: N_("questionnaires"),
+    Category.MEDICATIONS: N_("medications"),
+    Category.HISTORY: N_("medical history"),
+    Category.GOALS: N_("goals"),
+    Category.SOCIAL: N_("social situation"),
+    Category.OCCUPATION: N_("occupation"),
+    Category.FITNESS_TESTS: N_("fitness tests"),
+    Category.PROFILING: N_("profiling"),
+}
+
 SEVERITY = {Severity.HIGH: N_("high"), Severity.MEDIUM: N_("medium"), Severity.LOW: N_("low")}
 OUTCOME = {Outcome.ALLOWED: N_("allowed"), Outcome.DENIED: N_("denied"), Outcome.ERROR: N_("error")}
 
@@ -89,3 +106,12 @@ def outcome(value: object) -> str:
 
 def severity(value: object) -> str:
     return _word(SEVERITY, value)
+
+
+def category(value: object) -> str:
+    return _word(CATEGORY, value)
+
+
+def categories(values: str) -> str:
+    """A comma-separated list of category codes (an error's param), worded and joined."""
+    return ", ".join(category(v.strip()) for v in values.split(",") if v.strip())

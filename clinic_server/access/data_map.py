@@ -347,6 +347,123 @@ HOLDINGS: tuple[Holding, ...] = (
         dated_by="service_date",
         retain_until="keep_until",
     ),
+    # the coach's meetings: the meeting itself is a fact of the person's relation to IMR (that and
+    # when they met a coach: what IMR bills the employer for on its legitimate interest); its parts
+    # hold the categories a coach needs consent to (clinic_tui.domain.meeting.PART_CATEGORY)
+    Holding(
+        "coaching_meeting",
+        "person_id",
+        {
+            "id": _T,
+            "person_id": _L,
+            "coach_id": _R,
+            "held_on": _R,
+            "kind": _R,
+            "created_at": _T,
+            "current_revision": _T,
+        },
+    ),
+    Holding(
+        "coaching_revision",
+        "meeting_id",
+        {
+            "id": _T,
+            "meeting_id": _L,
+            "number": _T,
+            "author_id": _T,
+            "created_at": _T,
+            # the reason and the changed fields are of the categories the revision wrote
+            "categories": Kind.RECORD_CATEGORY,
+            "reason": Kind.RECORD_CATEGORY,
+            "changes": Kind.RECORD_CATEGORY,
+        },
+        via="coaching_meeting",
+    ),
+    Holding(
+        "coaching_measurement",
+        "meeting_id",
+        {
+            "id": _T,
+            "meeting_id": _L,
+            "revision": _T,
+            "height_cm": Category.VITALS,
+            "weight_kg": Category.VITALS,
+            "waist_cm": Category.VITALS,
+            "systolic": Category.VITALS,
+            "diastolic": Category.VITALS,
+            "heart_rate": Category.VITALS,
+            "bmi": Category.VITALS,
+            "bmi_rule_id": Category.VITALS,
+            "bmi_rule_version": _T,
+        },
+        via="coaching_meeting",
+    ),
+    Holding(
+        "coaching_questionnaire",
+        "meeting_id",
+        {
+            "id": _T,
+            "meeting_id": _L,
+            "revision": _T,
+            "questionnaire_id": Category.QUESTIONNAIRES,
+            "questionnaire_version": _T,
+            "answers": Category.QUESTIONNAIRES,
+        },
+        via="coaching_meeting",
+    ),
+    Holding(
+        "coaching_fitness_test",
+        "meeting_id",
+        {
+            "id": _T,
+            "meeting_id": _L,
+            "revision": _T,
+            "equation_id": Category.FITNESS_TESTS,
+            "equation_version": _T,
+            # sex, age and weight as the test used them are part of the test result
+            "inputs": Category.FITNESS_TESTS,
+            "weight_source": Category.FITNESS_TESTS,
+            "vo2max_l_min": Category.FITNESS_TESTS,
+            "vo2max_ml_kg_min": Category.FITNESS_TESTS,
+            "relative_rule_id": Category.FITNESS_TESTS,
+            "relative_rule_version": _T,
+            "warnings": Category.FITNESS_TESTS,
+        },
+        via="coaching_meeting",
+    ),
+    Holding(
+        "coaching_note",
+        "meeting_id",
+        {"id": _T, "meeting_id": _L, "revision": _T, "text": Category.PROFILING},
+        via="coaching_meeting",
+    ),
+    Holding(
+        "coaching_assessment",
+        "meeting_id",
+        {
+            "id": _T,
+            "meeting_id": _L,
+            "revision": _T,
+            "ruleset_id": Category.PROFILING,
+            "ruleset_version": _T,
+            "status": Category.PROFILING,
+            "conclusions": Category.PROFILING,
+        },
+        via="coaching_meeting",
+    ),
+    # an objection is the person's right exercised: a fact of their relation to IMR
+    Holding(
+        "profiling_objection",
+        "person_id",
+        {
+            "id": _T,
+            "person_id": _L,
+            "recorded_at": _R,
+            "recorded_by_id": _R,
+            "withdrawn_at": _R,
+            "withdrawn_by_id": _R,
+        },
+    ),
     Holding(
         "audit_event",
         "person_id",
@@ -440,6 +557,8 @@ NOT_ABOUT_PEOPLE: frozenset[str] = frozenset(
         "refresh_token",
         "audit_head",
         "job_run",
+        # a client's key for a write and the opaque id of what it made, for a limited time
+        "idempotency_key",
         "alembic_version",
         # an organization's system calling the API (its key's hash)
         "integration_client",

@@ -7,7 +7,9 @@ database session and its audit scope. A service asks it for what it needs by nam
 - ``guard.person(person_id, Action.X, ...)`` loads the person and the facts, asks
   ``policy.authorize``, and returns an ``Access`` (the person and the decision: which categories
   the response may carry) or raises a uniform 403 that names nothing (the policy's reason goes to
-  the audit record only, and an unknown id is refused exactly like a hidden one);
+  the audit record only, and an unknown id is refused exactly like a hidden one); the one
+  exception is an ``explain_missing`` action refused only for want of categories the caller's
+  basis does not cover, whose 403 ``consent_missing`` names them (``policy.py`` explains why);
 - ``guard.people(Action.X)`` does the same for everyone the caller might see (lists, the queue);
 - ``guard.duty(Action.X, ...)`` for actions that are a role's own duty (the audit log).
 
@@ -30,7 +32,7 @@ from clinic_server.access import facts as facts_
 from clinic_server.access.policy import ACTIONS, Action, Actor, Decision, PersonFacts, authorize, purpose_for
 from clinic_server.audit.scope import AuditScope
 from clinic_server.db.models import Person, User
-from clinic_server.errors import denied
+from clinic_server.errors import consent_missing, denied
 from clinic_server.settings import Settings
 from clinic_tui.domain.categories import Category
 from clinic_tui.domain.roles import Basis, Purpose
@@ -77,23 +79,37 @@ class Guard:
         verb: str,
         resource_type: str,
         resource_id: str | None = None,
+        needs: frozenset[Category] = frozenset(),
     ) -> Access:
-        """May the caller perform ``action`` on this person? The ``Access``, or an audited 403."""
+        """May the caller perform ``action`` on this person? The ``Access``, or an audited 403.
+
+        ``needs``: categories this request cannot do without besides the action's own (what a
+        write records)."""
         self.about(action, verb=verb, resource_type=resource_type, resource_id=resource_id or person_id)
         person = self.session.get(Person, person_id) if len(person_id) <= MAX_ID else None
         if person is None:
             raise denied("no such person")
-        return self.access(person, action)
+        return self.access(person, action, needs=needs)
 
-    def access(self, person: Person, action: Action, facts: PersonFacts | None = None) -> Access:
+    def access(
+        self,
+        person: Person,
+        action: Action,
+        facts: PersonFacts | None = None,
+        *,
+        needs: frozenset[Category] = frozenset(),
+    ) -> Access:
         """As ``person``, for a person row the service already found (by personnummer, by an alert);
         call ``about`` first. ``facts``: decide on these instead (a prospective grant)."""
         self.scope.about(person_id=person.id)
         facts = facts or self.facts_for(person)
-        decision = authorize(self.actor, action, facts, self.now)
+        decision = authorize(self.actor, action, facts, self.now, needs)
         self.scope.about(purpose=decision.purpose)
         self.scope.reason = decision.reason
         if not decision.permitted:
+            if decision.missing and ACTIONS[action].explain_missing:
+                self.scope.note(missing=sorted(decision.missing))
+                raise consent_missing(decision.missing, decision.reason)
             raise denied(decision.reason)
         return Access(person, facts, decision)
 

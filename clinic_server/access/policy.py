@@ -17,6 +17,22 @@ audit record and never to the caller.
 - An organization's system (the patient app's backend, IMR's onboarding) calls with its own
   credential as an actor of role ``INTEGRATION_ROLE``; a row's ``integrations`` says which kinds of
   organization may do it, and on a person only where the person has a relationship with it.
+
+**What a refusal may tell the caller.** A refusal normally names nothing (a uniform 403: the reason
+goes to the audit record only), because the reason is a policy fact about the person: a
+restriction, an age, a consent to someone else, a withdrawal. The coach's meeting actions
+(``explain_missing``) are the one exception, and a narrow one: when the coach may see the person
+at all (assigned, on some basis) and the refusal is only that the action needs categories her
+basis does not cover, the refusal carries those categories (``Decision.missing``), so the meeting
+screen can say "no consent to fitness tests" instead of a bare "not permitted". She learns nothing
+she could not already see: the same person's record and her participant list already show which
+categories are shared with her and which are withheld (``shared``/``withheld``); the missing ones
+are only the needed ones among those withheld. She does not learn why they are missing (never
+given, withdrawn, expired, or given to another organization all read alike), nor anything about
+categories the action does not need. Where ``decide`` refuses the person outright (not assigned to
+her, another coach's participant, a restriction, under 18, no consent and no running contract), the
+refusal stays uniform: that participant is not on her list either, and a refusal that differed
+would tell her why.
 """
 
 from __future__ import annotations
@@ -26,6 +42,7 @@ from datetime import date, datetime
 from enum import StrEnum
 
 from clinic_tui.domain.categories import ALL_CATEGORIES, HEALTH_CATEGORIES, Category
+from clinic_tui.domain.meeting import COACHING_CATEGORIES
 from clinic_tui.domain.personnummer import age_years
 from clinic_tui.domain.roles import Basis, OrganizationKind, Purpose, Role
 
@@ -116,6 +133,9 @@ class Decision:
     purpose: Purpose
     break_glass_until: datetime | None = None
     extra: dict = field(default_factory=dict)
+    #: a refusal only for want of these categories, of a person the actor may otherwise see
+    #: (what ``explain_missing`` actions may tell the caller, see the module docstring)
+    missing: frozenset[Category] = frozenset()
 
     @property
     def permitted(self) -> bool:
@@ -126,8 +146,13 @@ def purpose_for(actor: Actor) -> Purpose:
     return ROLE_PURPOSE.get(actor.role, Purpose.UNKNOWN)
 
 
-def _deny(reason: str, requested: frozenset[Category], purpose: Purpose) -> Decision:
-    return Decision(frozenset(), requested, Basis.NONE, reason, purpose)
+def _deny(
+    reason: str,
+    requested: frozenset[Category],
+    purpose: Purpose,
+    missing: frozenset[Category] = frozenset(),
+) -> Decision:
+    return Decision(frozenset(), requested, Basis.NONE, reason, purpose, missing=missing)
 
 
 def _granted(
@@ -251,6 +276,12 @@ class Action(StrEnum):
     SUBJECT_ERASE = "subject_erase"
     LEGAL_HOLD = "legal_hold"
     RETENTION_PREVIEW = "retention_preview"
+    # the coach's work (services/coaching.py)
+    COACH_PARTICIPANTS = "coach_participants"
+    READ_MEETINGS = "read_meetings"
+    RECORD_MEETING = "record_meeting"
+    CORRECT_MEETING = "correct_meeting"
+    RECORD_OBJECTION = "record_objection"
 
 
 @dataclass(frozen=True)
@@ -278,10 +309,14 @@ class Requires:
     #: an organization of one of these kinds may do it through its integration credential (on a
     #: person only where the person has a relationship with that organization)
     integrations: frozenset[OrganizationKind] = frozenset()
+    #: at least one of these must be allowed (the action is about any of them), else refused
+    needs_any: frozenset[Category] = frozenset()
+    #: a refusal for want of needed categories names them to the caller (module docstring)
+    explain_missing: bool = False
 
     @property
     def requested(self) -> frozenset[Category]:
-        return self.needs | self.reads
+        return self.needs | self.reads | self.needs_any
 
 
 _NURSE = frozenset({Role.NURSE})
@@ -296,6 +331,7 @@ _APP = frozenset({OrganizationKind.IMAGINECARE})
 _IMR = frozenset({OrganizationKind.IMR})
 _APPS = _APP | _IMR
 _IDENTITY_CONTACT = frozenset({Category.IDENTITY, Category.CONTACT})
+_COACH = frozenset({Role.COACH})
 
 ACTIONS: dict[Action, Requires] = {
     # the people on a user's list, and one person's record, projected to what each allows
@@ -364,31 +400,58 @@ ACTIONS: dict[Action, Requires] = {
     Action.SUBJECT_ERASE: Requires(_OFFICER, subject=True, purpose=_DSR),
     Action.LEGAL_HOLD: Requires(_OFFICER, subject=True, purpose=_DSR),
     Action.RETENTION_PREVIEW: Requires(_OFFICER, per_person=False, purpose=_DSR),
+    # the coach's participants, on any basis (the list shows name and employer, meetings, tests
+    # due where fitness tests are shared, and which meeting categories each consent covers); every
+    # coach action decides on all categories, so a participant on her list is the same person to
+    # each of them (a refusal for want of a meeting category is then always consent_missing)
+    Action.COACH_PARTICIPANTS: Requires(_COACH, reads=ALL_CATEGORIES),
+    # meetings: at least one meeting category must be covered; a write needs every category it
+    # records (the service names them to ``guard.person(needs=...)``), reads show what is covered
+    Action.READ_MEETINGS: Requires(
+        _COACH, needs_any=COACHING_CATEGORIES, reads=ALL_CATEGORIES, explain_missing=True
+    ),
+    Action.RECORD_MEETING: Requires(
+        _COACH, needs_any=COACHING_CATEGORIES, reads=ALL_CATEGORIES, explain_missing=True
+    ),
+    Action.CORRECT_MEETING: Requires(
+        _COACH, needs_any=COACHING_CATEGORIES, reads=ALL_CATEGORIES, explain_missing=True
+    ),
+    # an objection to profiling is the person's right, never conditional on a consent: any basis
+    # on which the coach sees the participant (legitimate interest included) lets her record it
+    Action.RECORD_OBJECTION: Requires(_COACH, reads=ALL_CATEGORIES),
 }
 
 
-def authorize(actor: Actor, action: Action, person: PersonFacts | None, now: datetime) -> Decision:
+def authorize(
+    actor: Actor,
+    action: Action,
+    person: PersonFacts | None,
+    now: datetime,
+    needs: frozenset[Category] = frozenset(),
+) -> Decision:
     """May ``actor`` perform ``action`` (on ``person``, for per-person actions) at ``now``?
 
-    The answer's ``allowed`` categories are what the response may carry; its ``reason`` is for the
-    audit record only.
+    ``needs``: categories this particular request cannot do without, besides the action's own
+    (a meeting records the categories of the parts it holds). The answer's ``allowed`` categories
+    are what the response may carry; its ``reason`` is for the audit record only.
     """
     req = ACTIONS[action]
     purpose = req.purpose or purpose_for(actor)
+    requested = req.requested | needs
     integration = actor.role == INTEGRATION_ROLE
     if integration:
         if actor.organization_kind not in req.integrations:
             return _deny(
-                f"an integration of a {actor.organization_kind!r} may not {action}", req.requested, purpose
+                f"an integration of a {actor.organization_kind!r} may not {action}", requested, purpose
             )
     elif actor.role not in req.roles:
-        return _deny(f"role {actor.role!r} may not {action}", req.requested, purpose)
+        return _deny(f"role {actor.role!r} may not {action}", requested, purpose)
     if not req.per_person:
         return Decision(frozenset(), frozenset(), Basis.DUTY, f"{actor.role} duty: {action}", purpose)
     if person is None:
-        return _deny("no such person", req.requested, purpose)
+        return _deny("no such person", requested, purpose)
     if integration and actor.organization_id not in person.related_organizations:
-        return _deny("person has no relationship with the organization", req.requested, purpose)
+        return _deny("person has no relationship with the organization", requested, purpose)
     if req.subject:
         return Decision(
             req.reads, frozenset(), Basis.DATA_SUBJECT_REQUEST, f"{action}: the person's request", purpose
@@ -396,15 +459,10 @@ def authorize(actor: Actor, action: Action, person: PersonFacts | None, now: dat
     if req.related:
         if actor.role == Role.PRIVACY_OFFICER:
             # the privacy officer answers the person's requests for every organization's processing
-            return Decision(
-                frozenset(),
-                frozenset(),
-                Basis.DATA_SUBJECT_REQUEST,
-                f"{action}: the privacy officer",
-                purpose,
-            )
+            reason = f"{action}: the privacy officer"
+            return Decision(frozenset(), frozenset(), Basis.DATA_SUBJECT_REQUEST, reason, purpose)
         if actor.organization_id not in person.related_organizations:
-            return _deny("person has no relationship with the organization", req.requested, purpose)
+            return _deny("person has no relationship with the organization", requested, purpose)
         if (
             actor.role in req.own_restriction_only
             and person.restricted
@@ -412,22 +470,28 @@ def authorize(actor: Actor, action: Action, person: PersonFacts | None, now: dat
         ):
             return _deny(
                 "the restriction was set by another organization (or before it was recorded who set it)",
-                req.requested,
+                requested,
                 purpose,
             )
         return Decision(frozenset(), frozenset(), Basis.DUTY, f"{action}: related organization", purpose)
-    decision = decide(actor, person, now, req.requested)
+    decision = decide(actor, person, now, requested)
     if not decision.permitted:
         return decision
-    missing = req.needs - decision.allowed
+    missing = (req.needs | needs) - decision.allowed
+    if not missing and req.needs_any and not req.needs_any & decision.allowed:
+        # nothing in particular is needed, but something of these is: each would do
+        missing = req.needs_any
     if missing:
         return _deny(
-            f"{', '.join(sorted(missing))} not shared with this user", req.requested, decision.purpose
+            f"{', '.join(sorted(missing))} not shared with this user",
+            requested,
+            decision.purpose,
+            missing=frozenset(missing),
         )
     if req.bases is not None and decision.basis not in req.bases:
         return _deny(
             f"{action} needs a basis of {', '.join(sorted(req.bases))}, not {decision.basis}",
-            req.requested,
+            requested,
             decision.purpose,
         )
     return decision

@@ -49,8 +49,17 @@ log = logging.getLogger("clinic_server")
 
 def _error(exc: ApiError) -> JSONResponse:
     headers = {"Retry-After": str(exc.retry_after)} if exc.retry_after else None
-    body = ErrorBody(code=exc.code, message=exc.message, params=exc.params, retry_after=exc.retry_after)
-    return JSONResponse(body.model_dump(exclude_none=True), status_code=exc.status, headers=headers)
+    body = ErrorBody(
+        code=exc.code,
+        message=exc.message,
+        params=exc.params,
+        retry_after=exc.retry_after,
+        problems=exc.problems,
+    )
+    dumped = body.model_dump(exclude_none=True)
+    if not exc.problems:
+        dumped.pop("problems", None)
+    return JSONResponse(dumped, status_code=exc.status, headers=headers)
 
 
 def _field_errors(exc: RequestValidationError) -> tuple[str, list[str]]:

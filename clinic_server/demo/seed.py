@@ -1,8 +1,10 @@
-"""Deterministic demo data: organizations, demo accounts, patients, IMR participants, measurements.
+"""Deterministic demo data: organizations, demo accounts, patients, IMR participants, measurements,
+and the coach's earlier meetings (``demo/coaching.py``).
 
 ``seed_demo`` builds the same rows (ids, names, personnummer, values, times) for the same ``seed``
-on the same UTC day: the only randomness is one ``random.Random(seed)`` and every time is anchored
-on ``now`` truncated to midnight UTC. It refuses to run on a database that already has data.
+on the same UTC day: the only randomness is ``random.Random(seed)`` (and, for the coach's part, a
+generator seeded from it) and every time is anchored on ``now`` truncated to midnight UTC. It
+refuses to run on a database that already has data.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from clinic_server.db.models import (
     RecordEntry,
     User,
 )
+from clinic_server.demo import coaching
 from clinic_server.demo.accounts import (
     DEMO_PASSWORD,
     DEMO_USERS,
@@ -634,6 +637,39 @@ def seed_demo(
                 }
             )
 
+    # the coach's cases and earlier meetings: a generator of their own (demo/coaching.py)
+    crng = random.Random(f"coaching:{seed}")
+    imr_consents = {r["person_id"]: r for r in consent_rows if r["organization_id"] == orgs[IMR].id}
+
+    def coaching_consent(pid: str, cats: list) -> None:
+        valid_from = anchor - timedelta(days=crng.randint(400, 900), minutes=crng.randint(0, 1439))
+        imr_consents[pid] = {
+            "id": _rid(crng),
+            "person_id": pid,
+            "organization_id": orgs[IMR].id,
+            "categories": [str(c) for c in cats],
+            "purpose": "coaching",
+            "valid_from": valid_from,
+            "valid_until": None,
+            "status": "active",
+            "withdrawn_at": None,
+            "created_at": valid_from,
+        }
+
+    designated = coaching.designate(
+        crng,
+        imr_rows,
+        [j for j in range(participants) if j in assigned],
+        imr_consents,
+        running_employer="Nordbygg AB",
+        ended_employer="Solgruppen AB",
+        job_titles=JOB_TITLES,
+        employer_names={e.id: name for name, e in employers.items()},
+        make_consent=coaching_consent,
+    )
+    consent_rows = [r for r in consent_rows if r["organization_id"] != orgs[IMR].id]
+    consent_rows += list(imr_consents.values())
+
     rights_rows = _rights_rows(extra, orgs, person_rows, imr_rows, consent_rows)
     _insert_chunks(session, Person, person_rows + imr_rows)
     _insert_chunks(session, Condition, condition_rows)
@@ -642,6 +678,15 @@ def seed_demo(
     _insert_chunks(session, Objection, rights_rows["objections"])
     _insert_chunks(session, RecordEntry, entry_rows)
     _insert_chunks(session, CoachAssignment, assignment_rows)
+    coached = coaching.add_meetings(
+        session,
+        crng,
+        people=[imr_rows[j] for j in sorted(assigned)],
+        consents=imr_consents,
+        coach_id=users["cecilia"].id,
+        objectors=designated.objectors,
+        anchor=anchor,
+    )
 
     # observations -----------------------------------------------------------------------------
     day_dates = [today - timedelta(days=days - d) for d in range(days)]
@@ -685,6 +730,7 @@ def seed_demo(
         "record_entries": len(entry_rows),
         "coach_assignments": len(assignment_rows),
         "observations": n_obs,
+        **coached,
     }
 
 

@@ -59,8 +59,9 @@ class ApiError(Exception):
         *,
         status: int = 0,
         code: str = "error",
-        params: dict | None = None,
         retry_after: int | None = None,
+        params: dict | None = None,
+        problems: list[wire.ProblemOut] | None = None,
     ):
         super().__init__(message)
         #: English, for logs; the UI shows its own text for ``code`` (clinic_tui.errors)
@@ -69,6 +70,9 @@ class ApiError(Exception):
         self.code = code
         self.params = dict(params or {})
         self.retry_after = retry_after
+        #: the error body's params and problems (what a screen needs to say which field or consent)
+        self.params = dict(params or {})
+        self.problems = list(problems or [])
 
 
 class Unreachable(ApiError):
@@ -173,8 +177,10 @@ class ClinicClient:
 
     # ------------------------------------------------------------------ plumbing
 
-    async def _send(self, method: str, path: str, *, auth: bool, **kwargs) -> httpx.Response:
-        headers = {"X-Request-ID": uuid.uuid4().hex}
+    async def _send(
+        self, method: str, path: str, *, auth: bool, headers: dict[str, str] | None = None, **kwargs
+    ) -> httpx.Response:
+        headers = {**(headers or {}), "X-Request-ID": uuid.uuid4().hex}
         if auth and self._access:
             headers["Authorization"] = f"Bearer {self._access}"
         try:
@@ -206,9 +212,12 @@ class ClinicClient:
     def _raise_for(resp: httpx.Response) -> None:
         if resp.is_success:
             return
+        params: dict = {}
+        problems: list[wire.ProblemOut] = []
         try:
             err = ErrorBody.model_validate(resp.json())
-            message, code, params, retry = err.message, err.code, err.params, err.retry_after
+            message, code, retry = err.message, err.code, err.retry_after
+            params, problems = err.params, err.problems
         except (ValueError, ValidationError):
             message, code, retry = (
                 f"HTTP {resp.status_code} without an error body",
@@ -223,7 +232,9 @@ class ClinicClient:
             kind = Forbidden
         elif resp.status_code == 429:
             kind = LockedOut
-        raise kind(message, status=resp.status_code, code=code, params=params, retry_after=retry)
+        raise kind(
+            message, status=resp.status_code, code=code, retry_after=retry, params=params, problems=problems
+        )
 
     async def _call(
         self, method: str, path: str, model: type[M] | None, *, auth: bool = True, **kw

@@ -66,6 +66,18 @@ MESSAGES: dict[str, str] = {
     "questionnaire.missing_answer": "{question} is not answered",
     "questionnaire.not_applicable": "{question} does not apply when {depends_on} is {depends_answer}",
     "questionnaire.unknown_version": "questionnaire {questionnaire} v{version} does not exist",
+    # a meeting and its corrections (clinic_tui.domain.meeting)
+    "meeting.date_in_future": "the meeting date {value} is after today ({today})",
+    "meeting.date_before_birth": "the meeting date {value} is before the participant was born",
+    "meeting.empty": "a meeting records at least one of measurements, questionnaire, fitness test or notes",
+    "meeting.weight_differs": (
+        "the test's weight {weight_kg} kg is not the weight measured at the meeting ({measured} kg): "
+        "leave it empty to use the measured one"
+    ),
+    "correction.unknown_field": "{field} is not a value that can be corrected",
+    "correction.no_such_part": "the meeting has no {part} to correct",
+    "correction.no_change": "{field} is already {value}: nothing to correct",
+    "correction.repeated_field": "{field} is corrected twice in one correction",
 }
 
 

@@ -16,6 +16,10 @@ Each carries unique values of the category ``conditions``, so (a) also checks th
 search or error reveals a withheld diagnosis, and searching for the COPD text finds the alert only
 for a nurse to whom conditions are shared.
 
+Every person also has one coach's meeting, saved while every meeting category was consented (a
+value of each category in it), so the coach's endpoints show that a narrower consent now hides
+what was recorded then, the automated assessment's conclusions included.
+
 The server runs on its real clock, so "clock time" is varied by placing every time in the world
 relative to now (consents starting or ending hours or days away, grants expired or running,
 18th birthdays yesterday or tomorrow, contracts ended or running).
@@ -50,8 +54,10 @@ from clinic_server.db.models import (
     User,
 )
 from clinic_server.errors import NOT_PERMITTED_MESSAGE
+from clinic_server.services import meetings as store
 from clinic_tui.domain import personnummer
 from clinic_tui.domain.codes import CONDITIONS
+from clinic_tui.domain.meeting import COACHING_CATEGORIES
 from tests.conftest import access_token
 from tests.factories import password_hash
 
@@ -230,6 +236,19 @@ def consents(draw) -> ConsentSpec:
 
 
 @st.composite
+def coaching_consents(draw) -> ConsentSpec:
+    meeting = ["fitness_tests", "profiling", "questionnaires", "vitals"]
+    return ConsentSpec(
+        org=IMR,
+        categories=draw(st.frozensets(st.sampled_from(meeting), min_size=1)),
+        purpose="coaching",
+        from_hours=-24 * 60,
+        until_hours=None,
+        withdrawn=False,
+    )
+
+
+@st.composite
 def worlds(draw) -> WorldSpec:
     users = [
         UserSpec("n0", "nurse", CARE0),
@@ -255,7 +274,10 @@ def worlds(draw) -> WorldSpec:
                 contract=draw(
                     st.sampled_from([None, (-400, None), (-400, 30), (-400, -1), (-400, -200), (5, None)])
                 ),
-                consents=tuple(draw(st.lists(consents(), max_size=4))),
+                consents=tuple(draw(st.lists(consents(), max_size=4)))
+                # often a running consent to IMR's coaching over some of the meeting categories, so
+                # the coach's endpoints meet every mix of them
+                + tuple(draw(st.lists(coaching_consents(), max_size=1))),
                 coaches=draw(st.frozensets(st.sampled_from(coaches))),
                 grants=tuple(
                     draw(st.lists(st.tuples(st.sampled_from(nurses), st.sampled_from([-1, 1])), max_size=2))
@@ -440,6 +462,34 @@ def build(session, spec: WorldSpec) -> Built:
             ids.append((c.org, row.id))
         for coach in p.coaches:
             session.add(CoachAssignment(coach_id=users[f"c{coach}"].id, person_id=person.id))
+        # a meeting saved when every meeting category was consented: a value of each category
+        waist = f"{rng.randint(70, 119)}.{rng.randint(10, 99)}{rng.randint(1, 9)}"
+        hr = f"{rng.randint(140, 159)}.{rng.randint(10, 99)}{rng.randint(1, 9)}"
+        note = f"coach note {token()}"
+        state = store.MeetingState(
+            measurements={"height_cm": 172.0, "weight_kg": 75.0, "waist_cm": float(waist)},
+            fitness=store.FitnessState("astrand-ryhming", {"watts": 120.0, "hr": float(hr)}),
+            notes=note,
+        )
+        age = full_years(birth, today)
+        built_meeting = store.build(state, sex=sex, age=age)
+        assert built_meeting.problems == []
+        store.add_meeting(
+            session,
+            meeting_id=uuid.uuid4().hex,
+            person_id=person.id,
+            coach_id=users["c0"].id,
+            held_on=today,
+            kind="first",
+            built=built_meeting,
+            assessment=store.assessment_columns(
+                state, built_meeting, sex=sex, age=age, allowed=COACHING_CATEGORIES, objected=False
+            ),
+            created_at=now,
+        )
+        values["vitals"].append(waist)
+        values["fitness_tests"].append(hr)
+        values["profiling"].append(note)
         for nurse, hours in p.grants:
             session.add(
                 BreakGlassGrant(
@@ -489,10 +539,17 @@ class Checker:
         assert r.status_code in (200, 403), (where, r.status_code, r.text)
         assert (r.status_code == 200) == expect_ok, (where, r.status_code, r.text)
         if r.status_code == 403:
-            # a refusal says no more than that: never a restriction, an age, a consent (issue 9)
-            assert r.json() == {"code": "not_permitted", "message": NOT_PERMITTED_MESSAGE, "params": {}}, (
-                where
-            )
+            body = r.json()
+            if body["code"] == "consent_missing":
+                # the one exception (policy.py docstring): a coach's participant she may see, whose
+                # consent lacks the meeting categories; it names only those, never why
+                assert user.role == "coach" and "/coaching/" in path, where
+                missing = set(body["params"]["missing"].split(","))
+                assert missing <= set(COACHING_CATEGORIES), where
+            else:
+                # a refusal says no more than that: never a restriction, an age, a consent (issue 9)
+                uniform = {"code": "not_permitted", "message": NOT_PERMITTED_MESSAGE, "params": {}}
+                assert body == uniform, where
         # (c) exactly one new audit record, with the right outcome
         assert self.head() == before + 1, where
         rec = self.session.scalar(select(AuditEvent).where(AuditEvent.seq == before + 1))
@@ -533,6 +590,17 @@ async def test_every_endpoint_obeys_the_access_model(http, session, settings, sp
     for user in spec.users:
         allowed = check.allowed_for(user)
         visible = {p.id for p, a in zip(people, allowed, strict=True) if a}
+
+        # the coach's list: her participants on any basis, which meeting categories each covers
+        coach = user.role == "coach"
+        r = await check.call(user, "/coaching/participants", coach)
+        if coach:
+            rows = {row["id"]: row for row in r.json()["items"]}
+            assert set(rows) == visible, (user, spec)
+            for i, p in enumerate(people):
+                if p.id in rows:
+                    covered = allowed[i] & {str(c) for c in COACHING_CATEGORIES}
+                    assert set(rows[p.id]["consented"]) == covered, (user, i)
 
         # list
         r = await check.call(user, "/patients", True, limit=500)
@@ -596,6 +664,21 @@ async def test_every_endpoint_obeys_the_access_model(http, session, settings, sp
             if nurse and may:
                 mine = {cid for org, cid in built.consent_ids[i] if org == user.org}
                 assert {c["id"] for c in r.json()["items"]} == mine
+
+            # the coach's history of meetings: only where a meeting category is shared, each part
+            # only where its category is (the no-leak check above covers the rest of the body)
+            coaching = sorted(allowed[i] & {str(c) for c in COACHING_CATEGORIES}) if coach else []
+            r = await check.call(user, f"/coaching/participants/{p.id}/meetings", bool(coaching))
+            if coaching:
+                [m] = r.json()["meetings"]
+                cur = m["current"]
+                assert (cur["measurements"] is not None) == ("vitals" in coaching)
+                assert (cur["fitness_test"] is not None) == ("fitness_tests" in coaching)
+                assert (cur["notes"] is not None) == ("profiling" in coaching)
+                if "profiling" in coaching:
+                    assert ("waist.category" in cur["assessment"]["withheld"]) == ("vitals" not in coaching)
+            elif coach and allowed[i]:
+                assert r.json()["code"] == "consent_missing", (user, i, r.text)
 
             vitals = "vitals" in allowed[i]
             await check.call(user, f"/patients/{p.id}/observations", vitals, loinc="29463-7", range="7d")

@@ -11,18 +11,24 @@ from clinic_server.db.migrate import upgrade
 from clinic_server.db.models import (
     BillingRecord,
     CoachAssignment,
+    CoachingAssessment,
+    CoachingFitnessTest,
+    CoachingMeeting,
     Condition,
     Consent,
     JobRun,
     Observation,
     Organization,
     Person,
+    ProfilingObjection,
     User,
 )
 from clinic_server.demo.seed import seed_demo
+from clinic_server.services import meetings as store
 from clinic_tui.domain import personnummer
 from clinic_tui.domain.categories import Category
 from clinic_tui.domain.codes import CONDITIONS, LOINC_WEIGHT, validate
+from clinic_tui.domain.meeting import COACHING_CATEGORIES, PART_CATEGORY, Part
 from clinic_tui.domain.personnummer import age_years as age_on
 
 NOW = datetime(2026, 11, 22, 14, 5, tzinfo=UTC)
@@ -87,7 +93,19 @@ def _snapshot(session: Session):
             Consent.id, Consent.person_id, Consent.categories, Consent.status, Consent.valid_from
         ).order_by(Consent.id)
     ).all()
-    return people, sums, consents
+    meetings = session.execute(
+        select(
+            CoachingMeeting.id,
+            CoachingMeeting.person_id,
+            CoachingMeeting.held_on,
+            CoachingMeeting.kind,
+            CoachingFitnessTest.inputs,
+            CoachingFitnessTest.vo2max_l_min,
+        )
+        .outerjoin(CoachingFitnessTest, CoachingFitnessTest.meeting_id == CoachingMeeting.id)
+        .order_by(CoachingMeeting.id)
+    ).all()
+    return people, sums, consents, meetings
 
 
 def test_counts_match_parameters(seeded):
@@ -120,7 +138,7 @@ def test_deterministic_for_same_day(tmp_path):
         # a different time on the same UTC day gives the same data
         seed_demo(b, now=NOW.replace(hour=23, minute=59), **SMALL)
         snap_a, snap_b = _snapshot(a), _snapshot(b)
-        assert snap_a[0] and snap_a[1]
+        assert snap_a[0] and snap_a[1] and snap_a[3]
         assert snap_a == snap_b
     finally:
         a.close()
@@ -265,6 +283,20 @@ def test_full_default_seed(tmp_path):
         print(f"full demo seed: {elapsed:.1f} s, {counts}")
         assert counts["patients"] >= 200
         assert counts["participants"] == 40
+        # the cycle tests around the Swedish health-profile means (Väisänen et al. 2024: 3.58 L/min
+        # men, 2.41 women), never outside what the test gives for adults
+        by_sex = defaultdict(list)
+        for sex, vo2max in session.execute(
+            select(Person.sex, CoachingFitnessTest.vo2max_l_min)
+            .join(CoachingMeeting, CoachingMeeting.id == CoachingFitnessTest.meeting_id)
+            .join(Person, Person.id == CoachingMeeting.person_id)
+        ):
+            by_sex[sex].append(vo2max)
+        assert len(by_sex["male"]) >= 10 and len(by_sex["female"]) >= 10
+        men, women = (sum(v) / len(v) for v in (by_sex["male"], by_sex["female"]))
+        assert 3.1 <= men <= 4.1 and 2.0 <= women <= 2.8, (men, women)
+        assert all(1.3 <= v <= 4.9 for v in by_sex["male"] + by_sex["female"])
+        assert counts["meetings"] >= 30
         assert len(_active_care(session, "Vårdcentralen Norra")) >= 80
         assert len(_active_care(session, "Hjärtmottagningen Söder")) >= 70
 
@@ -296,3 +328,78 @@ def test_full_default_seed(tmp_path):
         assert 3 <= stopped <= 7
     finally:
         session.close()
+
+
+# --------------------------------------------------------------------------- the coach's demo
+
+
+def _imr_consents(session: Session) -> dict[str, set[str]]:
+    imr = _org_id(session, "IMR")
+    return {
+        c.person_id: set(c.categories)
+        for c in session.scalars(select(Consent).where(Consent.organization_id == imr))
+    }
+
+
+def _cecilias(session: Session) -> list[Person]:
+    cecilia = session.scalar(select(User.id).where(User.username == "cecilia"))
+    ids = session.scalars(select(CoachAssignment.person_id).where(CoachAssignment.coach_id == cecilia))
+    return list(session.scalars(select(Person).where(Person.id.in_(list(ids)))))
+
+
+def test_the_coach_meets_each_case(seeded):
+    session, counts = seeded
+    consents = _imr_consents(session)
+    mine = _cecilias(session)
+    running = {p.id for p in mine if p.employer.contract_end is None}
+    legit = [p for p in mine if p.id not in consents and p.id in running]
+    fitness_only = [p for p in mine if consents.get(p.id) == {"fitness_tests"}]
+    objectors = set(session.scalars(select(ProfilingObjection.person_id)))
+    assert legit and fitness_only and len(objectors) == 1 == counts["profiling_objections"]
+    assert objectors <= {p.id for p in mine}
+    with_meetings = set(session.scalars(select(CoachingMeeting.person_id)))
+    # at both employers (one contract running, one ended), and never without a consent to record them
+    assert {p.employer.name for p in mine if p.id in with_meetings} == {"Nordbygg AB", "Solgruppen AB"}
+    assert not with_meetings & {p.id for p in legit}
+    covered = {p.id for p in mine if set(consents.get(p.id, ())) & set(COACHING_CATEGORIES)}
+    assert with_meetings == covered
+
+
+def test_earlier_meetings_are_what_the_api_would_have_stored(seeded):
+    session, counts = seeded
+    consents = _imr_consents(session)
+    people = {p.id: p for p in session.scalars(select(Person))}
+    objection = {o.person_id: o.recorded_at.date() for o in session.scalars(select(ProfilingObjection))}
+    meetings = session.scalars(select(CoachingMeeting).order_by(CoachingMeeting.held_on)).all()
+    assert len(meetings) == counts["meetings"]
+    per_person: dict[str, list] = defaultdict(list)
+    for m in meetings:
+        per_person[m.person_id].append(m)
+    assert all(1 <= len(v) <= 3 for v in per_person.values())
+    for held in per_person.values():
+        assert [m.kind for m in held] == ["first"] + ["follow_up"] * (len(held) - 1)
+        assert all(m.held_on < ANCHOR.date() for m in held)
+    loaded = store.load(session, [m.id for m in meetings])
+    for m in meetings:
+        rows = loaded[m.id]
+        person = people[m.person_id]
+        allowed = consents[m.person_id]
+        # only what the consent covers was recorded
+        for part in (Part.MEASUREMENTS, Part.QUESTIONNAIRE, Part.FITNESS_TEST, Part.NOTES):
+            assert (rows.at(part, 1) is not None) == (str(PART_CATEGORY[part]) in allowed), (part, allowed)
+        # the stored derived values are the rules' own (BMI, the estimate, the assessment)
+        state = store.state_at(rows, 1)
+        age = age_on(person.birth_date, m.held_on)
+        built = store.build(state, sex=person.sex, age=age)
+        assert built.problems == []
+        for part, cols in built.columns.items():
+            assert rows.columns_at(part, 1) == cols, part
+        objected = m.person_id in objection and m.held_on >= objection[m.person_id]
+        want = store.assessment_columns(
+            state, built, sex=person.sex, age=age, allowed=frozenset(allowed), objected=objected
+        )
+        assert rows.columns_at(Part.ASSESSMENT, 1) == want
+        if "fitness_tests" in allowed and "vitals" not in allowed:
+            assert rows.columns_at(Part.FITNESS_TEST, 1)["weight_source"] == "test"
+    statuses = set(session.scalars(select(CoachingAssessment.status)))
+    assert {"assessed", "objected"} <= statuses

@@ -10,6 +10,7 @@ from clinic_server.api.routes import (
     audit,
     auth,
     breakglass,
+    coaching,
     consents,
     findings,
     info,
@@ -35,4 +36,5 @@ ROUTERS = [
     thresholds.router,
     rights.router,
     integration.router,
+    coaching.router,
 ]

@@ -8,6 +8,17 @@ from clinic_server.db.models.access import BreakGlassGrant
 from clinic_server.db.models.audit import AuditEvent, AuditHead
 from clinic_server.db.models.auth import FailureTally, LoginThrottle, RefreshToken, User
 from clinic_server.db.models.base import Base, new_id
+from clinic_server.db.models.coaching import (
+    CoachingAssessment,
+    CoachingFitnessTest,
+    CoachingMeasurement,
+    CoachingMeeting,
+    CoachingNote,
+    CoachingQuestionnaire,
+    CoachingRevision,
+    IdempotencyKey,
+    ProfilingObjection,
+)
 from clinic_server.db.models.findings import (
     BreakGlassVerdict,
     CoachEmployer,
@@ -56,6 +67,13 @@ __all__ = [
     "BreakGlassVerdict",
     "CoachAssignment",
     "CoachEmployer",
+    "CoachingAssessment",
+    "CoachingFitnessTest",
+    "CoachingMeasurement",
+    "CoachingMeeting",
+    "CoachingNote",
+    "CoachingQuestionnaire",
+    "CoachingRevision",
     "Condition",
     "Consent",
     "Device",
@@ -64,12 +82,14 @@ __all__ = [
     "Finding",
     "FindingCursor",
     "FindingVerdict",
+    "IdempotencyKey",
     "JobRun",
     "LoginThrottle",
     "Observation",
     "Organization",
     "Person",
     "PersonNotice",
+    "ProfilingObjection",
     "RecordEntry",
     "RefreshToken",
     "ThresholdOverride",

@@ -50,6 +50,13 @@ class ErrorCode(StrEnum):
     ALREADY_WITHDRAWN = "already_withdrawn"
     ALREADY_HAS_ACCESS = "already_has_access"
     ALREADY_REVIEWED = "already_reviewed"
+    #: the participant's consent does not cover what the request needs; ``params.missing`` names
+    #: the categories (comma-separated), the only refusal that names anything (policy.py explains)
+    CONSENT_MISSING = "consent_missing"
+    #: values a rule refuses; ``problems`` lists each with its field path, domain code and params
+    INVALID_VALUES = "invalid_values"
+    #: an ``Idempotency-Key`` already used by this user here for a different request
+    IDEMPOTENCY_KEY_REUSED = "idempotency_key_reused"
     SERVER_ERROR = "server_error"
     # the people's rights (schemas/rights.py)
     INVALID_CLIENT_KEY = "invalid_client_key"
@@ -67,12 +74,23 @@ class ErrorCode(StrEnum):
 ErrorParam = str | int | float | bool | None
 
 
+class ProblemOut(Wire):
+    """One refused value: its field path (``fitness_test.hr_high``), a domain code
+    (``clinic_tui.domain.provenance.MESSAGES``) and the params the client's text for it uses."""
+
+    field: str | None = None
+    code: str
+    params: dict[str, ErrorParam] = {}
+
+
 class ErrorBody(Wire):
     code: str
     message: str
     #: the facts the client's text for ``code`` may use (a state, a name, a time, a field...)
     params: dict[str, ErrorParam] = {}
     retry_after: int | None = None
+    #: with ``invalid_values``: every refused value, so a screen can show each beside its field
+    problems: list[ProblemOut] = []
 
 
 class DemoAccount(Wire):
