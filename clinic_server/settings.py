@@ -8,6 +8,7 @@
 | ``CLINIC_MISSING_SWEEP_MINUTES`` | minutes between missing-data sweeps in ``serve`` (0: off) | 15 |
 | ``CLINIC_FEED_SECONDS`` | demo mode: seconds between simulated device readings | 5 |
 | ``CLINIC_DATA_DIR`` | where the default SQLite file lives | platformdirs' user data dir |
+| ``CLINIC_REPORT_MIN_CELL`` | employer reports: fewest people a number rests on (5 at least) | 5 |
 
 No secret is ever written to a file by this module: without ``CLINIC_SECRET_KEY`` the signing key is
 generated at start-up and lives only in memory (tokens then last as long as the process; refresh
@@ -59,6 +60,9 @@ class Settings(BaseSettings):
     missing_sweep_minutes: float = Field(15.0, ge=0, allow_inf_nan=False)
     #: demo mode: seconds between rounds of simulated device readings
     feed_seconds: float = Field(5.0, gt=0, allow_inf_nan=False)
+    #: employer reports: no published number rests on fewer people (access.policy.MIN_CELL_FLOOR,
+    #: 5, is the floor: DESIGN.md promises it, so no setting can go below it)
+    report_min_cell: int = Field(5, ge=5, le=1000)
 
     @field_validator("missing_sweep_minutes", mode="before")
     @classmethod
