@@ -501,7 +501,7 @@ def _with_changes(table: ReportTable, previous: ReportTable | None) -> ReportTab
             cells.append(cell)
             continue
         change: float | None
-        if table.kind == "distribution":
+        if table.kind == "distribution" and cell.row != ALL:
             total_now = published(table, ALL, cell.column)
             total_then = published(previous, ALL, cell.column)
             if total_now is None or total_then is None or not total_now.value or not total_then.value:

@@ -59,8 +59,9 @@ class ReportCell(_Wire):
     n: int | None = None
     #: the same cell in the previous period's issued report, where both are published
     previous: int | float | None = None
-    #: change against ``previous``: counts for participation, percentage points of the column for
-    #: distributions, the difference of the means for means
+    #: change against ``previous``: percentage points of the column for a distribution's categories,
+    #: the difference of the means for means, the difference of the counts for every other count
+    #: (participation, a distribution's totals)
     change: float | None = None
 
 
