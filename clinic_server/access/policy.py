@@ -252,9 +252,9 @@ class Requires:
 _NURSE = frozenset({Role.NURSE})
 _CLINICAL = frozenset({Role.NURSE, Role.COACH})
 _SUPERVISOR = frozenset({Role.SUPERVISOR})
-_REPORT_ANALYST = frozenset({Role.REPORT_ANALYST})
 _VITALS = frozenset({Category.VITALS})
 _CONSENT_ONLY = frozenset({Basis.CONSENT})
+_REPORT_ANALYST = frozenset({Role.REPORT_ANALYST})
 
 ACTIONS: dict[Action, Requires] = {
     # the people on a user's list, and one person's record, projected to what each allows
