@@ -267,6 +267,9 @@ class Tabulation:
     members: Mapping[str, Mapping[str, Member]]
 
 
+_CATEGORIES = frozenset(Category)
+
+
 def _check(definition: ReportDefinition, p: Participant) -> None:
     if not isinstance(p.person_id, str) or not p.person_id:
         raise ReportInputError("a participant needs a person id")
@@ -276,7 +279,7 @@ def _check(definition: ReportDefinition, p: Participant) -> None:
         raise ReportInputError(
             f"participant {p.person_id}: age band {p.age_band!r} is not one of {definition.age_bands}"
         )
-    unknown = set(p.consented) - set(Category)
+    unknown = set(p.consented) - _CATEGORIES
     if unknown:
         raise ReportInputError(f"participant {p.person_id}: unknown consent categories {sorted(unknown)}")
 
@@ -286,6 +289,7 @@ def tabulate(definition: ReportDefinition, participants: Sequence[Participant]) 
     those whose consent covers its category and who have a value for it."""
     seen: set[str] = set()
     members: dict[str, dict[str, Member]] = {t.id: {} for t in definition.tables}
+    rows = {t.id: frozenset(t.row_codes) for t in definition.tables}
     for p in participants:
         _check(definition, p)
         if p.person_id in seen:
@@ -302,7 +306,7 @@ def tabulate(definition: ReportDefinition, participants: Sequence[Participant]) 
             value = t.value(p)
             if value is None:
                 continue
-            if t.kind is TableKind.DISTRIBUTION and value not in t.row_codes:
+            if t.kind is TableKind.DISTRIBUTION and value not in rows[t.id]:
                 raise ReportInputError(f"participant {p.person_id}: {value!r} is not a row of {t.id}")
             if t.kind is TableKind.MEAN and (
                 isinstance(value, bool)
