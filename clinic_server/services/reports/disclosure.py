@@ -59,6 +59,7 @@ from clinic_server.access.policy import (
 )
 from clinic_server.services.reports.bounds import ALL, CellKey, CountGrid, Span, grid_bounds
 from clinic_server.services.reports.definitions import (
+    Participant,
     ReportDefinition,
     TableDef,
     TableKind,
@@ -585,7 +586,7 @@ def issue(
     definition: ReportDefinition,
     request: AggregateRequest,
     employer: str,
-    participants: Sequence,
+    participants: Sequence[Participant],
     *,
     k: int,
     today: date,
