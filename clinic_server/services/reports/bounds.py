@@ -14,7 +14,7 @@ true table: the largest increase of edge u->v is the maximum flow from v back to
 residual network without that edge, the largest decrease the maximum flow from u to v (Ahuja,
 Magnanti, Orlin, *Network Flows*, Prentice Hall 1993, ch. 3 and 6; the same audit of a
 suppression pattern by solving for each cell's interval is Hundepool et al., *Statistical
-Disclosure Control*, Wiley 2012, §4.3 and §5.4). The maximum flows are Edmonds-Karp over at most
+Disclosure Control*, Wiley 2012, ch. 4 and 5). The maximum flows are Edmonds-Karp over at most
 a few dozen edges: a hand-written routine of some thirty lines, because the allowed libraries
 hold no flow or LP solver and the graphs are tiny.
 

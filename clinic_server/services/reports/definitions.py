@@ -18,7 +18,7 @@ The codes are those of ``clinic_tui/domain/classification.py`` and ``questionnai
 table names the rule (id and version) its values come from. Distributions are broken down by sex
 only: crossing them with age bands as well would publish a three-way table through two linked
 two-way margins, whose integer bounds are not those of its linear relaxation (Hundepool et al.,
-*Statistical Disclosure Control*, Wiley 2012, §5.4 on linked tables), so the engine could not
+*Statistical Disclosure Control*, Wiley 2012, ch. 4-5 on linked tables), so the engine could not
 audit it exactly; age appears where it matters for an employer, in who took part and in fitness.
 
 Questions asked only after a certain answer to another (how much someone drinks, asked only of
