@@ -13,6 +13,7 @@
 | ``CLINIC_IDENTITY_KEY`` | key of the hashes linking users to their own identity (relation rule) | keyring |
 | ``CLINIC_IDEMPOTENCY_KEY_HOURS`` | how long a write's ``Idempotency-Key`` is remembered | 168 |
 | ``CLINIC_DATA_DIR`` | where the default SQLite file lives | platformdirs' user data dir |
+| ``CLINIC_REPORT_MIN_CELL`` | employer reports: fewest people a number rests on (5 at least) | 5 |
 
 No secret is ever written to a file by this module: without ``CLINIC_SECRET_KEY`` the signing key is
 generated at start-up and lives only in memory (tokens then last as long as the process; refresh
@@ -87,6 +88,9 @@ class Settings(BaseSettings):
     #: a retried write with the same ``Idempotency-Key`` returns the first result for this long (a
     #: coach's unsent draft may wait over a long weekend before the server is back)
     idempotency_key_hours: int = Field(7 * 24, ge=1, le=90 * 24)
+    #: employer reports: no published number rests on fewer people (access.policy.MIN_CELL_FLOOR,
+    #: 5, is the floor: DESIGN.md promises it, so no setting can go below it)
+    report_min_cell: int = Field(5, ge=5, le=1000)
 
     @field_validator("missing_sweep_minutes", mode="before")
     @classmethod

@@ -17,6 +17,9 @@ audit record and never to the caller.
 - An organization's system (the patient app's backend, IMR's onboarding) calls with its own
   credential as an actor of role ``INTEGRATION_ROLE``; a row's ``integrations`` says which kinds of
   organization may do it, and on a person only where the person has a relationship with it.
+- ``may_aggregate(actor, request, populations, issued, k, today)`` answers "may this actor be given
+  this aggregate?" for the employer reports: never one person, so not ``decide`` but the rules of
+  population size and differencing against reports already issued (docs/reports.md).
 
 **What a refusal may tell the caller.** A refusal normally names nothing (a uniform 403: the reason
 goes to the audit record only), because the reason is a policy fact about the person: a
@@ -37,6 +40,7 @@ would tell her why.
 
 from __future__ import annotations
 
+from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
@@ -258,6 +262,7 @@ class Action(StrEnum):
     READ_FINDINGS = "read_findings"
     JUDGE_FINDING = "judge_finding"
     AUDIT_IDENTITY = "audit_identity"
+    ISSUE_REPORT = "issue_report"
     OWN_ACCOUNT = "own_account"
     # how people and consents get in (the patient app, IMR onboarding)
     REGISTER_PERSON = "register_person"
@@ -332,6 +337,7 @@ _IMR = frozenset({OrganizationKind.IMR})
 _APPS = _APP | _IMR
 _IDENTITY_CONTACT = frozenset({Category.IDENTITY, Category.CONTACT})
 _COACH = frozenset({Role.COACH})
+_REPORT_ANALYST = frozenset({Role.REPORT_ANALYST})
 
 ACTIONS: dict[Action, Requires] = {
     # the people on a user's list, and one person's record, projected to what each allows
@@ -375,6 +381,8 @@ ACTIONS: dict[Action, Requires] = {
     # a person's identity (name, personnummer) to judge a relation with a user; only for someone
     # the organization's own records or findings name (services/monitoring.identity checks that)
     Action.AUDIT_IDENTITY: Requires(_SUPERVISOR, per_person=False, purpose=Purpose.AUDIT),
+    # an employer report: aggregates only, a duty that reads no one (``may_aggregate`` decides the rest)
+    Action.ISSUE_REPORT: Requires(_REPORT_ANALYST, per_person=False, purpose=Purpose.REPORTING),
     Action.OWN_ACCOUNT: Requires(frozenset(Role), per_person=False, purpose=Purpose.AUTHENTICATION),
     # registration in the patient app (ImagineCare) and IMR's roster of an employer's participants:
     # a new person is nobody's yet; an existing one is attached to, never overwritten
@@ -495,3 +503,136 @@ def authorize(
             decision.purpose,
         )
     return decision
+
+
+# --------------------------------------------------------------------------- aggregates (reports)
+
+#: no published number of a report rests on fewer people than this, whatever the setting says
+#: (DESIGN.md: "every published number rests on at least 5 people")
+MIN_CELL_FLOOR = 5
+
+
+@dataclass(frozen=True)
+class AggregateRequest:
+    """A predefined group: one employer and one calendar year. Nothing else can be asked for."""
+
+    employer_id: str
+    period: int
+
+
+@dataclass(frozen=True)
+class AggregatePopulation:
+    """Who one table of a report rests on, in the terms the differencing rule needs.
+
+    ``members``: person id -> (atom, contribution). The atom is the finest group the table breaks
+    down by (a sex; a sex and age band); the contribution is what the person adds to it (a category
+    code, a value), or an opaque token of it: two reports are compared only by equality.
+    ``groups``: the sets of atoms whose totals a reader can work out from the report (published, or
+    derivable from what is). An empty ``groups`` means the table is not checked for differencing:
+    participation, which the employer may know anyway (IMR policy: whether someone used the
+    services may be shared with the employer)."""
+
+    table: str
+    members: Mapping[str, tuple[str, Hashable]]
+    groups: frozenset[frozenset[str]] = frozenset()
+
+
+@dataclass(frozen=True)
+class IssuedAggregate:
+    """A report already given out, with the populations it rested on."""
+
+    report_id: str
+    employer_id: str
+    period: int
+    populations: Sequence[AggregatePopulation]
+
+
+def differing(a: AggregatePopulation, b: AggregatePopulation, group: frozenset[str]) -> int:
+    """How many people the difference between two reports' totals of ``group`` rests on: those in
+    the group in either report whose membership or contribution is not the same in both."""
+    count = 0
+    for person in a.members.keys() | b.members.keys():
+        in_a = a.members.get(person)
+        in_b = b.members.get(person)
+        side_a = in_a if in_a is not None and in_a[0] in group else None
+        side_b = in_b if in_b is not None and in_b[0] in group else None
+        if (side_a is not None or side_b is not None) and (
+            side_a is None or side_b is None or side_a[1] != side_b[1]
+        ):
+            count += 1
+    return count
+
+
+def may_aggregate(
+    actor: Actor,
+    request: AggregateRequest,
+    populations: Sequence[AggregatePopulation],
+    issued: Sequence[IssuedAggregate],
+    *,
+    k: int,
+    today: date,
+) -> Decision:
+    """May ``actor`` be given the report of ``request`` resting on ``populations``?
+
+    In order: the role's duty (``ACTIONS``); k not below ``MIN_CELL_FLOOR``; a period that is over
+    (a report is final, so one made before its period ends would freeze half a year); at least k
+    participants; then against the reports already issued for the same employer:
+
+    - the same period: an issued report is final. The same populations give it again
+      (``extra["reuse"]`` names it: the caller hands out the stored report, never a recomputed
+      one, whose suppression could differ); any difference is refused, however large, since the
+      difference of two reports of the same people is a table of the people who changed and could
+      show them all alike;
+    - another period: for every group a reader can total in both reports, the people whose
+      membership or contribution differs must be none or at least k. Fewer would let a subtraction
+      of the two reports isolate them (a newcomer's values, by differencing consecutive years).
+
+    The reason names the facts (which report, table, how many people) for the audit record only."""
+    purpose = Purpose.REPORTING
+    duty = authorize(actor, Action.ISSUE_REPORT, None, datetime.combine(today, datetime.min.time()))
+    if not duty.permitted:
+        return duty
+    if k < MIN_CELL_FLOOR:
+        return _deny(f"minimum cell {k} is below the floor of {MIN_CELL_FLOOR}", frozenset(), purpose)
+    if date(request.period, 12, 31) >= today:
+        return _deny(f"period {request.period} is not over", frozenset(), purpose)
+    participants = {p for pop in populations for p in pop.members}
+    if len(participants) < k:
+        return _deny(f"fewer than {k} took part", frozenset(), purpose)
+    mine = {pop.table: pop for pop in populations}
+    ours = [r for r in issued if r.employer_id == request.employer_id]
+    for report in ours:
+        if report.period != request.period:
+            continue
+        theirs = {pop.table: pop for pop in report.populations}
+        same = mine.keys() == theirs.keys() and all(
+            dict(mine[t].members) == dict(theirs[t].members) for t in mine
+        )
+        if not same:
+            return _deny(
+                f"report {report.report_id} was issued for {request.period} and its populations differ",
+                frozenset(),
+                purpose,
+            )
+        return Decision(
+            frozenset(),
+            frozenset(),
+            Basis.DUTY,
+            f"the same populations as issued report {report.report_id}",
+            purpose,
+            extra={"reuse": report.report_id},
+        )
+    for report in ours:
+        theirs = {pop.table: pop for pop in report.populations}
+        for table in sorted(mine.keys() & theirs.keys()):
+            a, b = theirs[table], mine[table]
+            for group in sorted(a.groups & b.groups, key=sorted):
+                d = differing(a, b, group)
+                if 0 < d < k:
+                    return _deny(
+                        f"{table} differs from issued report {report.report_id} ({report.period}) by {d} "
+                        f"people in group {'+'.join(sorted(group))}",
+                        frozenset(),
+                        purpose,
+                    )
+    return Decision(frozenset(), frozenset(), Basis.DUTY, "aggregate of predefined groups", purpose)
