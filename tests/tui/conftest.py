@@ -1,7 +1,10 @@
 from __future__ import annotations
 
+import asyncio
+
 import httpx
 import pytest
+from textual.worker import WorkerCancelled
 
 from clinic_tui.app import ClinicApp
 from tests.factories import World
@@ -37,10 +40,27 @@ def tui(app):
     return make
 
 
+async def _workers_done(app) -> None:
+    """Wait until no worker runs. A worker cancelled meanwhile (an exclusive worker replaced by a
+    newer one: the queue's poll, a filter keystroke) is not an error; a failed one still is.
+
+    (``workers.wait_for_complete`` raises ``WorkerCancelled`` for the first cancelled worker and
+    stops waiting for the others: on a busy machine the queue's poll made that a flaky failure.)
+    """
+    for _ in range(50):
+        pending = [w for w in app.workers if not w.is_finished]
+        if not pending:
+            return
+        results = await asyncio.gather(*(w.wait() for w in pending), return_exceptions=True)
+        for result in results:
+            if isinstance(result, BaseException) and not isinstance(result, WorkerCancelled):
+                raise result
+
+
 async def settle(pilot) -> None:
-    await pilot.app.workers.wait_for_complete()
+    await _workers_done(pilot.app)
     await pilot.pause()
-    await pilot.app.workers.wait_for_complete()
+    await _workers_done(pilot.app)
     await pilot.pause()
 
 
