@@ -18,6 +18,13 @@ from clinic_server.db.models import (
     BreakGlassGrant,
     BreakGlassVerdict,
     CoachAssignment,
+    CoachingAssessment,
+    CoachingFitnessTest,
+    CoachingMeasurement,
+    CoachingMeeting,
+    CoachingNote,
+    CoachingQuestionnaire,
+    CoachingRevision,
     Condition,
     Consent,
     Device,
@@ -29,6 +36,7 @@ from clinic_server.db.models import (
     Person,
     PersonCorrection,
     PersonNotice,
+    ProfilingObjection,
     RecordEntry,
     SubjectRequest,
     ThresholdOverride,
@@ -166,7 +174,11 @@ def full_person(
         (orgs.norra, "care", ALL_CATEGORIES - {Category.OCCUPATION}),
         (orgs.app, "self_care", ALL_CATEGORIES - {Category.OCCUPATION}),
         (orgs.imr, "coaching", HEALTH_CATEGORIES),
-    ) + (((orgs.imr, "statistics", {Category.VITALS, Category.CONDITIONS}),) if statistics else ()):
+    ) + (
+        ((orgs.imr, "statistics", {Category.VITALS, Category.CONDITIONS, Category.FITNESS_TESTS}),)
+        if statistics
+        else ()
+    ):
         session.add(
             Consent(
                 person_id=pid,
@@ -301,8 +313,140 @@ def full_person(
             keep_until=until,
         )
     )
+    _meeting(session, pid, u["cecilia"].id, f"{given} {family}", phone)
     session.commit()
     return Marks(pid, pnr, given, family, email, phone, address, old_address)
+
+
+def _meeting(session: Session, pid: str, coach: str, name: str, phone: str) -> None:
+    """A health-profile meeting saved, then corrected (the weight), with every part, a note naming
+    the person, and an objection to profiling since withdrawn."""
+    at1, at2 = NOW - timedelta(days=40), NOW - timedelta(days=39)
+    meeting = CoachingMeeting(
+        person_id=pid, coach_id=coach, held_on=at1.date(), kind="first", created_at=at1, current_revision=2
+    )
+    session.add(meeting)
+    session.flush()
+    mid = meeting.id
+    conclusion = {
+        "code": "bmi_class",
+        "value": "obese_1",
+        "rule_id": "bmi-class",
+        "rule_version": 1,
+        "explanation": {"key": "bmi_class", "params": {"bmi": 30.5}},
+        "qualifiers": [],
+    }
+    session.add_all(
+        [
+            CoachingRevision(
+                meeting_id=mid,
+                number=1,
+                author_id=coach,
+                created_at=at1,
+                categories=["fitness_tests", "profiling", "questionnaires", "vitals"],
+            ),
+            CoachingRevision(
+                meeting_id=mid,
+                number=2,
+                author_id=coach,
+                created_at=at2,
+                reason=f"{name} said the weight was typed wrong",
+                changes=["measurements.weight_kg", "measurements.bmi"],
+                categories=["vitals"],
+            ),
+            CoachingMeasurement(
+                meeting_id=mid,
+                revision=1,
+                height_cm=168.0,
+                weight_kg=86.0,
+                waist_cm=92.0,
+                systolic=128.0,
+                diastolic=84.0,
+                heart_rate=66.0,
+                bmi=30.5,
+                bmi_rule_id="bmi",
+                bmi_rule_version=1,
+                recorded_at=at1,
+            ),
+            CoachingMeasurement(
+                meeting_id=mid,
+                revision=2,
+                height_cm=168.0,
+                weight_kg=68.0,
+                waist_cm=92.0,
+                systolic=128.0,
+                diastolic=84.0,
+                heart_rate=66.0,
+                bmi=24.1,
+                bmi_rule_id="bmi",
+                bmi_rule_version=1,
+                recorded_at=at2,
+            ),
+            CoachingQuestionnaire(
+                meeting_id=mid,
+                revision=1,
+                questionnaire_id="imr-health-profile",
+                questionnaire_version=1,
+                answers={"smoking": "never"},
+                recorded_at=at1,
+            ),
+            CoachingFitnessTest(
+                meeting_id=mid,
+                revision=1,
+                equation_id="ekblom-bak-2016",
+                equation_version=1,
+                inputs={
+                    "sex": "female",
+                    "age": 54,
+                    "watts_low": 30,
+                    "hr_low": 98,
+                    "watts_high": 90,
+                    "hr_high": 132,
+                },
+                weight_source="measurements",
+                vo2max_l_min=2.1,
+                vo2max_ml_kg_min=30.9,
+                relative_rule_id="vo2max-relative",
+                relative_rule_version=1,
+                warnings=[],
+                recorded_at=at1,
+            ),
+            CoachingNote(
+                meeting_id=mid, revision=1, text=f"{name} works nights, call {phone}", recorded_at=at1
+            ),
+            CoachingAssessment(
+                meeting_id=mid,
+                revision=1,
+                ruleset_id="imr-lifestyle",
+                ruleset_version=1,
+                status="assessed",
+                conclusions=[conclusion],
+                recorded_at=at1,
+            ),
+            CoachingAssessment(
+                meeting_id=mid,
+                revision=2,
+                ruleset_id="imr-lifestyle",
+                ruleset_version=1,
+                status="assessed",
+                conclusions=[
+                    {
+                        **conclusion,
+                        "value": "normal",
+                        "explanation": {"key": "bmi_class", "params": {"bmi": 24.1}},
+                    }
+                ],
+                recorded_at=at2,
+            ),
+            ProfilingObjection(
+                person_id=pid,
+                recorded_at=NOW - timedelta(days=30),
+                recorded_by_id=coach,
+                withdrawn_at=NOW - timedelta(days=29),
+                withdrawn_by_id=coach,
+            ),
+        ]
+    )
 
 
 def rows_about(session: Session, person_id: str) -> dict[str, int]:

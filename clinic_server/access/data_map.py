@@ -80,8 +80,13 @@ class Holding:
     anonymized: tuple[str, ...] = ()
     #: ``Erasure.RETAIN``: the date column after which the retained rows go too
     retain_until: str | None = None
-    #: for tables whose rows are of several categories: the column naming each row's
+    #: for tables whose rows are of several categories: the column naming each row's (or, a JSON
+    #: list, the categories a row is of: ``coaching_revision.categories``)
     record_category: str | None = None
+    #: a versioned part reached ``via`` a parent whose column of this name is its current revision
+    #: (``coaching_meeting.current_revision``); the part's rows carry ``revision``, and an
+    #: anonymization keeps only the current row of each part (a corrected value is not statistics)
+    current: str | None = None
 
     def of(self, category: Category) -> list[str]:
         """The columns of this table that hold ``category``."""
@@ -362,6 +367,8 @@ HOLDINGS: tuple[Holding, ...] = (
             "created_at": _T,
             "current_revision": _T,
         },
+        # the meeting's date feeds retention (twelve months after the last meeting), not statistics
+        dated_by="held_on",
     ),
     Holding(
         "coaching_revision",
@@ -378,6 +385,8 @@ HOLDINGS: tuple[Holding, ...] = (
             "changes": Kind.RECORD_CATEGORY,
         },
         via="coaching_meeting",
+        dated_by="created_at",
+        record_category="categories",
     ),
     Holding(
         "coaching_measurement",
@@ -394,9 +403,25 @@ HOLDINGS: tuple[Holding, ...] = (
             "heart_rate": Category.VITALS,
             "bmi": Category.VITALS,
             "bmi_rule_id": Category.VITALS,
-            "bmi_rule_version": _T,
+            "bmi_rule_version": Category.VITALS,
+            "recorded_at": Category.VITALS,
         },
         via="coaching_meeting",
+        dated_by="recorded_at",
+        current="current_revision",
+        on_erasure=_E.ANONYMIZE,
+        anonymized=(
+            "height_cm",
+            "weight_kg",
+            "waist_cm",
+            "systolic",
+            "diastolic",
+            "heart_rate",
+            "bmi",
+            "bmi_rule_id",
+            "bmi_rule_version",
+            "recorded_at",
+        ),
     ),
     Holding(
         "coaching_questionnaire",
@@ -406,10 +431,15 @@ HOLDINGS: tuple[Holding, ...] = (
             "meeting_id": _L,
             "revision": _T,
             "questionnaire_id": Category.QUESTIONNAIRES,
-            "questionnaire_version": _T,
+            "questionnaire_version": Category.QUESTIONNAIRES,
             "answers": Category.QUESTIONNAIRES,
+            "recorded_at": Category.QUESTIONNAIRES,
         },
         via="coaching_meeting",
+        dated_by="recorded_at",
+        current="current_revision",
+        on_erasure=_E.ANONYMIZE,
+        anonymized=("questionnaire_id", "questionnaire_version", "answers", "recorded_at"),
     ),
     Holding(
         "coaching_fitness_test",
@@ -419,23 +449,38 @@ HOLDINGS: tuple[Holding, ...] = (
             "meeting_id": _L,
             "revision": _T,
             "equation_id": Category.FITNESS_TESTS,
-            "equation_version": _T,
+            "equation_version": Category.FITNESS_TESTS,
             # sex, age and weight as the test used them are part of the test result
             "inputs": Category.FITNESS_TESTS,
             "weight_source": Category.FITNESS_TESTS,
             "vo2max_l_min": Category.FITNESS_TESTS,
             "vo2max_ml_kg_min": Category.FITNESS_TESTS,
             "relative_rule_id": Category.FITNESS_TESTS,
-            "relative_rule_version": _T,
+            "relative_rule_version": Category.FITNESS_TESTS,
             "warnings": Category.FITNESS_TESTS,
+            "recorded_at": Category.FITNESS_TESTS,
         },
         via="coaching_meeting",
+        dated_by="recorded_at",
+        current="current_revision",
+        on_erasure=_E.ANONYMIZE,
+        anonymized=(
+            "equation_id",
+            "equation_version",
+            "vo2max_l_min",
+            "vo2max_ml_kg_min",
+            "relative_rule_id",
+            "relative_rule_version",
+            "recorded_at",
+        ),
     ),
     Holding(
         "coaching_note",
         "meeting_id",
-        {"id": _T, "meeting_id": _L, "revision": _T, "text": Category.PROFILING},
+        {"id": _T, "meeting_id": _L, "revision": _T, "text": Category.PROFILING, "recorded_at": _T},
         via="coaching_meeting",
+        dated_by="recorded_at",
+        current="current_revision",
     ),
     Holding(
         "coaching_assessment",
@@ -445,11 +490,16 @@ HOLDINGS: tuple[Holding, ...] = (
             "meeting_id": _L,
             "revision": _T,
             "ruleset_id": Category.PROFILING,
-            "ruleset_version": _T,
+            "ruleset_version": Category.PROFILING,
             "status": Category.PROFILING,
             "conclusions": Category.PROFILING,
+            "recorded_at": Category.PROFILING,
         },
         via="coaching_meeting",
+        dated_by="recorded_at",
+        current="current_revision",
+        on_erasure=_E.ANONYMIZE,
+        anonymized=("ruleset_id", "ruleset_version", "status", "conclusions", "recorded_at"),
     ),
     # an objection is the person's right exercised: a fact of their relation to IMR
     Holding(
@@ -463,6 +513,7 @@ HOLDINGS: tuple[Holding, ...] = (
             "withdrawn_at": _R,
             "withdrawn_by_id": _R,
         },
+        dated_by="recorded_at",
     ),
     Holding(
         "audit_event",

@@ -40,12 +40,14 @@ from clinic_server.db.models import (
     CoachingMeeting,
     CoachingRevision,
     IdempotencyKey,
+    Objection,
     Person,
     ProfilingObjection,
     User,
     new_id,
 )
 from clinic_server.errors import denied, invalid, refused
+from clinic_server.services import billing
 from clinic_server.services import meetings as store
 from clinic_server.services.meetings import MeetingRows, MeetingState
 from clinic_tui.api.schemas import ErrorCode
@@ -84,6 +86,7 @@ from clinic_tui.domain.meeting import (
 )
 from clinic_tui.domain.personnummer import age_years
 from clinic_tui.domain.provenance import Problem
+from clinic_tui.domain.rights import ObjectionKind
 from clinic_tui.domain.roles import Outcome
 from clinic_tui.domain.text import fold
 
@@ -105,15 +108,20 @@ def _label(person: Person, allowed: frozenset[Category]) -> str:
 
 
 def _objected(guard: Guard, person_ids: list[str]) -> set[str]:
+    """Who of ``person_ids`` objects to profiling now: told to the coach (``profiling_objection``) or
+    to the privacy office (the people's rights: ``objection`` of kind profiling). Either stops the
+    automated assessment."""
     if not person_ids:
         return set()
-    return set(
-        guard.session.scalars(
-            select(ProfilingObjection.person_id).where(
-                ProfilingObjection.person_id.in_(person_ids), ProfilingObjection.withdrawn_at.is_(None)
-            )
-        )
+    coach = select(ProfilingObjection.person_id).where(
+        ProfilingObjection.person_id.in_(person_ids), ProfilingObjection.withdrawn_at.is_(None)
     )
+    office = select(Objection.person_id).where(
+        Objection.person_id.in_(person_ids),
+        Objection.kind == ObjectionKind.PROFILING,
+        Objection.withdrawn_at.is_(None),
+    )
+    return set(guard.session.scalars(coach.union(office)))
 
 
 def _names(guard: Guard, user_ids) -> dict[str, str]:
@@ -532,6 +540,12 @@ def _create(guard: Guard, person_id: str, key: str, body: MeetingIn) -> MeetingO
         assessment=assessment,
         created_at=guard.now,
     )
+    if person.employer_id is not None:
+        # IMR bills the employer for the meeting; the bookkeeping row is kept as the law says
+        # (services/billing.py), whatever becomes of the meeting
+        billing.bill(
+            session, person, "health_profile_meeting", body.held_on, guard.settings.fiscal_year_end_month
+        )
     session.flush()
     guard.scope.about(resource_id=meeting_id)
     guard.scope.note(parts=sorted(str(p) for p in state.parts()), assessment=assessment["status"], revision=1)
@@ -687,10 +701,15 @@ def correct(guard: Guard, meeting_id: str, body: CorrectionIn) -> MeetingOut:
     for part in parts:
         cols = built.columns.get(part)
         store.add_part(
-            session, meeting.id, part, revision, cols if cols is not None else store.empty_columns(part)
+            session,
+            meeting.id,
+            part,
+            revision,
+            cols if cols is not None else store.empty_columns(part),
+            guard.now,
         )
     if store.changed(Part.ASSESSMENT, rows.columns_at(Part.ASSESSMENT, base_revision), assessment):
-        store.add_part(session, meeting.id, Part.ASSESSMENT, revision, assessment)
+        store.add_part(session, meeting.id, Part.ASSESSMENT, revision, assessment, guard.now)
         changed_paths.append("assessment")
         written.append(Part.ASSESSMENT)
     session.add(
@@ -806,6 +825,14 @@ def withdraw_objection(guard: Guard, person_id: str) -> ObjectionOut:
         person_id, Action.RECORD_OBJECTION, verb="objection_withdraw", resource_type=OBJECTION
     )
     row = _active_objection(guard, access.person.id)
+    if row is None and _objected(guard, [access.person.id]):
+        # told to the privacy office (the people's rights): withdrawn there, where it was recorded
+        raise refused(
+            409,
+            ErrorCode.CONFLICT,
+            "The objection to profiling was recorded by the privacy office; it is withdrawn there.",
+            outcome=Outcome.DENIED,
+        )
     if row is None:
         raise refused(
             409, ErrorCode.ALREADY_WITHDRAWN, "No objection to profiling is in force.", outcome=Outcome.DENIED

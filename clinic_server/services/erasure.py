@@ -166,15 +166,41 @@ def _retained(session: Session, h: Holding, ids: Sequence[str], today: date) -> 
     return expired, kept, last
 
 
+def _with_person(h: Holding, cols: list, ids: Sequence[str]):
+    """Select the person's id and ``cols`` of ``h``'s rows about ``ids`` (a ``via`` holding through
+    its parent); of a versioned part, only each meeting's current row."""
+    t = _table(h)
+    if h.via is None:
+        return select(t.c[h.link], *cols).where(t.c[h.link].in_(ids))
+    parent = BY_TABLE[h.via]
+    pt = _table(parent)
+    (pk,) = pt.primary_key.columns
+    stmt = (
+        select(pt.c[parent.link], *cols)
+        .select_from(t.join(pt, t.c[h.link] == pk))
+        .where(pt.c[parent.link].in_(ids))
+    )
+    if h.current is not None:
+        # the part as of the current revision: its row with the highest revision not after it
+        earlier = t.alias()
+        latest = (
+            select(func.max(earlier.c.revision))
+            .where(earlier.c[h.link] == t.c[h.link], earlier.c.revision <= pt.c[h.current])
+            .scalar_subquery()
+        )
+        stmt = stmt.where(t.c.revision == latest)
+    return stmt
+
+
 def _anonymizable_rows(session: Session, h: Holding, ids: Sequence[str], covered: dict[str, set[str]]):
     """(person id, category, kept values) of ``h``'s rows a statistics consent covers."""
     t = _table(h)
-    cols = [t.c[h.link]] + [t.c[c] for c in h.anonymized]
+    cols = [t.c[c] for c in h.anonymized]
     if h.record_category:
         cols.append(t.c[h.record_category])
     fixed = None if h.record_category else str(anonymized_category(h))
     for chunk in _chunks([i for i in ids if covered.get(i)]):
-        for row in session.execute(select(*cols).where(linked(h, chunk))):
+        for row in session.execute(_with_person(h, cols, chunk)):
             pid = row[0]
             category = row[-1] if h.record_category else fixed
             if category in covered.get(pid, ()):

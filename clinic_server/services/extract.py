@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import String, cast, func, or_, select
+from sqlalchemy import JSON, String, cast, func, or_, select
 from sqlalchemy.orm import Session
 
 from clinic_server.access.data_map import HOLDINGS, Erasure, Holding
@@ -107,6 +107,17 @@ def _count_holding(session: Session, h: Holding, pid: str, held: dict[Category, 
     t = Base.metadata.tables[h.table]
     when = t.c[h.dated_by] if h.dated_by else None
     agg = [func.count(), func.min(when), func.max(when)] if when is not None else [func.count()]
+    if h.record_category and isinstance(t.c[h.record_category].type, JSON):
+        # each row is of the categories its list names (a meeting's revision: the parts it wrote)
+        per: dict[str, list] = {}
+        for cats, at in session.execute(select(t.c[h.record_category], when).where(linked(h, [pid]))):
+            for cat in cats or ():
+                n, first, last = per.get(cat, (0, at, at))
+                per[cat] = (n + 1, min(first, at), max(last, at))
+        for cat, (n, first, last) in sorted(per.items()):
+            if cat in Category._value2member_map_:
+                held[Category(cat)].append(_source(h, n, [first, last]))
+        return
     if h.record_category:
         rows = session.execute(
             select(t.c[h.record_category], *agg).where(linked(h, [pid])).group_by(t.c[h.record_category])

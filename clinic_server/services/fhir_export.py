@@ -33,9 +33,11 @@ from sqlalchemy import String, cast, or_, select
 from sqlalchemy.orm import Session
 
 from clinic_server.access.data_map import HOLDINGS, Holding
-from clinic_server.db.models import AuditEvent, Base, Employer, Organization, Person, User
+from clinic_server.db.models import AuditEvent, Base, CoachingMeeting, Employer, Organization, Person, User
 from clinic_server.services.erasure import linked
 from clinic_tui.domain.codes import CONDITION_SNOMED, CONDITIONS, MEASUREMENTS
+from clinic_tui.domain.meeting import BMI_LOINC, BMI_UNIT
+from clinic_tui.domain.meeting import MEASUREMENTS as MEETING_MEASUREMENTS
 
 SYSTEM = "http://clinic-tui.example.org/fhir"
 CS = f"{SYSTEM}/CodeSystem"
@@ -707,6 +709,257 @@ def _audit(ctx: ExportContext, e) -> None:
     if resource["entity"][0]["description"] is None:
         del resource["entity"][0]["description"]
     ctx.add("audit_event", e.seq, resource)
+
+
+# --------------------------------------------------------------------------- the coach's meetings
+
+
+def _meeting_date(ctx: ExportContext, meeting_id: str) -> str | None:
+    meeting = ctx.session.get(CoachingMeeting, meeting_id)
+    return _iso(meeting.held_on) if meeting is not None else None
+
+
+def _part(
+    ctx: ExportContext, table: str, row, resource: dict, *, rule: tuple[str, int] | None = None
+) -> None:
+    """One part of a meeting as of one revision: its resource, part of the meeting's Encounter,
+    and a Provenance naming the revision (and, for a derived value, the rule and its version)."""
+    meeting = {"reference": ctx.ref("coaching_meeting", row.meeting_id)}
+    resource["encounter"] = meeting
+    resource["extension"] = [
+        *resource.get("extension", []),
+        {"url": f"{EXT}/meeting-revision", "valueInteger": row.revision},
+    ]
+    ref = ctx.add(table, row.id, resource)
+    parts: dict = {
+        "entity": [{"role": "source", "what": meeting}],
+        "activity": {
+            "coding": [{"system": DATA_OPERATION, "code": "CREATE" if row.revision == 1 else "UPDATE"}],
+            "text": f"meeting revision {row.revision}",
+        },
+    }
+    if rule is not None:
+        parts["policy"] = [f"{SYSTEM}/rule/{rule[0]}/v{rule[1]}"]
+    ctx.provenance(table, row.id, ref, row.recorded_at, **parts)
+
+
+def _quantity(value: float, unit: str) -> dict:
+    return {"value": value, "unit": unit, "system": UCUM, "code": unit}
+
+
+@exports("coaching_meeting", "Encounter")
+def _meeting(ctx: ExportContext, m) -> None:
+    ctx.add(
+        "coaching_meeting",
+        m.id,
+        {
+            "resourceType": "Encounter",
+            "status": "finished",
+            "class": {"system": ACT_CODE, "code": "AMB", "display": "ambulatory"},
+            "type": [
+                {
+                    "coding": [{"system": f"{CS}/meeting-kind", "code": m.kind}],
+                    "text": "health profile meeting",
+                }
+            ],
+            "subject": ctx.patient,
+            "participant": [{"individual": ctx.user(m.coach_id)}],
+            "period": {"start": _iso(m.held_on), "end": _iso(m.held_on)},
+            "serviceProvider": ctx.organization(
+                ctx.users[m.coach_id].organization_id if m.coach_id in ctx.users else None
+            ),
+        },
+    )
+
+
+@exports("coaching_revision", "Provenance")
+def _revision(ctx: ExportContext, r) -> None:
+    parts: dict = {
+        "agent": [{"who": ctx.user(r.author_id)}],
+        "activity": {
+            "coding": [{"system": DATA_OPERATION, "code": "CREATE" if r.number == 1 else "UPDATE"}],
+            "text": f"meeting revision {r.number}" + (f": {', '.join(r.changes)}" if r.changes else ""),
+        },
+    }
+    if r.reason:
+        parts["reason"] = [{"text": r.reason}]
+    ctx.provenance(
+        "coaching_revision", r.id, ctx.ref("coaching_meeting", r.meeting_id), r.created_at, **parts
+    )
+
+
+@exports("coaching_measurement", "Observation", "Provenance")
+def _measurement(ctx: ExportContext, m) -> None:
+    components = [
+        {
+            "code": {"coding": [{"system": LOINC, "code": spec.loinc}], "text": key},
+            "valueQuantity": _quantity(getattr(m, key), spec.unit),
+        }
+        for key, spec in MEETING_MEASUREMENTS.items()
+        if getattr(m, key) is not None
+    ]
+    if m.bmi is not None:
+        components.append(
+            {
+                "code": {"coding": [{"system": LOINC, "code": BMI_LOINC}], "text": "bmi"},
+                "valueQuantity": _quantity(m.bmi, BMI_UNIT),
+                "extension": [
+                    {"url": f"{EXT}/derived-by", "valueString": f"{m.bmi_rule_id} v{m.bmi_rule_version}"}
+                ],
+            }
+        )
+    resource = {
+        "resourceType": "Observation",
+        "status": "final",
+        "category": [{"coding": [{"system": OBS_CATEGORY, "code": "vital-signs"}]}],
+        "code": {
+            "coding": [{"system": f"{CS}/meeting-part", "code": "measurements"}],
+            "text": "measurements",
+        },
+        "subject": ctx.patient,
+        "effectiveDateTime": _meeting_date(ctx, m.meeting_id),
+        "issued": _iso(m.recorded_at),
+        "component": components,
+    }
+    if not components:
+        resource["dataAbsentReason"] = {"text": "nothing measured at this revision"}
+    rule = (m.bmi_rule_id, m.bmi_rule_version) if m.bmi_rule_id and m.bmi_rule_version else None
+    _part(ctx, "coaching_measurement", m, resource, rule=rule)
+
+
+@exports("coaching_questionnaire", "QuestionnaireResponse", "Provenance")
+def _questionnaire(ctx: ExportContext, q) -> None:
+    items = [
+        {
+            "linkId": question,
+            "answer": [{"valueCoding": {"system": f"{CS}/answer/{q.questionnaire_id}", "code": str(answer)}}],
+        }
+        for question, answer in sorted((q.answers or {}).items())
+        if answer is not None
+    ]
+    resource = {
+        "resourceType": "QuestionnaireResponse",
+        "status": "completed",
+        "questionnaire": f"{SYSTEM}/Questionnaire/{q.questionnaire_id}|{q.questionnaire_version}",
+        "subject": ctx.patient,
+        "authored": _iso(q.recorded_at),
+    }
+    if items:
+        resource["item"] = items
+    _part(ctx, "coaching_questionnaire", q, resource)
+
+
+@exports("coaching_fitness_test", "Observation", "Provenance")
+def _fitness_test(ctx: ExportContext, t) -> None:
+    components = [
+        {
+            "code": {
+                "coding": [{"system": f"{CS}/observation", "code": "vo2max-absolute"}],
+                "text": "VO2max",
+            },
+            "valueQuantity": _quantity(t.vo2max_l_min, "L/min"),
+        }
+    ]
+    if t.vo2max_ml_kg_min is not None:
+        components.append(
+            {
+                "code": {
+                    "coding": [{"system": f"{CS}/observation", "code": "vo2max-relative"}],
+                    "text": f"VO2max per kg ({t.relative_rule_id} v{t.relative_rule_version})",
+                },
+                "valueQuantity": _quantity(t.vo2max_ml_kg_min, "mL/min/kg"),
+            }
+        )
+    inputs = ", ".join(f"{k}={v}" for k, v in sorted((t.inputs or {}).items()))
+    resource = {
+        "resourceType": "Observation",
+        "status": "final",
+        "category": [{"coding": [{"system": OBS_CATEGORY, "code": "exam"}]}],
+        "code": {
+            "coding": [{"system": f"{CS}/observation", "code": "submaximal-cycle-test"}],
+            "text": "submaximal cycle test, estimated VO2max",
+        },
+        "subject": ctx.patient,
+        "effectiveDateTime": _meeting_date(ctx, t.meeting_id),
+        "issued": _iso(t.recorded_at),
+        "method": derived_method(t.equation_id, t.equation_version),
+        "component": components,
+    }
+    if inputs:
+        resource["note"] = [{"text": f"inputs: {inputs}"}]
+    _part(ctx, "coaching_fitness_test", t, resource, rule=(t.equation_id, t.equation_version))
+
+
+@exports("coaching_note", "Observation", "Provenance")
+def _coach_note(ctx: ExportContext, n) -> None:
+    resource = {
+        "resourceType": "Observation",
+        "status": "final" if n.text is not None else "cancelled",
+        "code": {"coding": [{"system": f"{CS}/meeting-part", "code": "notes"}], "text": "the coach's notes"},
+        "subject": ctx.patient,
+        "effectiveDateTime": _meeting_date(ctx, n.meeting_id),
+        "issued": _iso(n.recorded_at),
+    }
+    if n.text is not None:
+        resource["valueString"] = n.text
+    else:
+        resource["dataAbsentReason"] = {"text": "the notes were cleared at this revision"}
+    _part(ctx, "coaching_note", n, resource)
+
+
+@exports("coaching_assessment", "Observation", "Provenance")
+def _assessment(ctx: ExportContext, a) -> None:
+    components = [
+        {
+            "code": {
+                "coding": [{"system": f"{CS}/conclusion", "code": c["code"]}],
+                "text": f"{c['code']} ({c['rule_id']} v{c['rule_version']})",
+            },
+            **(
+                {
+                    "valueCodeableConcept": {
+                        "coding": [{"system": f"{CS}/conclusion-value", "code": c["value"]}]
+                    }
+                }
+                if c.get("value") is not None
+                else {"dataAbsentReason": {"text": "not assessed"}}
+            ),
+        }
+        for c in a.conclusions or []
+    ]
+    resource = {
+        "resourceType": "Observation",
+        "status": "final",
+        "code": {
+            "coding": [{"system": f"{CS}/meeting-part", "code": "automated-assessment"}],
+            "text": f"automated assessment: {a.status}",
+        },
+        "subject": ctx.patient,
+        "effectiveDateTime": _meeting_date(ctx, a.meeting_id),
+        "issued": _iso(a.recorded_at),
+        "method": derived_method(a.ruleset_id, a.ruleset_version),
+    }
+    if components:
+        resource["component"] = components
+    else:
+        resource["dataAbsentReason"] = {"text": a.status}
+    _part(ctx, "coaching_assessment", a, resource, rule=(a.ruleset_id, a.ruleset_version))
+
+
+@exports("profiling_objection", "Consent")
+def _profiling_objection(ctx: ExportContext, o) -> None:
+    resource = _consent(
+        ctx,
+        deny=True,
+        status="active" if o.withdrawn_at is None else "inactive",
+        purpose="profiling",
+        org_id=None,
+        start=o.recorded_at,
+        end=o.withdrawn_at,
+        codes=[],
+        recorded=o.recorded_at,
+    )
+    ctx.add("profiling_objection", o.id, resource)
 
 
 # --------------------------------------------------------------------------- the bundle

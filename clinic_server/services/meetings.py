@@ -406,8 +406,13 @@ def state_at(rows: MeetingRows, revision: int) -> MeetingState:
     return MeetingState(measurements, questionnaire, test, n["text"] if n else None)
 
 
-def add_part(session: Session, meeting_id: str, part: Part, revision: int, columns: dict) -> None:
-    session.add(PART_MODEL[part](meeting_id=meeting_id, revision=revision, **columns))
+def add_part(
+    session: Session, meeting_id: str, part: Part, revision: int, columns: dict, recorded_at=None
+) -> None:
+    row = PART_MODEL[part](meeting_id=meeting_id, revision=revision, **columns)
+    if recorded_at is not None:
+        row.recorded_at = recorded_at
+    session.add(row)
 
 
 def add_meeting(
@@ -450,6 +455,6 @@ def add_meeting(
         )
     )
     for part in parts:
-        add_part(session, meeting_id, part, 1, built.columns[part])
-    add_part(session, meeting_id, Part.ASSESSMENT, 1, assessment)
+        add_part(session, meeting_id, part, 1, built.columns[part], created_at)
+    add_part(session, meeting_id, Part.ASSESSMENT, 1, assessment, created_at)
     return meeting

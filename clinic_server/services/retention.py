@@ -34,6 +34,7 @@ from sqlalchemy.orm import Session
 from clinic_server.db.models import (
     BillingRecord,
     CoachAssignment,
+    CoachingMeeting,
     Consent,
     Employer,
     Organization,
@@ -62,6 +63,10 @@ def register_last_meeting(source: LastMeetingSource) -> LastMeetingSource:
     if source not in LAST_MEETING_SOURCES:
         LAST_MEETING_SOURCES.append(source)
     return source
+
+
+#: the coach's health-profile meetings: IMR's "12 månader efter ditt senaste deltagande i ett möte"
+register_last_meeting(lambda: select(CoachingMeeting.person_id, CoachingMeeting.held_on))
 
 
 def _day(value: date | datetime | None) -> date | None:

@@ -209,7 +209,9 @@ def test_subject_extract_export_and_erase(cli, session, orgs, tmp_path):
     assert code == 0 and "# Register extract" in doc.read_text()
     target = tmp_path / "export.json"
     code, out, _ = cli("subject", "export", marks.personnummer, "--out", str(target))
-    assert code == 0 and "Observation 8" in out  # 5 measurements, 3 entries (social, profiling, fitness)
+    # 5 measurements, 3 entries (social, profiling, fitness); of the meeting: measurements at two
+    # revisions, the cycle test, the note, the assessment at two revisions
+    assert code == 0 and "Observation 14" in out
     bundle = json.loads(target.read_text())
     Bundle.model_validate(bundle)
     assert any(e["resource"]["resourceType"] == "Patient" for e in bundle["entry"])

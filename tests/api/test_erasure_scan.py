@@ -10,7 +10,7 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from sqlalchemy import func, select
 
-from clinic_server.access.data_map import HOLDINGS, Erasure
+from clinic_server.access.data_map import BY_TABLE, HOLDINGS, Erasure
 from clinic_server.audit.chain import verify
 from clinic_server.db.models import AnonymizedRecord, AuditEvent, Base, BillingRecord
 from clinic_server.jobs.retention import run_retention
@@ -105,11 +105,13 @@ async def test_imr_anonymization_keeps_the_billing_name_until_its_date_and_unlin
     elsa = bearer(await login(http, "elsa"))
 
     preview = (await http.post(f"/subjects/{pid}/erasure/preview?mode=anonymize", headers=elsa)).json()
-    # a statistics consent covers vitals and conditions: those rows are kept, unlinked
-    assert preview["anonymized"] == {"condition": 1, "observation": 5}
+    # a statistics consent covers vitals, conditions and fitness tests: those rows are kept, unlinked;
+    # of the meeting's parts only the current version (the corrected weight, not the first)
+    anonymized = {"condition": 1, "observation": 5, "coaching_measurement": 1, "coaching_fitness_test": 1}
+    assert preview["anonymized"] == anonymized
     assert preview["retained"] == [{"source": "billing_record", "rows": 1, "until": keep_until.isoformat()}]
     done = await _erase(http, elsa, pid, "anonymize")
-    assert done["anonymized"] == {"condition": 1, "observation": 5}
+    assert done["anonymized"] == anonymized
 
     # only the bookkeeping record names them (name and that the service was used), unlinked
     hits = scan(session, marks.strings())
@@ -118,15 +120,20 @@ async def test_imr_anonymization_keeps_the_billing_name_until_its_date_and_unlin
     assert bill.person_id is None and bill.service == "health_profile_meeting"
     # anonymized values: no person, no date, only the month, sex and a ten-year age band
     rows = session.scalars(select(AnonymizedRecord)).all()
-    assert len(rows) == 6
+    assert len(rows) == 8
     columns = set(AnonymizedRecord.__table__.columns.keys())
     assert not columns & {"person_id", "created_at"}
     for r in rows:
         assert r.sex == "female" and r.age_band in ("50-59", "40-49")
         assert r.period is not None and len(r.period) == 7
         # the kept columns but their dates (which became the month)
-        assert set(r.values) == ({"loinc", "value", "unit"} if r.source == "observation" else {"code"})
-    assert {r.source for r in rows} == {"observation", "condition"}
+        kept = BY_TABLE[r.source].anonymized
+        assert set(r.values) == {c for c in kept if c not in ("effective_at", "onset", "recorded_at")}
+    assert {r.source for r in rows} == set(anonymized)
+    (measured,) = [r for r in rows if r.source == "coaching_measurement"]
+    assert measured.values["weight_kg"] == 68.0 and measured.values["bmi"] == 24.1
+    (test,) = [r for r in rows if r.source == "coaching_fitness_test"]
+    assert test.values["equation_id"] == "ekblom-bak-2016" and test.values["equation_version"] == 1
     assert _chain_ok(session)
 
     # the day after the bookkeeping date the retention job removes the record: nothing remains

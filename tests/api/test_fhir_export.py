@@ -20,6 +20,13 @@ from clinic_server.db.models import (
     BreakGlassGrant,
     BreakGlassVerdict,
     CoachAssignment,
+    CoachingAssessment,
+    CoachingFitnessTest,
+    CoachingMeasurement,
+    CoachingMeeting,
+    CoachingNote,
+    CoachingQuestionnaire,
+    CoachingRevision,
     Condition,
     Consent,
     Device,
@@ -31,6 +38,7 @@ from clinic_server.db.models import (
     Person,
     PersonCorrection,
     PersonNotice,
+    ProfilingObjection,
     RecordEntry,
     SubjectRequest,
     ThresholdOverride,
@@ -91,14 +99,27 @@ def _expected(session, pid: str) -> dict[str, int]:
         for e in session.scalars(select(AuditEvent))
         if e.person_id == pid or f'"{pid}"' in json.dumps(e.details)
     )
+    meetings = select(CoachingMeeting.id).where(CoachingMeeting.person_id == pid)
+
+    def part(model) -> int:
+        return session.scalar(select(func.count()).select_from(model).where(model.meeting_id.in_(meetings)))
+
+    # every part row of a meeting is one resource and one Provenance (which revision, which rule)
+    observed_parts = sum(
+        part(m) for m in (CoachingMeasurement, CoachingFitnessTest, CoachingNote, CoachingAssessment)
+    )
+    parts = observed_parts + part(CoachingQuestionnaire)
     return {
+        "Encounter": _n(session, CoachingMeeting, pid),
         "Patient": session.scalar(select(func.count()).select_from(Person).where(Person.id == pid)),
         "Condition": _n(session, Condition, pid) + entries.get("history", 0),
-        "Observation": _n(session, Observation, pid) + other_entries,
+        "Observation": _n(session, Observation, pid) + other_entries + observed_parts,
         "MedicationStatement": entries.get("medications", 0),
         "Goal": entries.get("goals", 0),
-        "QuestionnaireResponse": entries.get("questionnaires", 0),
-        "Consent": _n(session, Consent, pid) + _n(session, Objection, pid),
+        "QuestionnaireResponse": entries.get("questionnaires", 0) + part(CoachingQuestionnaire),
+        "Consent": _n(session, Consent, pid)
+        + _n(session, Objection, pid)
+        + _n(session, ProfilingObjection, pid),
         "CareTeam": _n(session, CoachAssignment, pid),
         "Device": _n(session, Device, pid),
         "Communication": _n(session, PersonNotice, pid),
@@ -110,7 +131,13 @@ def _expected(session, pid: str) -> dict[str, int]:
         "Flag": alerts,
         # derived values (alerts), their handling, notes (record entries), corrections, and the
         # supervisors' verdicts on accesses to the record
-        "Provenance": alerts + events + sum(entries.values()) + _n(session, PersonCorrection, pid) + verdicts,
+        "Provenance": alerts
+        + events
+        + sum(entries.values())
+        + _n(session, PersonCorrection, pid)
+        + verdicts
+        + part(CoachingRevision)
+        + parts,
         "AuditEvent": _n(session, BreakGlassGrant, pid) + audit,
     }
 

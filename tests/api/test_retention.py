@@ -17,6 +17,7 @@ from clinic_server.db.models import (
     AuditEvent,
     BillingRecord,
     CoachAssignment,
+    CoachingMeeting,
     Consent,
     Employer,
     JobRun,
@@ -90,37 +91,28 @@ def test_the_six_month_edge_after_the_employer_ends_its_contract(session, world,
 
 
 @pytest.fixture
-def meetings(app):
-    """A meetings table as the coach's work will add, registered as a source of "last meeting"."""
-    metadata = sa.MetaData()
-    table = sa.Table(
-        "test_meeting",
-        metadata,
-        sa.Column("id", sa.Integer, primary_key=True),
-        sa.Column("person_id", sa.String(32)),
-        sa.Column("held_on", sa.Date),
-    )
-    metadata.create_all(app.state.engine)
+def meet(session, orgs):
+    """Record a health-profile meeting (the coach's table, the registered source of "last meeting")."""
+    coach = orgs.users["cecilia"].id
 
-    def source():
-        return select(table.c.person_id, table.c.held_on)
+    def add(pid: str, held_on: date) -> None:
+        session.add(CoachingMeeting(person_id=pid, coach_id=coach, held_on=held_on, kind="follow_up"))
+        session.commit()
 
-    retention.register_last_meeting(source)
-    yield table
-    retention.LAST_MEETING_SOURCES.remove(source)
-    metadata.drop_all(app.state.engine)
+    return add
 
 
-def test_a_meeting_on_the_last_day_keeps_the_data_twelve_more_months(
-    session, world, orgs, sessions, meetings
-):
+def test_the_coachs_meetings_are_the_source_of_the_last_meeting():
+    assert len(retention.LAST_MEETING_SOURCES) == 1
+    assert "coaching_meeting" in str(retention.LAST_MEETING_SOURCES[0]())
+
+
+def test_a_meeting_on_the_last_day_keeps_the_data_twelve_more_months(session, world, orgs, sessions, meet):
     # onboarding and the assignment are recent: only the meetings decide (not the last contact)
     pid = _participant(session, world, orgs, contact=date(2026, 4, 1))
-    session.execute(sa.insert(meetings), [{"person_id": pid, "held_on": date(2025, 5, 1)}])
-    session.commit()
+    meet(pid, date(2025, 5, 1))
     assert _due(sessions, date(2026, 5, 1))[pid] == "imr.last_meeting"
-    session.execute(sa.insert(meetings), [{"person_id": pid, "held_on": date(2026, 4, 30)}])
-    session.commit()
+    meet(pid, date(2026, 4, 30))
     assert pid not in _due(sessions, date(2026, 5, 1))
     run_retention(sessions, now=at(date(2026, 5, 1)))
     assert _exists(session, pid)

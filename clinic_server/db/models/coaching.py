@@ -79,6 +79,8 @@ class CoachingMeasurement(Base):
     bmi: Mapped[float | None] = mapped_column(Float, nullable=True)
     bmi_rule_id: Mapped[str | None] = mapped_column(String(40), nullable=True)
     bmi_rule_version: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    #: when this row was stored (the register extract's dates; an anonymized copy keeps its month)
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     __table_args__ = (UniqueConstraint("meeting_id", "revision", name="uq_coaching_measurement_revision"),)
 
 
@@ -91,6 +93,8 @@ class CoachingQuestionnaire(Base):
     questionnaire_version: Mapped[int] = mapped_column(Integer)
     #: question id -> answer code
     answers: Mapped[dict] = mapped_column(JSON)
+    #: when this row was stored (the register extract's dates; an anonymized copy keeps its month)
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     __table_args__ = (UniqueConstraint("meeting_id", "revision", name="uq_coaching_questionnaire_revision"),)
 
 
@@ -113,6 +117,8 @@ class CoachingFitnessTest(Base):
     relative_rule_version: Mapped[int | None] = mapped_column(Integer, nullable=True)
     #: notices the estimate carries ([{code, params}])
     warnings: Mapped[list] = mapped_column(JSON)
+    #: when this row was stored (the register extract's dates; an anonymized copy keeps its month)
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     __table_args__ = (UniqueConstraint("meeting_id", "revision", name="uq_coaching_fitness_test_revision"),)
 
 
@@ -125,6 +131,8 @@ class CoachingNote(Base):
     revision: Mapped[int] = mapped_column(Integer)
     #: None: the notes were cleared at this revision
     text: Mapped[str | None] = mapped_column(Text, nullable=True)
+    #: when this row was stored (the register extract's dates; an anonymized copy keeps its month)
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     __table_args__ = (UniqueConstraint("meeting_id", "revision", name="uq_coaching_note_revision"),)
 
 
@@ -142,6 +150,8 @@ class CoachingAssessment(Base):
     status: Mapped[str] = mapped_column(String(20))
     #: [Conclusion.as_dict()]: code, value, rule id and version, explanation key and params
     conclusions: Mapped[list] = mapped_column(JSON)
+    #: when this row was stored (the register extract's dates; an anonymized copy keeps its month)
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     __table_args__ = (UniqueConstraint("meeting_id", "revision", name="uq_coaching_assessment_revision"),)
 
 
