@@ -71,6 +71,13 @@ class AuditScreen(AppScreen):
             id="audit.review",
             tooltip=N_("Review the selected break-the-glass access"),
         ),
+        Binding(
+            "f",
+            "findings",
+            N_("Findings"),
+            id="audit.findings",
+            tooltip=N_("What the monitoring rules found: the findings queue"),
+        ),
     ]
 
     def __init__(self):
@@ -193,6 +200,11 @@ class AuditScreen(AppScreen):
     def action_refresh(self) -> None:
         self.load()
         self.load_reviews()
+
+    def action_findings(self) -> None:
+        from clinic_tui.views.findings import FindingsScreen
+
+        self.app.push_screen(FindingsScreen())
 
     @work(exclusive=True, group="audit-verify", exit_on_error=False)
     async def action_verify(self) -> None:
