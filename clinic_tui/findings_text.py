@@ -45,8 +45,8 @@ VERDICT = {
 RELATION = {
     Relation.SELF: N_("their own record"),
     Relation.COLLEAGUE: N_("a colleague's record"),
-    Relation.SAME_SURNAME: N_("someone with the same surname"),
-    Relation.SAME_ADDRESS: N_("someone at their home address"),
+    Relation.SAME_SURNAME: N_("the record of someone with the same surname"),
+    Relation.SAME_ADDRESS: N_("the record of someone at their home address"),
 }
 
 #: the sentence of each reason key; ``{…}`` are its params (formatted by ``_param``)
@@ -56,7 +56,7 @@ REASON = {
         "action by the organization in the last {care_days} days and no consent change in the last "
         "{consent_days} days."
     ),
-    "finding.relation": N_("Read the record of {relations} ({accesses} accesses)."),
+    "finding.relation": N_("Read a record close to them: {relations} ({accesses} accesses)."),
     "finding.emergency_unreviewed": N_("Emergency access not reviewed within {hours} hours."),
     "finding.volume": N_(
         "Opened {people} different people within {minutes} minutes (threshold {threshold})."

@@ -12,18 +12,19 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import DataTable, Header, Input, Static, TabbedContent, TabPane
 
-from clinic_tui import labels
+from clinic_tui import findings_text, labels
 from clinic_tui.api.schemas import AuditEventOut, BreakGlassReview
 from clinic_tui.i18n import N_, _, ngettext
 from clinic_tui.views.base import AppScreen
 from clinic_tui.views.format import local_time, plain
 from clinic_tui.widgets.filter_box import FilterBox
 from clinic_tui.widgets.key_footer import KeyFooter
-from clinic_tui.widgets.modals import TextPrompt
 from clinic_tui.widgets.whoami import WhoAmI
 
 PAGE = 200
 FILTER_KEYS = {"user": "username", "outcome": "outcome", "action": "action", "person": "person_id"}
+#: the reviews' state filter, in the order ``s`` steps through it (pending: never reviewed or needs follow-up)
+REVIEW_STATES = ("pending", "all", "reviewed", "justified", "not_justified", "needs_follow_up")
 OUTCOME_STYLE = {"allowed": "green", "denied": "bold red", "error": "bold yellow"}
 
 
@@ -72,6 +73,13 @@ class AuditScreen(AppScreen):
             tooltip=N_("Review the selected break-the-glass access"),
         ),
         Binding(
+            "s",
+            "review_state",
+            N_("Review state"),
+            id="audit.review_state",
+            tooltip=N_("Show break-the-glass accesses in the next review state"),
+        ),
+        Binding(
             "f",
             "findings",
             N_("Findings"),
@@ -84,6 +92,7 @@ class AuditScreen(AppScreen):
         super().__init__()
         self.next_before: int | None = None
         self.reviews: dict[str, BreakGlassReview] = {}
+        self.review_state = "pending"
         self.loading_more = False
 
     def compose(self) -> ComposeResult:
@@ -120,7 +129,8 @@ class AuditScreen(AppScreen):
             (_("Nurse"), 12),
             (_("Person"), 9),
             (_("Until"), 17),
-            (_("Reason"), 50),
+            (_("State"), 16),
+            (_("Reason"), 40),
         ):
             reviews.add_column(label, width=width)
         log.focus()
@@ -224,7 +234,9 @@ class AuditScreen(AppScreen):
 
     @work(exclusive=True, group="reviews", exit_on_error=False)
     async def load_reviews(self) -> None:
-        data = await self.app.session.client.break_glass_reviews()
+        from clinic_tui.api.monitoring import MonitoringApi
+
+        data = await MonitoringApi(self.app.session.client).reviews(self.review_state)
         self.reviews = {r.id: r for r in data.items}
         table = self.query_one("#reviews", DataTable)
         with self.app.batch_update():
@@ -235,11 +247,15 @@ class AuditScreen(AppScreen):
                     plain(r.username),
                     plain(r.person_id[:6]),
                     plain(local_time(r.expires_at)),
+                    plain(findings_text.state(r.state)),
                     plain(r.reason),
                     key=r.id,
                 )
         pane = self.query_one(TabbedContent)
-        pane.get_tab("tab-reviews").label = Text(_("Break-the-glass reviews ({n})").format(n=len(data.items)))
+        pane.get_tab("tab-reviews").label = Text(
+            _("Break-the-glass reviews ({n})").format(n=len(data.items))
+            + ("" if self.review_state == "pending" else f" · {findings_text.state(self.review_state)}")
+        )
 
     @on(DataTable.RowHighlighted, "#reviews")
     def _show_reason(self, event: DataTable.RowHighlighted) -> None:
@@ -250,44 +266,20 @@ class AuditScreen(AppScreen):
     def _selected(self) -> None:
         self.action_review()
 
-    def action_review(self, note: str = "") -> None:
+    def action_review(self) -> None:
+        """Open the selected break-the-glass access: its records, verdicts and the verdict dialog."""
+        from clinic_tui.views.reviews import GrantScreen
+
         table = self.query_one("#reviews", DataTable)
         if not table.row_count:
             self.app.notify(_("No break-the-glass access is waiting for review."))
             return
         self.query_one(TabbedContent).active = "tab-reviews"
         grant_id = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
-        review = self.reviews[grant_id]
-        prompt = TextPrompt(
-            _("Review emergency access by {username}").format(username=review.username),
-            Text(
-                _("Reason given: {reason}").format(reason=review.reason)
-                + "\n"
-                + _("Your review note (required):")
-            ),
-            initial=note,
-        )
-        self.app.push_screen(prompt, lambda text: text and self.send_review(grant_id, text))
+        self.app.push_screen(GrantScreen(grant_id), lambda _result: self.action_refresh())
 
-    @work(group="review-send", exit_on_error=False)
-    async def send_review(self, grant_id: str, note: str) -> None:
-        """Recovers from a server that did not answer (the note comes back in the dialog); any
-        refusal (already reviewed, ...) reloads the reviews and goes to the app's error handler."""
-        from clinic_tui.api.client import ApiError, Unreachable
-        from clinic_tui.errors import describe
-
-        try:
-            await self.app.session.client.review_break_glass(grant_id, note)
-        except Unreachable as exc:
-            self.app.notify(
-                describe(exc).text + " " + _("Your note is kept."), severity="error", markup=False
-            )
-            self.action_review(note)
-            return
-        except ApiError:
-            self.load_reviews()
-            self.load()
-            raise
-        self.app.notify(_("Review recorded."))
+    def action_review_state(self) -> None:
+        states = REVIEW_STATES
+        self.review_state = states[(states.index(self.review_state) + 1) % len(states)]
+        self.query_one(TabbedContent).active = "tab-reviews"
         self.load_reviews()
-        self.load()

@@ -110,6 +110,26 @@ def conflict_text(params: dict) -> str:
     return _("Someone judged this meanwhile. It is reloaded: read it and decide again.")
 
 
+async def show_identity(screen, person: str | None) -> None:
+    """Look up who ``person`` is (one audited call) and show it in the screen's ``#identity``."""
+    if person is None:
+        screen.app.notify(_("This record names no person."))
+        return
+    who = await monitoring(screen).identity(person)
+    text = Text()
+    text.append(f"{person_label(person)}: ", style="bold")
+    text.append(
+        _("{given} {family}, personnummer {pnr}, born {born}").format(
+            given=who.given_name,
+            family=who.family_name,
+            pnr=personnummer_display(who.personnummer),
+            born=who.birth_date.isoformat(),
+        )
+    )
+    text.append("  " + _("(this look-up is recorded in the audit log, purpose audit)"), style="italic")
+    screen.query_one("#identity", Static).update(text)
+
+
 class OpensRecords:
     """Enter on an audit row (a ``DataTable`` keyed by seq) opens the full record."""
 
@@ -217,7 +237,6 @@ class FindingsScreen(AppScreen):
         self.title = _("Findings — {organization}").format(organization=user.organization_name)
         table = self.query_one("#findings", DataTable)
         for label, width in (
-            (_("Found"), 17),
             (_("Rule"), 16),
             (_("User"), 12),
             (_("Person"), 15),
@@ -232,7 +251,6 @@ class FindingsScreen(AppScreen):
 
     def _row(self, f: FindingSummary) -> list:
         return [
-            plain(local_time(f.detected_at)),
             plain(findings_text.rule(f.rule_id)),
             plain(f.username),
             plain(person_label(f.person_id)),
@@ -434,23 +452,7 @@ class FindingScreen(Judged, AppScreen):
 
     @work(exclusive=True, group="identity", exit_on_error=False)
     async def action_who(self) -> None:
-        person = self._person()
-        if person is None:
-            self.app.notify(_("This record names no person."))
-            return
-        who = await monitoring(self).identity(person)
-        text = Text()
-        text.append(f"{person_label(person)}: ", style="bold")
-        text.append(
-            _("{given} {family}, personnummer {pnr}, born {born}").format(
-                given=who.given_name,
-                family=who.family_name,
-                pnr=personnummer_display(who.personnummer),
-                born=who.birth_date.isoformat(),
-            )
-        )
-        text.append("  " + _("(this look-up is recorded in the audit log, purpose audit)"), style="italic")
-        self.query_one("#identity", Static).update(text)
+        await show_identity(self, self._person())
 
     def action_refresh(self) -> None:
         self.load()

@@ -8,11 +8,12 @@ import pytest
 from sqlalchemy import select
 from textual.widgets import DataTable, Static, TextArea
 
-from clinic_server.db.models import AuditEvent, FindingVerdict
+from clinic_server.db.models import AuditEvent, BreakGlassVerdict, FindingVerdict
 from clinic_tui.domain.findings import REASON_KEYS
 from clinic_tui.findings_text import REASON, reason_text
 from clinic_tui.views.audit import AuditScreen
 from clinic_tui.views.findings import FindingScreen, FindingsScreen
+from clinic_tui.views.reviews import GrantScreen
 from clinic_tui.widgets.verdict import AuditRecordScreen, VerdictPrompt
 from tests.conftest import bearer, login
 from tests.factories import PASSWORD
@@ -188,3 +189,56 @@ async def test_a_stale_verdict_reloads_and_says_who(tui, http, session, w, found
         await settle(pilot)
         assert _verdicts(session)[-1] == ("not_justified", "No reason to open it.")
         assert detail.finding.state == "not_justified" and detail.version == 2
+
+
+GLASS = "Found unconscious in the waiting room, no consent on file"
+
+
+async def test_david_judges_an_emergency_access(tui, http, session, w):
+    anna = await login(http, "anna")
+    r = await http.post(
+        f"/patients/{w.people['stina'].id}/break-glass", json={"reason": GLASS}, headers=bearer(anna)
+    )
+    assert r.status_code in (200, 201), r.text
+    app = tui()
+    async with app.run_test(size=(140, 45), notifications=True) as pilot:
+        await log_in(pilot, "david", PASSWORD)
+        audit = app.screen
+        assert isinstance(audit, AuditScreen)
+        reviews = audit.query_one("#reviews", DataTable)
+        assert reviews.row_count == 1 and "pending" in " ".join(str(c) for c in reviews.get_row_at(0))
+        await pilot.press("n")
+        await settle(pilot)
+        grant = app.screen
+        assert isinstance(grant, GrantScreen)
+        assert GLASS in _text(grant, "#grant-reason") and "pending" in _text(grant, "#grant-head")
+        records = grant.query_one("#evidence", DataTable)
+        assert [str(records.get_row_at(i)[3]) for i in range(records.row_count)][:1] == ["break_glass"]
+
+        await pilot.press("j")
+        await settle(pilot)
+        prompt = app.screen
+        assert isinstance(prompt, VerdictPrompt)
+        await pilot.click("#v-justified")
+        await pilot.press("ctrl+s")  # no note: refused, nothing sent
+        assert "Write a note" in _text(prompt, "#verdict-error")
+        session.expire_all()
+        assert session.scalars(select(BreakGlassVerdict)).all() == []
+        prompt.query_one(TextArea).insert("Unconscious patient, ER case.")
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        assert app.screen is grant and grant.version == 1
+        assert "justified" in _text(grant, "#grant-head")
+        assert "david: justified — Unconscious patient, ER case." in _text(grant, "#verdicts")
+        session.expire_all()
+        assert [(v.verdict, v.note) for v in session.scalars(select(BreakGlassVerdict))] == [
+            ("justified", "Unconscious patient, ER case.")
+        ]
+
+        await pilot.press("escape")
+        await settle(pilot)
+        assert app.screen is audit and reviews.row_count == 0  # no longer pending
+        await pilot.press("s")  # all states
+        await settle(pilot)
+        assert audit.review_state == "all" and reviews.row_count == 1
+        assert "justified" in " ".join(str(c) for c in reviews.get_row_at(0))
