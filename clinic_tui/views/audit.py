@@ -75,6 +75,13 @@ class AuditScreen(OpensRecords, AppScreen):
             tooltip=N_("Filter: user:NAME outcome:denied action:read person:ID"),
         ),
         Binding(
+            "f",
+            "findings",
+            N_("Findings"),
+            id="audit.findings",
+            tooltip=N_("What the monitoring rules found: the findings queue"),
+        ),
+        Binding(
             "escape",
             "clear_filter",
             N_("Clear"),
@@ -117,13 +124,6 @@ class AuditScreen(OpensRecords, AppScreen):
             N_("Export"),
             id="audit.export",
             tooltip=N_("Export the filtered log to a file (CSV or JSON)"),
-        ),
-        Binding(
-            "f",
-            "findings",
-            N_("Findings"),
-            id="audit.findings",
-            tooltip=N_("What the monitoring rules found: the findings queue"),
         ),
     ]
 

@@ -237,13 +237,13 @@ class FindingsScreen(AppScreen):
         self.title = _("Findings — {organization}").format(organization=user.organization_name)
         table = self.query_one("#findings", DataTable)
         for label, width in (
-            (_("Rule"), 16),
-            (_("User"), 12),
-            (_("Person"), 15),
-            (_("First"), 17),
-            (_("Last"), 17),
+            (_("Rule"), 14),
+            (_("User"), 10),
+            (_("Person"), 14),
+            (_("State"), 15),
             (_("Records"), 7),
-            (_("State"), 16),
+            (_("First"), 16),
+            (_("Last"), 16),
         ):
             table.add_column(label, width=width)
         table.focus()
@@ -254,10 +254,10 @@ class FindingsScreen(AppScreen):
             plain(findings_text.rule(f.rule_id)),
             plain(f.username),
             plain(person_label(f.person_id)),
+            Text(findings_text.state(f.state), style=STATE_STYLE.get(f.state, "")),
+            plain(f.evidence_count),
             plain(local_time(f.first_ts)),
             plain(local_time(f.last_ts)),
-            plain(f.evidence_count),
-            Text(findings_text.state(f.state), style=STATE_STYLE.get(f.state, "")),
         ]
 
     def _show_filter(self) -> None:
