@@ -199,16 +199,21 @@ class AuditScreen(OpensRecords, AppScreen):
         ]
 
     def _fold_row(self, f: AuditFold) -> list:
-        text = ngettext(
-            "· {n} routine record folded: {action} by {user}",
-            "· {n} routine records folded: {action} by {user}",
+        """Routine records folded into one dim line: who, how many of what, and the span they cover."""
+        why = ngettext(
+            "{n} routine record folded ({resource}, records {first}–{last})",
+            "{n} routine records folded ({resource}, records {first}–{last})",
             f.count,
-        ).format(n=f.count, action=f"{f.action} {f.resource_type}", user=f.username or "—")
+        ).format(n=f.count, resource=f.resource_type, first=f.first_seq, last=f.last_seq)
         return [
             Text("…", style="dim"),
             Text(local_time(f.last_ts), style="dim"),
-            Text(text, style="dim italic"),
-            *[Text("") for _ in range(5)],
+            Text(f.username or "—", style="dim"),
+            Text(f"{f.count}× {f.action}", style="dim"),
+            Text(""),
+            Text(""),
+            Text(""),
+            Text(why, style="dim italic"),
         ]
 
     def _add(self, table: DataTable, page: AuditPage) -> None:

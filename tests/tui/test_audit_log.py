@@ -66,7 +66,7 @@ async def test_routine_records_are_hidden_folded_or_shown(tui, w, traffic):
         await settle(pilot)
         rows = _rows(log)
         folded = [r for r in rows if "routine records folded" in r]
-        assert len(folded) == 2 and any("3 routine records folded: list alert by anna" in r for r in folded)
+        assert len(folded) == 2 and any("anna 3× list" in r and "(alert, records" in r for r in folded)
         assert "3 records" in _status(audit)
 
         await pilot.press("h")
