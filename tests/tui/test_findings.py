@@ -242,3 +242,48 @@ async def test_david_judges_an_emergency_access(tui, http, session, w):
         await settle(pilot)
         assert audit.review_state == "all" and reviews.row_count == 1
         assert "justified" in " ".join(str(c) for c in reviews.get_row_at(0))
+
+
+async def test_a_verdict_typed_when_the_server_stops_comes_back(app, http, session, w, found):
+    from clinic_tui.app import ClinicApp
+    from tests.tui.test_server_stops import RealServer
+
+    with RealServer(app) as server:
+        tui = ClinicApp(server_url=f"http://127.0.0.1:{server.port}")
+        async with tui.run_test(size=(140, 45), notifications=True) as pilot:
+            detail = await _to_finding(pilot, w)
+            await pilot.press("j")
+            await settle(pilot)
+            await pilot.click("#v-not_justified")
+            tui.screen.query_one(TextArea).insert("Opened a neighbour's record; talk to anna.")
+            server.stop()
+            await pilot.press("ctrl+s")
+            await settle(pilot)
+            prompt = tui.screen
+            assert isinstance(prompt, VerdictPrompt)  # back, with what was chosen and typed
+            assert prompt.query_one(TextArea).text == "Opened a neighbour's record; talk to anna."
+            assert prompt.chosen == "not_justified"
+            assert "Your note is kept" in toasts(tui)
+            assert _verdicts(session) == [] and detail.version == 0
+
+
+async def test_the_queue_pages_by_next_before_id(tui, w, found, monkeypatch):
+    import clinic_tui.views.findings as view
+
+    monkeypatch.setattr(view, "PAGE", 1)
+    app = tui()
+    async with app.run_test(size=(140, 45), notifications=True) as pilot:
+        await log_in(pilot, "david", PASSWORD)
+        await pilot.press("f")
+        await settle(pilot)
+        queue = app.screen
+        table = queue.query_one("#findings", DataTable)
+        assert table.row_count == 1 and queue.next_before is not None
+        assert "m: older findings" in _text(queue, "#list-status")
+        await pilot.press("m")
+        await settle(pilot)
+        assert table.row_count == 2 and queue.next_before is None
+        assert list(map(int, (k.value for k in table.rows))) == sorted(map(int, queue.items), reverse=True)
+        await pilot.press("m")
+        await settle(pilot)
+        assert table.row_count == 2 and "No older findings" in toasts(app)
