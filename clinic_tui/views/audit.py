@@ -6,16 +6,21 @@ the audit log). Also the break-the-glass review queue and the hash-chain check.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import DataTable, Header, Input, Static, TabbedContent, TabPane
 
-from clinic_tui import labels
-from clinic_tui.api.schemas import AuditEventOut, BreakGlassReview
+from clinic_tui import findings_text, labels
+from clinic_tui.api.monitoring import MonitoringApi
+from clinic_tui.api.schemas import AuditEventOut, AuditFold, AuditPage, BreakGlassReview
+from clinic_tui.api.schemas.monitoring import AuditExport
 from clinic_tui.i18n import N_, _, ngettext
 from clinic_tui.views.base import AppScreen
+from clinic_tui.views.findings import OpensRecords, monitoring
 from clinic_tui.views.format import local_time, plain
 from clinic_tui.widgets.filter_box import FilterBox
 from clinic_tui.widgets.key_footer import KeyFooter
@@ -24,6 +29,15 @@ from clinic_tui.widgets.whoami import WhoAmI
 
 PAGE = 200
 FILTER_KEYS = {"user": "username", "outcome": "outcome", "action": "action", "person": "person_id"}
+#: the reviews' state filter, in the order ``s`` steps through it (pending: never reviewed or needs follow-up)
+REVIEW_STATES = ("pending", "all", "reviewed", "justified", "not_justified", "needs_follow_up")
+ROUTINE_MODES = ("hide", "fold", "show")
+#: what ``h`` does next, for the status line
+ROUTINE_NEXT = {
+    "hide": N_("h: fold them in"),
+    "fold": N_("h: show every routine record"),
+    "show": N_("h: hide routine records"),
+}
 OUTCOME_STYLE = {"allowed": "green", "denied": "bold red", "error": "bold yellow"}
 
 
@@ -39,7 +53,19 @@ def parse_filter(text: str) -> dict[str, str]:
     return filters
 
 
-class AuditScreen(AppScreen):
+def write_export(path: str, data: AuditExport) -> Path:
+    """Write an export to ``path``: CSV (the server's columns, spreadsheet-safe) for a ``.csv`` name,
+    else JSON. Returns the absolute path written."""
+    target = Path(path).expanduser().resolve()
+    if target.suffix.lower() == ".csv":
+        text = MonitoringApi.export_csv(data)
+    else:
+        text = data.model_dump_json(indent=2)
+    target.write_text(text, encoding="utf-8")
+    return target
+
+
+class AuditScreen(OpensRecords, AppScreen):
     BINDINGS = [
         Binding(
             "slash",
@@ -47,6 +73,13 @@ class AuditScreen(AppScreen):
             N_("Filter"),
             id="audit.filter",
             tooltip=N_("Filter: user:NAME outcome:denied action:read person:ID"),
+        ),
+        Binding(
+            "f",
+            "findings",
+            N_("Findings"),
+            id="audit.findings",
+            tooltip=N_("What the monitoring rules found: the findings queue"),
         ),
         Binding(
             "escape",
@@ -71,12 +104,37 @@ class AuditScreen(AppScreen):
             id="audit.review",
             tooltip=N_("Review the selected break-the-glass access"),
         ),
+        Binding(
+            "s",
+            "review_state",
+            N_("Review state"),
+            id="audit.review_state",
+            tooltip=N_("Show break-the-glass accesses in the next review state"),
+        ),
+        Binding(
+            "h",
+            "routine",
+            N_("Routine"),
+            id="audit.routine",
+            tooltip=N_("Routine records (polling, jobs): hidden, folded or shown"),
+        ),
+        Binding(
+            "x",
+            "export",
+            N_("Export"),
+            id="audit.export",
+            tooltip=N_("Export the filtered log to a file (CSV or JSON)"),
+        ),
     ]
 
     def __init__(self):
         super().__init__()
         self.next_before: int | None = None
         self.reviews: dict[str, BreakGlassReview] = {}
+        self.review_state = "pending"
+        self.routine = "hide"
+        self.routine_hidden = 0
+        self.shown_keys: set[str] = set()
         self.loading_more = False
 
     def compose(self) -> ComposeResult:
@@ -113,7 +171,8 @@ class AuditScreen(AppScreen):
             (_("Nurse"), 12),
             (_("Person"), 9),
             (_("Until"), 17),
-            (_("Reason"), 50),
+            (_("State"), 16),
+            (_("Reason"), 40),
         ):
             reviews.add_column(label, width=width)
         log.focus()
@@ -132,25 +191,69 @@ class AuditScreen(AppScreen):
             plain(e.seq),
             plain(local_time(e.ts)),
             plain(who),
-            plain(e.action),
+            plain(e.action_name or e.action),
             plain((e.person_id or "")[:6]),
             plain(e.purpose),
             Text(labels.outcome(e.outcome), style=OUTCOME_STYLE.get(e.outcome, "")),
             plain(e.reason),
         ]
 
+    def _fold_row(self, f: AuditFold) -> list:
+        """Routine records folded into one dim line: who, how many of what, and the span they cover."""
+        why = ngettext(
+            "{n} routine record folded ({resource}, records {first}–{last})",
+            "{n} routine records folded ({resource}, records {first}–{last})",
+            f.count,
+        ).format(n=f.count, resource=f.resource_type, first=f.first_seq, last=f.last_seq)
+        return [
+            Text("…", style="dim"),
+            Text(local_time(f.last_ts), style="dim"),
+            Text(f.username or "—", style="dim"),
+            Text(f"{f.count}× {f.action}", style="dim"),
+            Text(""),
+            Text(""),
+            Text(""),
+            Text(why, style="dim italic"),
+        ]
+
+    def _add(self, table: DataTable, page: AuditPage) -> None:
+        """The page's records, and in fold mode its folded lines in their place (newest first)."""
+        rows = [(e.seq, str(e.seq), self._row(e)) for e in page.items]
+        rows += [(f.last_seq, f"fold-{f.first_seq}-{f.last_seq}", self._fold_row(f)) for f in page.folded]
+        for _seq, key, cells in sorted(rows, key=lambda r: r[0], reverse=True):
+            if key not in self.shown_keys:
+                self.shown_keys.add(key)
+                table.add_row(*cells, key=key)
+
+    async def _page(self, before_seq: int | None = None) -> AuditPage:
+        filters = dict(self.filters)
+        if "person_id" in filters:
+            filters["person"] = filters.pop("person_id")
+        return await monitoring(self).events(
+            before_seq=before_seq, limit=PAGE, routine=self.routine, **filters
+        )
+
     @work(exclusive=True, group="audit", exit_on_error=False)
     async def load(self) -> None:
-        page = await self.app.session.client.audit_events(limit=PAGE, **self.filters)
+        page = await self._page()
         table = self.query_one("#audit-log", DataTable)
         with self.app.batch_update():
             table.clear()
-            for e in page.items:
-                table.add_row(*self._row(e), key=str(e.seq))
+            self.shown_keys = set()
+            self.routine_hidden = 0
+            self._add(table, page)
         self.next_before = page.next_before_seq
-        status = ngettext("{n} record, newest first", "{n} records, newest first", table.row_count).format(
-            n=table.row_count
-        )
+        self.routine_hidden = page.routine_hidden
+        self._status()
+
+    def _status(self) -> None:
+        n = sum(1 for key in self.shown_keys if not key.startswith("fold-"))
+        status = ngettext("{n} record, newest first", "{n} records, newest first", n).format(n=n)
+        if self.routine == "hide":
+            status += " · " + ngettext(
+                "{n} routine record hidden", "{n} routine records hidden", self.routine_hidden
+            ).format(n=self.routine_hidden)
+        status += " · " + _(ROUTINE_NEXT[self.routine])
         if self.next_before:
             status += " · " + _("older load as you scroll")
         self.query_one("#list-status", Static).update(status)
@@ -161,15 +264,61 @@ class AuditScreen(AppScreen):
             return
         self.loading_more = True
         try:
-            page = await self.app.session.client.audit_events(
-                before_seq=self.next_before, limit=PAGE, **self.filters
-            )
+            page = await self._page(self.next_before)
         finally:
             self.loading_more = False
-        table = self.query_one("#audit-log", DataTable)
-        for e in page.items:
-            table.add_row(*self._row(e), key=str(e.seq))
+        self._add(self.query_one("#audit-log", DataTable), page)
         self.next_before = page.next_before_seq
+        self.routine_hidden += page.routine_hidden
+        self._status()
+
+    def action_routine(self) -> None:
+        self.routine = ROUTINE_MODES[(ROUTINE_MODES.index(self.routine) + 1) % len(ROUTINE_MODES)]
+        self.query_one(TabbedContent).active = "tab-log"
+        self.load()
+
+    @on(DataTable.RowSelected, "#audit-log")
+    def _open_record(self, event: DataTable.RowSelected) -> None:
+        key = event.row_key.value
+        if key and not key.startswith("fold-"):
+            self.open_record(int(key))
+
+    def action_export(self, path: str = "") -> None:
+        prompt = TextPrompt(
+            _("Export the audit log"),
+            _(
+                "The records the filter shows (routine ones too unless hidden), up to 100,000, to a file: "
+                "a name ending in .csv writes CSV, else JSON. File:"
+            ),
+            initial=path or "audit-export.csv",
+            max_length=500,
+        )
+        self.app.push_screen(prompt, lambda text: text and self.export(text))
+
+    @work(group="audit-export", exit_on_error=False)
+    async def export(self, path: str) -> None:
+        import asyncio
+
+        filters = dict(self.filters)
+        if "person_id" in filters:
+            filters["person"] = filters.pop("person_id")
+        data = await monitoring(self).export(limit=100_000, routine=self.routine != "hide", **filters)
+        try:
+            target = await asyncio.to_thread(write_export, path, data)
+        except OSError as exc:
+            self.app.notify(
+                _("Could not write {path}: {problem}").format(path=path, problem=exc.strerror or exc),
+                severity="error",
+                markup=False,
+            )
+            self.action_export(path)
+            return
+        done = ngettext(
+            "Exported {n} record to {path}.", "Exported {n} records to {path}.", data.count
+        ).format(n=data.count, path=str(target.resolve()))
+        if data.truncated:
+            done += " " + _("More records matched: narrow the filter and export the rest.")
+        self.app.notify(done, title=_("Export"), timeout=8, markup=False)
 
     @on(DataTable.RowHighlighted, "#audit-log")
     def _near_end(self, event: DataTable.RowHighlighted) -> None:
@@ -194,6 +343,11 @@ class AuditScreen(AppScreen):
         self.load()
         self.load_reviews()
 
+    def action_findings(self) -> None:
+        from clinic_tui.views.findings import FindingsScreen
+
+        self.app.push_screen(FindingsScreen())
+
     @work(exclusive=True, group="audit-verify", exit_on_error=False)
     async def action_verify(self) -> None:
         self.query_one("#list-status", Static).update(_("Verifying the audit chain…"))
@@ -212,7 +366,7 @@ class AuditScreen(AppScreen):
 
     @work(exclusive=True, group="reviews", exit_on_error=False)
     async def load_reviews(self) -> None:
-        data = await self.app.session.client.break_glass_reviews()
+        data = await monitoring(self).reviews(self.review_state)
         self.reviews = {r.id: r for r in data.items}
         table = self.query_one("#reviews", DataTable)
         with self.app.batch_update():
@@ -223,11 +377,15 @@ class AuditScreen(AppScreen):
                     plain(r.username),
                     plain(r.person_id[:6]),
                     plain(local_time(r.expires_at)),
+                    plain(findings_text.state(r.state)),
                     plain(r.reason),
                     key=r.id,
                 )
         pane = self.query_one(TabbedContent)
-        pane.get_tab("tab-reviews").label = Text(_("Break-the-glass reviews ({n})").format(n=len(data.items)))
+        pane.get_tab("tab-reviews").label = Text(
+            _("Break-the-glass reviews ({n})").format(n=len(data.items))
+            + ("" if self.review_state == "pending" else f" · {findings_text.state(self.review_state)}")
+        )
 
     @on(DataTable.RowHighlighted, "#reviews")
     def _show_reason(self, event: DataTable.RowHighlighted) -> None:
@@ -238,44 +396,20 @@ class AuditScreen(AppScreen):
     def _selected(self) -> None:
         self.action_review()
 
-    def action_review(self, note: str = "") -> None:
+    def action_review(self) -> None:
+        """Open the selected break-the-glass access: its records, verdicts and the verdict dialog."""
+        from clinic_tui.views.reviews import GrantScreen
+
         table = self.query_one("#reviews", DataTable)
         if not table.row_count:
             self.app.notify(_("No break-the-glass access is waiting for review."))
             return
         self.query_one(TabbedContent).active = "tab-reviews"
         grant_id = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
-        review = self.reviews[grant_id]
-        prompt = TextPrompt(
-            _("Review emergency access by {username}").format(username=review.username),
-            Text(
-                _("Reason given: {reason}").format(reason=review.reason)
-                + "\n"
-                + _("Your review note (required):")
-            ),
-            initial=note,
-        )
-        self.app.push_screen(prompt, lambda text: text and self.send_review(grant_id, text))
+        self.app.push_screen(GrantScreen(grant_id), lambda _result: self.action_refresh())
 
-    @work(group="review-send", exit_on_error=False)
-    async def send_review(self, grant_id: str, note: str) -> None:
-        """Recovers from a server that did not answer (the note comes back in the dialog); any
-        refusal (already reviewed, ...) reloads the reviews and goes to the app's error handler."""
-        from clinic_tui.api.client import ApiError, Unreachable
-        from clinic_tui.errors import describe
-
-        try:
-            await self.app.session.client.review_break_glass(grant_id, note)
-        except Unreachable as exc:
-            self.app.notify(
-                describe(exc).text + " " + _("Your note is kept."), severity="error", markup=False
-            )
-            self.action_review(note)
-            return
-        except ApiError:
-            self.load_reviews()
-            self.load()
-            raise
-        self.app.notify(_("Review recorded."))
+    def action_review_state(self) -> None:
+        states = REVIEW_STATES
+        self.review_state = states[(states.index(self.review_state) + 1) % len(states)]
+        self.query_one(TabbedContent).active = "tab-reviews"
         self.load_reviews()
-        self.load()
