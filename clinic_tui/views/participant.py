@@ -65,7 +65,9 @@ def assessment_text(assessment: AssessmentOut | None, withheld_categories: list[
         out.append(f"{coach_words.conclusion(c.code)}: ", style="bold")
         out.append(coach_words.value(c.value), style="yellow" if c.value == "flagged" else "")
         out.append(f" — {coach_words.explanation(c.explanation.key, c.explanation.params)}")
-        out.append(f"  [{c.rule_id} v{c.rule_version}]", style="dim")
+        out.append(
+            "  " + _("[{rule} v{version}]").format(rule=c.rule_id, version=c.rule_version), style="dim"
+        )
     if assessment.withheld:
         out.append("\n  ")
         out.append(
@@ -97,9 +99,12 @@ def version_text(version: MeetingVersion, withheld_categories: list[str]) -> Tex
         )
     if part("fitness_test", "fitness_tests", version.fitness_test is not None):
         t = version.fitness_test
-        rel = f", {t.vo2max_ml_kg_min:.1f} mL/kg/min" if t.vo2max_ml_kg_min is not None else ""
-        out.append(f"VO2max {t.vo2max_l_min:.2f} L/min{rel} ")
-        out.append(f"[{t.equation_id} v{t.equation_version}]", style="dim")
+        out.append(_("VO2max {value} L/min").format(value=f"{t.vo2max_l_min:.2f}"))
+        if t.vo2max_ml_kg_min is not None:
+            out.append(", " + _("{value} mL/kg/min").format(value=f"{t.vo2max_ml_kg_min:.1f}"))
+        out.append(
+            " " + _("[{rule} v{version}]").format(rule=t.equation_id, version=t.equation_version), style="dim"
+        )
         for w in t.warnings:
             out.append("\n  ⚠ " + coach_words.problem(w.code, w.params), style="yellow")
     if part("questionnaire", "questionnaires", version.questionnaire is not None):
