@@ -118,9 +118,9 @@ VALUE = {
 
 #: explanation keys (``profiling.EXPLANATION_KEYS``): one line naming the inputs
 EXPLANATION = {
-    "missing_inputs": N_("not assessed: {missing} missing"),
-    "input_not_usable": N_("not assessed: {field} not usable ({reason})"),
-    "questionnaire_not_supported": N_("not assessed: questionnaire {questionnaire} v{version} not supported"),
+    "missing_inputs": N_("{missing} missing"),
+    "input_not_usable": N_("{field} not usable ({reason})"),
+    "questionnaire_not_supported": N_("questionnaire {questionnaire} v{version} not supported"),
     "fitness_category_from_vo2max": N_(
         "{vo2max_ml_kg_min} mL/kg/min ({vo2max_l_min} L/min, {weight_kg} kg; {equation} v{equation_version}) "
         "for {sex}, age {age} (band {age_band})"
@@ -196,7 +196,21 @@ def value(code: str | None) -> str:
     return _(word) if word is not None else str(code)
 
 
+def _answer_labels() -> dict[str, str]:
+    from clinic_tui.domain.questionnaire import QUESTIONNAIRES
+
+    return {
+        a.code: a.label for q in QUESTIONNAIRES.values() for question in q.questions for a in question.answers
+    }
+
+
 def explanation(key: str, params: Mapping[str, object]) -> str:
+    """One conclusion's explanation; answer codes among its params read as the answers' labels."""
+    answers = _answer_labels()
+    params = {k: _(answers[v]) if isinstance(v, str) and v in answers else v for k, v in params.items()}
+    for name in ("missing", "field"):
+        if isinstance(params.get(name), str):
+            params[name] = ", ".join(field_label(f.strip()) for f in params[name].split(","))
     template = EXPLANATION.get(key)
     text = _fill(_(template), params) if template is not None else None
     return text if text is not None else _raw(key, params)

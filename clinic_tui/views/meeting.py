@@ -96,6 +96,12 @@ def _dom_id(path: str) -> str:
     return "err-" + path.replace(".", "-")
 
 
+def set_error(widget: Static, text: Text | str) -> None:
+    """Show ``text`` on an error line (an empty one takes no room)."""
+    widget.update(text)
+    widget.set_class(not str(text), "-empty")
+
+
 class MeetingScreen(AppScreen):
     BINDINGS = [
         Binding(
@@ -143,15 +149,15 @@ class MeetingScreen(AppScreen):
                     allow_blank=False,
                     id="kind",
                 )
-            yield Static("", id="err-held_on", classes="field-error")
+            yield Static("", id="err-held_on", classes="field-error -empty")
             yield Static(_("Measurements"), classes="section-title")
             yield Static("", id="consent-measurements", classes="consent-note")
             with Vertical(id="part-measurements"):
                 for key, m in MEASUREMENTS.items():
                     with Horizontal(classes="form-row"):
-                        yield Label(f"{coach_words.field_label(key)} ({m.unit})", classes="form-label")
+                        yield Label(Text(f"{coach_words.field_label(key)} ({m.unit})"), classes="form-label")
                         yield Input(id=f"m-{key}", classes="form-input")
-                        yield Static("", id=f"err-measurements-{key}", classes="field-error")
+                        yield Static("", id=f"err-measurements-{key}", classes="field-error -empty")
             yield Static(_("Cycle test"), classes="section-title")
             yield Static("", id="consent-fitness_test", classes="consent-note")
             with Vertical(id="part-fitness_test"):
@@ -168,9 +174,9 @@ class MeetingScreen(AppScreen):
                         else coach_words.field_label(name)
                     )
                     with Horizontal(classes="form-row", id=f"row-{name}"):
-                        yield Label(f"{label} ({unit})", classes="form-label")
+                        yield Label(Text(f"{label} ({unit})"), classes="form-label")
                         yield Input(id=f"f-{name}", classes="form-input")
-                        yield Static("", id=f"err-fitness_test-{name}", classes="field-error")
+                        yield Static("", id=f"err-fitness_test-{name}", classes="field-error -empty")
                 yield Static("", id="estimate")
             yield Static(
                 _("Questionnaire: {name} v{version}").format(
@@ -181,17 +187,17 @@ class MeetingScreen(AppScreen):
             yield Static("", id="consent-questionnaire", classes="consent-note")
             with Vertical(id="part-questionnaire"):
                 for i, q in enumerate(QUESTIONNAIRE.questions):
-                    yield Label(_(q.label), classes="question")
+                    yield Label(Text(_(q.label)), classes="question")
                     yield Select(
                         [(_(a.label), a.code) for a in q.answers], prompt=_("(not answered)"), id=f"q-{i}"
                     )
-                    yield Static("", id=f"err-q-{i}", classes="field-error")
+                    yield Static("", id=f"err-q-{i}", classes="field-error -empty")
             yield Static(_("Notes"), classes="section-title")
             yield Static("", id="consent-notes", classes="consent-note")
             with Vertical(id="part-notes"):
                 yield TextArea(id="notes", soft_wrap=True)
-                yield Static("", id="err-notes", classes="field-error")
-            yield Static("", id="form-error", classes="field-error")
+                yield Static("", id="err-notes", classes="field-error -empty")
+            yield Static("", id="form-error", classes="field-error -empty")
         yield KeyFooter()
 
     def on_mount(self) -> None:
@@ -284,7 +290,8 @@ class MeetingScreen(AppScreen):
         protocol = self.protocol()
         out = self.query_one("#estimate", Static)
         for name in TEST_FIELDS:
-            self.query_one(f"#err-fitness_test-{name}", Static).update("")
+            set_error(self.query_one(f"#err-fitness_test-{name}", Static), "")
+        out.display = protocol is not None
         if protocol is None:
             out.update("")
             return
@@ -306,8 +313,9 @@ class MeetingScreen(AppScreen):
         preview = preview_of(sex=self.history.test_sex, age=self.history.test_age, **values)
         for p in preview.problems:
             if p.field in TEST_FIELDS:
-                self.query_one(f"#err-fitness_test-{p.field}", Static).update(
-                    coach_words.problem(p.code, p.params, p.field)
+                set_error(
+                    self.query_one(f"#err-fitness_test-{p.field}", Static),
+                    coach_words.problem(p.code, p.params, p.field),
                 )
         rule = fitness.EKBLOM_BAK_2016 if protocol == EB else fitness.ASTRAND_RYHMING
         text = Text()
@@ -407,9 +415,8 @@ class MeetingScreen(AppScreen):
 
     def clear_errors(self) -> None:
         for err in self.query(".field-error"):
-            if err.id not in ("form-error",) and not err.id.startswith("err-fitness_test-"):
-                err.update("")
-        self.query_one("#form-error", Static).update("")
+            if not err.id.startswith("err-fitness_test-"):
+                set_error(err, "")
 
     def show_errors(self, problems: list[tuple[str, str]]) -> None:
         first = None
@@ -419,7 +426,7 @@ class MeetingScreen(AppScreen):
                 widget = self.query_one(f"#{target}", Static)
             except Exception:  # noqa: BLE001 - a field this form does not show: the general line
                 widget = self.query_one("#form-error", Static)
-            widget.update(Text(text, style="bold red"))
+            set_error(widget, Text(text, style="bold red"))
             first = first or widget
         if first is not None:
             self.query_one("#meeting-form", VerticalScroll).scroll_to_widget(first, animate=False)

@@ -227,7 +227,33 @@ class ParticipantScreen(AppScreen):
 
     @work(exclusive=True, group="participant", exit_on_error=False)
     async def load(self) -> None:
-        self.show(await self.api.history(self.person_id))
+        from clinic_tui.api.coach import ConsentMissing
+
+        try:
+            history = await self.api.history(self.person_id)
+        except ConsentMissing as exc:
+            self.show_refused(exc.missing)
+            return
+        self.show(history)
+
+    def show_refused(self, missing: list[str]) -> None:
+        """Her consent covers none of the meeting categories: nothing to read or record."""
+        self.history = None
+        summary = Text(self.row.label, style="bold")
+        summary.append(
+            "\n"
+            + _(
+                "The participant's consent does not cover {categories}: no meeting can be read or "
+                "recorded until she consents."
+            ).format(categories=", ".join(labels.category(c) for c in missing)),
+            style="yellow",
+        )
+        self.query_one("#participant-summary", Static).update(summary)
+        for chart_id in ("#vo2-chart", "#weight-chart"):
+            self.query_one(chart_id, TrendChart).display = False
+        self.query_one("#meetings", DataTable).display = False
+        self.query_one("#meeting-detail", Static).update("")
+        self.refresh_bindings()
 
     def show(self, history: ParticipantHistory) -> None:
         self.history = history
@@ -263,8 +289,9 @@ class ParticipantScreen(AppScreen):
             chart(_("VO2max"), "mL/kg/min", history.vo2max_ml_kg_min)
         )
         self.query_one("#weight-chart", TrendChart).show(chart(_("Weight"), "kg", history.weight_kg))
-        self.query_one("#vo2-chart", TrendChart).display = "fitness_tests" not in history.withheld
-        self.query_one("#weight-chart", TrendChart).display = "vitals" not in history.withheld
+        self.query_one("#vo2-chart", TrendChart).display = bool(history.vo2max_ml_kg_min)
+        self.query_one("#weight-chart", TrendChart).display = bool(history.weight_kg)
+        self.query_one("#meetings", DataTable).display = True
         table = self.query_one("#meetings", DataTable)
         keep = (
             table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value if table.row_count else None
@@ -303,6 +330,7 @@ class ParticipantScreen(AppScreen):
         else:
             self.show_meeting(self.selected_meeting())
         self.show_drafts()
+        self.refresh_bindings()
 
     def show_drafts(self) -> None:
         drafts = self.app.session.meeting_drafts.for_person(self.person_id)
@@ -335,6 +363,13 @@ class ParticipantScreen(AppScreen):
         self.show_meeting(self.selected_meeting())
 
     # ------------------------------------------------------------------ actions
+
+    def check_action(self, action: str, parameters: tuple) -> bool | None:
+        if action in ("new_meeting", "objection"):
+            return self.history is not None
+        if action == "correct":
+            return self.history is not None and bool(self.history.meetings)
+        return True
 
     def action_back(self) -> None:
         self.app.pop_screen()

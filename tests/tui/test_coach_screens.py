@@ -270,3 +270,48 @@ async def test_a_kept_draft_survives_a_restart_of_the_app(app, coaching, session
         await settle(pilot)
         assert form.saved is not None
     assert meetings_of(session, coaching.full) == 1
+
+
+async def test_a_participant_without_consent_says_so_and_offers_no_meeting(tui, coaching):
+    app = tui()
+    async with app.run_test(size=(150, 50)) as pilot:
+        await log_in(pilot, "cecilia", PASSWORD)
+        table = app.screen.query_one(DataTable)
+        table.move_cursor(row=table.get_row_index(coaching.legit.id))
+        await pilot.press("enter")
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, ParticipantScreen) and screen.history is None
+        assert "does not cover" in text(screen, "#participant-summary")
+        assert screen.check_action("new_meeting", ()) is False
+        await pilot.press("n")
+        await settle(pilot)
+        assert app.screen is screen  # no meeting form
+
+
+async def test_the_objection_is_recorded_after_a_confirmation_and_withdrawn_again(tui, coaching, session):
+    from clinic_server.db.models.coaching import ProfilingObjection
+    from clinic_tui.widgets.modals import ConfirmPrompt
+
+    app = tui()
+    async with app.run_test(size=(150, 50)) as pilot:
+        screen = await open_frida(pilot, coaching)
+        await pilot.press("o")
+        await settle(pilot)
+        assert isinstance(app.screen, ConfirmPrompt)
+        await pilot.press("escape")  # no: nothing changes
+        await settle(pilot)
+        assert not screen.history.objected_to_profiling
+        await pilot.press("o")
+        await settle(pilot)
+        await pilot.press("y")
+        await settle(pilot)
+        assert screen.history.objected_to_profiling
+        assert "Objects to profiling" in text(screen, "#participant-summary")
+        session.expire_all()
+        assert session.scalar(select(func.count()).select_from(ProfilingObjection)) == 1
+        await pilot.press("o")
+        await settle(pilot)
+        await pilot.press("y")
+        await settle(pilot)
+        assert not screen.history.objected_to_profiling
