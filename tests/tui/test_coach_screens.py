@@ -315,3 +315,40 @@ async def test_the_objection_is_recorded_after_a_confirmation_and_withdrawn_agai
         await pilot.press("y")
         await settle(pilot)
         assert not screen.history.objected_to_profiling
+
+
+async def test_a_saved_meeting_is_corrected_with_a_reason_as_a_new_revision(tui, coaching):
+    from clinic_tui.views.meeting import CorrectionPrompt
+
+    app = tui()
+    async with app.run_test(size=(150, 50)) as pilot:
+        participant = await open_frida(pilot, coaching)
+        await fill_meeting(pilot)
+        await type_into(pilot, "f-hr_high", "135")
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        await pilot.press("escape")
+        await settle(pilot)
+        assert app.screen is participant
+        await pilot.press("c")
+        await settle(pilot)
+        prompt = app.screen
+        assert isinstance(prompt, CorrectionPrompt)
+        prompt.query_one("#correction-field", Select).value = "measurements.weight_kg"
+        prompt.query_one("#correction-value", Input).value = "80"
+        prompt.query_one("#correction-reason", Input).value = "no"
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        assert app.screen is prompt  # a reason is required
+        assert "reason" in str(prompt.query_one("#correction-error", Static).render())
+        prompt.query_one("#correction-reason", Input).value = "the scale showed 80, typed 82"
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        assert app.screen is participant
+        meeting = participant.history.meetings[0]
+        assert meeting.current_revision == 2
+        weight = next(m for m in meeting.current.measurements if m.key == "weight_kg")
+        assert weight.value == 80
+        assert meeting.earlier[0].revision == 1
+        detail = text(participant, "#meeting-detail")
+        assert "the scale showed 80, typed 82" in detail and "as of revision 1" in detail
