@@ -96,6 +96,11 @@ def _dom_id(path: str) -> str:
     return "err-" + path.replace(".", "-")
 
 
+def _typed(value: object) -> str:
+    """A kept value back in its field: a number as typed, text (a form left unsaved) as it was."""
+    return f"{value:g}" if isinstance(value, int | float) else str(value)
+
+
 def set_error(widget: Static, text: Text | str) -> None:
     """Show ``text`` on an error line (an empty one takes no room)."""
     widget.update(text)
@@ -223,14 +228,14 @@ class MeetingScreen(AppScreen):
         if body.get("kind"):
             self.query_one("#kind", Select).value = body["kind"]
         for key, value in (body.get("measurements") or {}).items():
-            if value is not None:
-                self.query_one(f"#m-{key}", Input).value = f"{value:g}"
+            if value is not None and key in MEASUREMENTS:
+                self.query_one(f"#m-{key}", Input).value = _typed(value)
         test = body.get("fitness_test") or {}
         if test.get("protocol"):
             self.query_one("#protocol", Select).value = test["protocol"]
         for name in TEST_FIELDS:
             if test.get(name) is not None:
-                self.query_one(f"#f-{name}", Input).value = f"{test[name]:g}"
+                self.query_one(f"#f-{name}", Input).value = _typed(test[name])
         answers = (body.get("questionnaire") or {}).get("answers") or {}
         for i, q in enumerate(QUESTIONNAIRE.questions):
             if q.id in answers:
@@ -532,21 +537,40 @@ class MeetingScreen(AppScreen):
 
     # ------------------------------------------------------------------ leaving
 
+    def snapshot(self) -> dict:
+        """What is typed, as typed (numbers as text): for a form left before it was saved."""
+        test = {name: self.query_one(f"#f-{name}", Input).value for name in TEST_FIELDS}
+        answers = {}
+        for i, q in enumerate(QUESTIONNAIRE.questions):
+            value = self.query_one(f"#q-{i}", Select).value
+            if isinstance(value, str):
+                answers[q.id] = value
+        return {
+            "held_on": self.query_one("#held_on", Input).value,
+            "kind": self.query_one("#kind", Select).value,
+            "measurements": {key: self.query_one(f"#m-{key}", Input).value for key in MEASUREMENTS},
+            "fitness_test": {"protocol": self.protocol(), **test},
+            "questionnaire": {"answers": answers},
+            "notes": self.query_one("#notes", TextArea).text,
+        }
+
+    def typed_anything(self) -> bool:
+        body = self.snapshot()
+        return bool(
+            any(v.strip() for v in body["measurements"].values())
+            or body["fitness_test"]["protocol"]
+            or body["questionnaire"]["answers"]
+            or body["notes"].strip()
+        )
+
     def action_back(self) -> None:
-        if self.saved is None and self.draft is None:
-            try:
-                meeting = self.build()
-            except FormError:
-                meeting = None
-            if meeting is not None:  # typed and never saved: keep it to come back to (not sent)
-                self.app.session.meeting_drafts.save(
-                    MeetingDraft(
-                        person_id=self.person_id,
-                        key=self.key,
-                        meeting=meeting.model_dump(mode="json", exclude_none=True),
-                        label=self.history.label,
-                    )
+        if self.saved is None and not self.sending and self.typed_anything():
+            if self.draft is None or not self.draft.submitted:
+                # typed and never saved: keep it to come back to (it is not sent without her)
+                self.draft = MeetingDraft(
+                    person_id=self.person_id, key=self.key, meeting=self.snapshot(), label=self.history.label
                 )
+                self.app.session.meeting_drafts.save(self.draft)
                 self.app.notify(
                     _("The unsaved meeting is kept on this computer: press n to go on with it."), markup=False
                 )

@@ -164,7 +164,7 @@ class ParticipantListScreen(AppScreen):
 
     def show_drafts(self) -> None:
         store = self.app.session.meeting_drafts
-        drafts = store.all()
+        drafts = [d for d in store.all() if d.submitted]
         line = self.query_one("#drafts-status", Static)
         if not drafts:
             line.update("")
@@ -209,7 +209,7 @@ class ParticipantListScreen(AppScreen):
         from clinic_tui.meeting_drafts import send
 
         store = self.app.session.meeting_drafts
-        result = await send(self.api, store, store.all())
+        result = await send(self.api, store, [d for d in store.all() if d.submitted])
         text, severity = send_drafts_report(result)
         self.app.notify(text, severity=severity, timeout=10, markup=False)
         self.show_drafts()

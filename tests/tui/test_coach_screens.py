@@ -352,3 +352,38 @@ async def test_a_saved_meeting_is_corrected_with_a_reason_as_a_new_revision(tui,
         assert meeting.earlier[0].revision == 1
         detail = text(participant, "#meeting-detail")
         assert "the scale showed 80, typed 82" in detail and "as of revision 1" in detail
+
+
+async def test_a_form_left_unsaved_is_kept_but_not_sent_until_she_saves_it(tui, coaching, session):
+    app = tui()
+    async with app.run_test(size=(150, 50)) as pilot:
+        participant = await open_frida(pilot, coaching)
+        first = await fill_meeting(pilot)
+        await pilot.press("escape")
+        await settle(pilot)
+        assert app.screen is participant
+        drafts = app.session.meeting_drafts.all()
+        assert len(drafts) == 1 and not drafts[0].submitted
+        assert "kept on this computer" in text(participant, "#participant-drafts")
+        await pilot.press("escape")
+        await settle(pilot)
+        home = app.screen
+        assert text(home, "#drafts-status") == ""  # not a save she asked for
+        await pilot.press("u")
+        await settle(pilot)
+        assert meetings_of(session, coaching.full) == 0
+        table = home.query_one(DataTable)
+        table.move_cursor(row=table.get_row_index(coaching.full.id))
+        await pilot.press("enter")
+        await settle(pilot)
+        await pilot.press("n")
+        await settle(pilot)
+        form = app.screen
+        assert isinstance(form, MeetingScreen) and form.key == first.key
+        assert form.query_one("#f-watts_high", Input).value == "150"
+        await type_into(pilot, "f-hr_high", "135")
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        assert form.saved is not None
+        assert meetings_of(session, coaching.full) == 1
+        assert app.session.meeting_drafts.all() == []
