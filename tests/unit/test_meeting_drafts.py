@@ -13,11 +13,11 @@ BODY = {"held_on": "2026-01-02", "kind": "first", "notes": "Sover dåligt sedan 
 def test_a_draft_is_stored_as_ciphertext_and_read_back(tmp_path, memory_keyring):
     store = DraftStore("embedded:x", "cecilia", root=tmp_path)
     assert store.persistent
-    store.save(MeetingDraft(person_id="p1", key="k" * 32, meeting=BODY, submitted=True))
+    store.save(MeetingDraft(person_id="person-7f3a9c2e", key="k" * 32, meeting=BODY, submitted=True))
     files = list(tmp_path.rglob("*.draft"))
     assert len(files) == 1
     raw = files[0].read_bytes()
-    assert b"Sover" not in raw and b"p1" not in raw and b"k" * 32 not in raw
+    assert b"Sover" not in raw and b"person-7f3a9c2e" not in raw and b"k" * 32 not in raw
     again = DraftStore("embedded:x", "cecilia", root=tmp_path)  # a new run: the keyring's key
     [draft] = again.all()
     assert draft.meeting == BODY and draft.key == "k" * 32 and draft.submitted
