@@ -148,6 +148,9 @@ STATUS = {
     "not_consented": N_("not consented: the participant's consent does not cover profiling"),
 }
 
+#: the assessment's status in a table cell
+STATUS_SHORT = {"assessed": N_("assessed"), "objected": N_("objected"), "not_consented": N_("not consented")}
+
 KIND = {"first": N_("first meeting"), "follow_up": N_("follow-up")}
 
 
@@ -218,6 +221,11 @@ def explanation(key: str, params: Mapping[str, object]) -> str:
 
 def status(code: str) -> str:
     word = STATUS.get(code)
+    return _(word) if word is not None else code
+
+
+def status_short(code: str) -> str:
+    word = STATUS_SHORT.get(code)
     return _(word) if word is not None else code
 
 

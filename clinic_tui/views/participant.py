@@ -43,11 +43,17 @@ PART = {
 }
 
 
-def assessment_text(assessment: AssessmentOut | None, withheld_categories: list[str] = ()) -> Text:
+def assessment_text(
+    assessment: AssessmentOut | None, withheld_categories: list[str] = (), objected: bool = False
+) -> Text:
     """The automated assessment: each conclusion with its explanation and rule (GDPR art. 22)."""
     out = Text()
     if assessment is None:
-        if "profiling" in withheld_categories:
+        if objected:
+            out.append(
+                _("Assessment: not shown while the participant objects to profiling"), style="italic dim"
+            )
+        elif "profiling" in withheld_categories:
             out.append(_("Assessment: not shared (the consent does not cover profiling)"), style="italic dim")
         else:
             out.append(_("Assessment: none"), style="italic dim")
@@ -79,7 +85,7 @@ def assessment_text(assessment: AssessmentOut | None, withheld_categories: list[
     return out
 
 
-def version_text(version: MeetingVersion, withheld_categories: list[str]) -> Text:
+def version_text(version: MeetingVersion, withheld_categories: list[str], objected: bool = False) -> Text:
     out = Text()
 
     def part(name: str, category: str, present: bool) -> bool:
@@ -117,11 +123,11 @@ def version_text(version: MeetingVersion, withheld_categories: list[str]) -> Tex
     if part("notes", "profiling", version.notes is not None):
         out.append(version.notes)
     out.append("\n")
-    out.append_text(assessment_text(version.assessment, withheld_categories))
+    out.append_text(assessment_text(version.assessment, withheld_categories, objected))
     return out
 
 
-def meeting_text(meeting: MeetingOut) -> Text:
+def meeting_text(meeting: MeetingOut, objected: bool = False) -> Text:
     """A meeting: its current version, then who changed what and when, and the earlier versions."""
     out = Text()
     out.append(
@@ -133,7 +139,7 @@ def meeting_text(meeting: MeetingOut) -> Text:
         ),
         style="bold",
     )
-    out.append_text(version_text(meeting.current, meeting.withheld))
+    out.append_text(version_text(meeting.current, meeting.withheld, objected))
     if len(meeting.revisions) > 1:
         out.append("\n" + _("Versions:"), style="bold")
         for r in meeting.revisions:
@@ -145,7 +151,7 @@ def meeting_text(meeting: MeetingOut) -> Text:
             out.append("\n  " + line)
         for v in meeting.earlier:
             out.append("\n" + _("— as of revision {n} —").format(n=v.revision), style="dim")
-            out.append_text(version_text(v, meeting.withheld))
+            out.append_text(version_text(v, meeting.withheld, objected))
     return out
 
 
@@ -315,7 +321,7 @@ class ParticipantScreen(AppScreen):
                     plain(str(m.current_revision)),
                     plain(m.coach),
                     vo2,
-                    plain(a.status if a is not None else "—"),
+                    plain(coach_words.status_short(a.status) if a is not None else "—"),
                     key=m.id,
                 )
             ids = [m.id for m in history.meetings]
@@ -356,7 +362,8 @@ class ParticipantScreen(AppScreen):
         return next((m for m in self.history.meetings if m.id == key), None)
 
     def show_meeting(self, meeting: MeetingOut | None) -> None:
-        self.query_one("#meeting-detail", Static).update(meeting_text(meeting) if meeting else "")
+        objected = self.history is not None and self.history.objected_to_profiling
+        self.query_one("#meeting-detail", Static).update(meeting_text(meeting, objected) if meeting else "")
 
     @on(DataTable.RowHighlighted, "#meetings")
     def _highlighted(self, event: DataTable.RowHighlighted) -> None:
