@@ -156,7 +156,7 @@ class MeetingScreen(AppScreen):
                 )
             yield Static("", id="err-held_on", classes="field-error -empty")
             yield Static(_("Measurements"), classes="section-title")
-            yield Static("", id="consent-measurements", classes="consent-note")
+            yield Static("", id="consent-measurements", classes="consent-note -empty")
             with Vertical(id="part-measurements"):
                 for key, m in MEASUREMENTS.items():
                     with Horizontal(classes="form-row"):
@@ -164,7 +164,7 @@ class MeetingScreen(AppScreen):
                         yield Input(id=f"m-{key}", classes="form-input")
                         yield Static("", id=f"err-measurements-{key}", classes="field-error -empty")
             yield Static(_("Cycle test"), classes="section-title")
-            yield Static("", id="consent-fitness_test", classes="consent-note")
+            yield Static("", id="consent-fitness_test", classes="consent-note -empty")
             with Vertical(id="part-fitness_test"):
                 yield Select(
                     [(_(PROTOCOL_NAME[EB]), EB), (_(PROTOCOL_NAME[AR]), AR)],
@@ -189,7 +189,7 @@ class MeetingScreen(AppScreen):
                 ),
                 classes="section-title",
             )
-            yield Static("", id="consent-questionnaire", classes="consent-note")
+            yield Static("", id="consent-questionnaire", classes="consent-note -empty")
             with Vertical(id="part-questionnaire"):
                 for i, q in enumerate(QUESTIONNAIRE.questions):
                     yield Label(Text(_(q.label)), classes="question")
@@ -198,7 +198,7 @@ class MeetingScreen(AppScreen):
                     )
                     yield Static("", id=f"err-q-{i}", classes="field-error -empty")
             yield Static(_("Notes"), classes="section-title")
-            yield Static("", id="consent-notes", classes="consent-note")
+            yield Static("", id="consent-notes", classes="consent-note -empty")
             with Vertical(id="part-notes"):
                 yield TextArea(id="notes", soft_wrap=True)
                 yield Static("", id="err-notes", classes="field-error -empty")
@@ -248,7 +248,8 @@ class MeetingScreen(AppScreen):
         for part, category in PART_CATEGORY.items():
             blocked = category in self.missing
             self.query_one(f"#part-{part}").disabled = blocked
-            self.query_one(f"#consent-{part}", Static).update(
+            set_error(
+                self.query_one(f"#consent-{part}", Static),
                 Text(
                     _(
                         "Not covered by the participant's consent ({category}): left out of the meeting."
@@ -256,7 +257,7 @@ class MeetingScreen(AppScreen):
                     style="yellow",
                 )
                 if blocked
-                else ""
+                else "",
             )
 
     def status(self, text: Text | str) -> None:
