@@ -36,10 +36,14 @@ class Gate:
     def __init__(self, app):
         self.app = app
         self.losing = False
+        #: the server is stopped: a save never reaches it
+        self.stopped = False
         self.saves = 0
 
     async def __call__(self, scope, receive, send):
         save = scope["type"] == "http" and scope["method"] == "POST" and scope["path"].endswith("/meetings")
+        if save and self.stopped:
+            raise httpx.ConnectError("connection refused")
         if save:
             self.saves += 1
         if save and self.losing:
@@ -387,3 +391,47 @@ async def test_a_form_left_unsaved_is_kept_but_not_sent_until_she_saves_it(tui, 
         assert form.saved is not None
         assert meetings_of(session, coaching.full) == 1
         assert app.session.meeting_drafts.all() == []
+
+
+async def test_a_save_while_the_server_is_stopped_is_kept_and_ctrl_s_again_stores_it_once(
+    app, coaching, session
+):
+    gate = Gate(app)
+    tui = ClinicApp(server_url="http://127.0.0.1:1", transport=httpx.ASGITransport(app=gate))
+    async with tui.run_test(size=(150, 50)) as pilot:
+        await open_frida(pilot, coaching)
+        form = await fill_meeting(pilot)
+        await type_into(pilot, "f-hr_high", "135")
+        gate.stopped = True
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        assert form.saved is None and "NOT saved yet" in text(form, "#meeting-status")
+        assert meetings_of(session, coaching.full) == 0
+        assert [d.key for d in tui.session.meeting_drafts.all()] == [form.key]
+        assert form.query_one("#f-hr_high", Input).value == "135"  # the form is as she left it
+        gate.stopped = False
+        await pilot.press("ctrl+s")  # the same draft, the same key
+        await settle(pilot)
+        assert form.saved is not None
+        assert meetings_of(session, coaching.full) == 1
+        assert tui.session.meeting_drafts.all() == []
+
+
+async def test_ctrl_s_again_after_a_lost_answer_shows_the_stored_meeting_not_a_second_one(
+    app, coaching, session
+):
+    gate = Gate(app)
+    tui = ClinicApp(server_url="http://127.0.0.1:1", transport=httpx.ASGITransport(app=gate))
+    async with tui.run_test(size=(150, 50)) as pilot:
+        await open_frida(pilot, coaching)
+        form = await fill_meeting(pilot)
+        await type_into(pilot, "f-hr_high", "135")
+        gate.losing = True
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        assert form.saved is None and meetings_of(session, coaching.full) == 1
+        gate.losing = False
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        assert form.saved is not None and "Meeting saved" in text(form, "#meeting-status")
+        assert meetings_of(session, coaching.full) == 1
