@@ -149,9 +149,11 @@ async def send(api, store: DraftStore, drafts: list[MeetingDraft]) -> SendResult
             meeting = await api.save_meeting(
                 draft.person_id, MeetingIn.model_validate(draft.meeting), idempotency_key=draft.key
             )
-        except (Unreachable, NotAuthenticated) as exc:
+        except Unreachable as exc:
             result.unreachable = exc
             return result
+        except NotAuthenticated:
+            raise  # the session is over: the app's one handler logs her in again; drafts stay
         except ApiError as exc:
             draft.refused = exc.code
             store.save(draft)
