@@ -11,7 +11,7 @@ from __future__ import annotations
 import string
 from collections.abc import Mapping
 
-from clinic_tui.i18n import N_, _
+from clinic_tui.i18n import N_, _, language
 
 #: a field path (or a domain field name) as a label beside a value or in a sentence
 FIELD = {
@@ -161,9 +161,15 @@ def _fill(template: str, params: Mapping[str, object]) -> str | None:
     return template.format(**{k: _show(v) for k, v in params.items()})
 
 
+def num(value: float | int, decimals: int | None = None) -> str:
+    """A number as the user's language writes it (a decimal comma in Swedish)."""
+    text = f"{value:.{decimals}f}" if decimals is not None else f"{value:g}"
+    return text.replace(".", ",") if language() == "sv" else text
+
+
 def _show(value: object) -> str:
     if isinstance(value, float):
-        return f"{value:g}"
+        return num(value)
     return str(value)
 
 

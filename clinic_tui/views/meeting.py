@@ -328,12 +328,12 @@ class MeetingScreen(AppScreen):
         est = preview.estimate
         if est is not None:
             text.append(
-                _("Estimated VO2max: {value} L/min").format(value=f"{est.vo2max_l_min:.2f}"),
+                _("Estimated VO2max: {value} L/min").format(value=coach_words.num(est.vo2max_l_min, 2)),
                 style="bold green",
             )
             if est.vo2max_ml_kg_min is not None:
                 text.append(
-                    " · " + _("{value} mL/kg/min").format(value=f"{est.vo2max_ml_kg_min:.1f}"),
+                    " · " + _("{value} mL/kg/min").format(value=coach_words.num(est.vo2max_ml_kg_min, 1)),
                     style="bold green",
                 )
             else:
@@ -625,7 +625,10 @@ class CorrectionPrompt(ModalScreen[CorrectionIn | None]):
         for m in current.measurements or []:
             if m.key in MEASUREMENTS:
                 out.append(
-                    (f"{coach_words.field_label(m.key)}: {m.value:g} {m.unit}", f"measurements.{m.key}")
+                    (
+                        f"{coach_words.field_label(m.key)}: {coach_words.num(m.value)} {m.unit}",
+                        f"measurements.{m.key}",
+                    )
                 )
         test = current.fitness_test
         if test is not None:

@@ -85,6 +85,10 @@ def assessment_text(
     return out
 
 
+def _measure_name(key: str) -> str:
+    return "BMI" if key == "bmi" else coach_words.field_label(key)
+
+
 def version_text(version: MeetingVersion, withheld_categories: list[str], objected: bool = False) -> Text:
     out = Text()
 
@@ -99,15 +103,14 @@ def version_text(version: MeetingVersion, withheld_categories: list[str], object
     if part("measurements", "vitals", bool(version.measurements)):
         out.append(
             ", ".join(
-                f"{coach_words.field_label(m.key) if m.key != 'bmi' else 'BMI'} {m.value:g} {m.unit}"
-                for m in version.measurements
+                f"{_measure_name(m.key)} {coach_words.num(m.value)} {m.unit}" for m in version.measurements
             )
         )
     if part("fitness_test", "fitness_tests", version.fitness_test is not None):
         t = version.fitness_test
-        out.append(_("VO2max {value} L/min").format(value=f"{t.vo2max_l_min:.2f}"))
+        out.append(_("VO2max {value} L/min").format(value=coach_words.num(t.vo2max_l_min, 2)))
         if t.vo2max_ml_kg_min is not None:
-            out.append(", " + _("{value} mL/kg/min").format(value=f"{t.vo2max_ml_kg_min:.1f}"))
+            out.append(", " + _("{value} mL/kg/min").format(value=coach_words.num(t.vo2max_ml_kg_min, 1)))
         out.append(
             " " + _("[{rule} v{version}]").format(rule=t.equation_id, version=t.equation_version), style="dim"
         )
@@ -308,9 +311,9 @@ class ParticipantScreen(AppScreen):
                 test = m.current.fitness_test
                 if test is not None:
                     vo2 = plain(
-                        f"{test.vo2max_ml_kg_min:.1f} mL/kg/min"
+                        f"{coach_words.num(test.vo2max_ml_kg_min, 1)} mL/kg/min"
                         if test.vo2max_ml_kg_min is not None
-                        else f"{test.vo2max_l_min:.2f} L/min"
+                        else f"{coach_words.num(test.vo2max_l_min, 2)} L/min"
                     )
                 else:
                     vo2 = withheld(_("not shared") if "fitness_tests" in m.withheld else "—")

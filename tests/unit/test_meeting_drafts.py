@@ -45,3 +45,18 @@ def test_without_a_keyring_drafts_stay_in_memory_only(tmp_path):
         assert not list(tmp_path.rglob("*"))
     finally:
         keyring.set_keyring(previous)
+
+
+def test_numbers_and_explanations_are_worded_in_the_users_language():
+    from clinic_tui import coach_words, i18n
+
+    assert coach_words.num(47.66, 1) == "47.7"
+    i18n.set_language("sv")
+    assert coach_words.num(47.66, 1) == "47,7"
+    assert coach_words.value("fairly_low") == "något låg"
+    line = coach_words.explanation(
+        "bmi_from_weight_height", {"weight_kg": 81.5, "height_cm": 180.0, "bmi": 25.2}
+    )
+    assert line == "BMI 25,2 från 81,5 kg och 180 cm"
+    # an answer code reads as its answer; an unknown key is shown as it came, not dropped
+    assert "ny_nyckel" in coach_words.explanation("ny_nyckel", {"x": 1})
