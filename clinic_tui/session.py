@@ -37,6 +37,17 @@ class ClinicSession:
         client.on_refresh_token = self._remember
 
     @property
+    def meeting_drafts(self):
+        """The coach's unsent meetings (``meeting_drafts.DraftStore``), kept encrypted on this computer."""
+        from clinic_tui.meeting_drafts import DraftStore
+
+        owner = (self.server_id, self.user.username if self.user else "")
+        if getattr(self, "_meeting_drafts", None) is None or self._meeting_drafts_owner != owner:
+            self._meeting_drafts = DraftStore(*owner)
+            self._meeting_drafts_owner = owner
+        return self._meeting_drafts
+
+    @property
     def user(self) -> UserInfo | None:
         return self.client.user
 
