@@ -1,0 +1,211 @@
+"""Issue 11 in the TUI: elsa, the privacy officer, finds a person by personnummer, reads what is held
+and who accessed it, saves the register extract and the FHIR export to files, and erases a person
+after the preview and a confirmation; what she mistypes changes nothing."""
+
+from __future__ import annotations
+
+import random
+from datetime import date
+
+import pytest
+from sqlalchemy import func, select
+from textual.widgets import DataTable, Input, OptionList, Static
+
+from clinic_server.db.models import AuditEvent, Person
+from clinic_tui.domain import personnummer
+from clinic_tui.views.subjects import SubjectScreen
+from clinic_tui.widgets.modals import ConfirmPrompt
+from clinic_tui.widgets.rights_prompts import ChoicePrompt, ErasurePrompt, SavePrompt
+from tests.factories import PASSWORD
+from tests.rights_util import full_person, organizations
+from tests.tui.conftest import log_in, settle
+
+
+@pytest.fixture
+def orgs(world, session):
+    return organizations(world, session)
+
+
+def _text(screen, selector: str) -> str:
+    return str(screen.query_one(selector, Static).render())
+
+
+def _lookups(session) -> int:
+    session.expire_all()
+    return session.scalar(select(func.count()).select_from(AuditEvent).where(AuditEvent.action == "lookup"))
+
+
+async def _find(pilot, pnr: str) -> None:
+    field = pilot.app.screen.query_one("#pnr", Input)
+    field.value = pnr
+    field.focus()
+    await pilot.press("enter")
+    await settle(pilot)
+
+
+async def _pick(pilot, key: str) -> None:
+    """Choose the option ``key`` of the open ChoicePrompt."""
+    options = pilot.app.screen.query_one(OptionList)
+    options.highlighted = options.get_option_index(key)
+    await pilot.press("enter")
+    await settle(pilot)
+
+
+async def test_elsa_finds_a_person_reads_the_extract_and_saves_it(tui, orgs, session, http, tmp_path):
+    marks = full_person(session, orgs)
+    # a nurse of the person's care provider reads the record: the extract lists that access
+    anna = (await http.post("/auth/login", json={"username": "anna", "password": PASSWORD})).json()
+    r = await http.get(
+        f"/patients/{marks.person_id}", headers={"Authorization": f"Bearer {anna['access_token']}"}
+    )
+    assert r.status_code == 200, r.text
+    app = tui()
+    async with app.run_test(size=(140, 45)) as pilot:
+        await log_in(pilot, "elsa", PASSWORD)
+        screen = app.screen
+        assert isinstance(screen, SubjectScreen)
+        assert not screen.query_one("#held", DataTable).row_count
+
+        # a mistyped personnummer: a clear message, nothing sent, what was typed stays
+        before = _lookups(session)
+        bad = marks.personnummer[:-1] + str((int(marks.personnummer[-1]) + 1) % 10)
+        await _find(pilot, bad)
+        assert "Personnummer:" in _text(screen, "#lookup-error")
+        assert screen.query_one("#pnr", Input).value == bad
+        assert screen.subject is None and _lookups(session) == before
+
+        await _find(pilot, f"{marks.personnummer[:8]}-{marks.personnummer[8:]}")
+        assert _text(screen, "#lookup-error") == ""
+        status = _text(screen, "#subject-status")
+        assert marks.person_id in status and "Account active: yes" in status
+        assert "ImagineCare AB" in status and "IMR" in status and "Legal hold: no" in status
+        assert _lookups(session) == before + 1
+
+        held = screen.query_one("#held", DataTable)
+        rows = {str(held.get_row_at(i)[0]): held.get_row_at(i) for i in range(held.row_count)}
+        vitals = next(c for c in screen.extract.categories if c.category == "vitals")
+        assert str(rows["measurements"][1]) == str(vitals.count) == str(sum(s.count for s in vitals.sources))
+        screen.query_one(DataTable).move_cursor(row=list(rows).index("measurements"))
+        await settle(pilot)
+        detail = _text(screen, "#held-detail")
+        assert "measurements 5 (" in detail and "on consent" in detail  # the five blood pressure readings
+
+        consents = screen.query_one("#consents", DataTable)
+        assert consents.row_count == 3
+        accesses = screen.query_one("#accesses", DataTable)
+        who = [str(accesses.get_row_at(i)[1]) for i in range(accesses.row_count)]
+        assert any(w.startswith("anna (nurse)") for w in who)
+        assert any(w.startswith("elsa (privacy officer)") for w in who)
+        rights = _text(screen, "#rights")
+        assert "information mailings" in rights and "claim settled" in rights and "moved" in rights
+
+        # the register extract, in Swedish; an existing file is replaced only on a second Enter
+        doc = tmp_path / "extract.md"
+        doc.write_text("old")
+        await pilot.press("d")
+        await settle(pilot)
+        app.screen.query_one("#save-path", Input).value = str(doc)
+        app.screen.query_one("#save-path", Input).focus()
+        await pilot.press("enter")
+        await settle(pilot)
+        assert isinstance(app.screen, SavePrompt) and "exists" in _text(app.screen, "#save-error")
+        assert doc.read_text() == "old"
+        app.screen.query_one("#save-language").query("RadioButton").first().value = True  # Swedish
+        await pilot.press("enter")
+        await settle(pilot)
+        assert app.screen is screen
+        assert doc.read_text().startswith("# Registerutdrag")
+
+
+async def test_an_unknown_personnummer_is_said_plainly(tui, orgs, session):
+    app = tui()
+    unknown = personnummer.generate(random.Random(5), date(1980, 2, 3), "male")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await log_in(pilot, "elsa", PASSWORD)
+        await _find(pilot, unknown)
+        assert "No such person." in _text(app.screen, "#lookup-error")
+        assert app.screen.subject is None
+        assert app.screen.query_one("#pnr", Input).value == unknown
+
+
+async def test_elsa_previews_then_erases_with_the_confirmation(tui, orgs, session):
+    keep = full_person(session, orgs)
+    bookkeeping = date(date.today().year + 3, 12, 31)
+    gone = full_person(
+        session,
+        orgs,
+        given="Greta",
+        family="Glömd",
+        birth=date(1965, 1, 2),
+        seed=12,
+        billing_until=bookkeeping,
+    )
+    app = tui()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await log_in(pilot, "elsa", PASSWORD)
+        screen = app.screen
+        await _find(pilot, gone.personnummer)
+        assert screen.subject.person_id == gone.person_id
+
+        await pilot.press("e")
+        await settle(pilot)
+        assert isinstance(app.screen, ChoicePrompt)  # IMR holds data too: anonymize or delete
+        await _pick(pilot, "delete")
+        assert isinstance(app.screen, ErasurePrompt)
+        preview = _text(app.screen, "#erasure-preview")
+        assert "profile: 1" in preview and "measurements: 5" in preview
+        assert f"billing records: 1, until {bookkeeping.isoformat()}" in preview and "audit log" in preview
+        # Esc: nothing happens
+        await pilot.press("escape")
+        await settle(pilot)
+        assert app.screen is screen
+        session.expire_all()
+        assert session.get(Person, gone.person_id) is not None
+
+        await pilot.press("e")
+        await settle(pilot)
+        await _pick(pilot, "delete")
+        await pilot.press("ctrl+e")
+        await settle(pilot)
+        assert isinstance(app.screen, ConfirmPrompt)
+        await pilot.press("y")
+        await settle(pilot)
+        assert app.screen is screen
+        assert screen.subject is None
+        assert "erased" in _text(screen, "#subject-status")
+    session.expire_all()
+    assert session.get(Person, gone.person_id) is None
+    assert session.get(Person, keep.person_id) is not None
+
+
+async def test_a_legal_hold_offers_no_erasure_and_says_why(tui, orgs, session):
+    marks = full_person(session, orgs)
+    app = tui()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await log_in(pilot, "elsa", PASSWORD)
+        screen = app.screen
+        await _find(pilot, marks.personnummer)
+        await pilot.press("h")
+        await settle(pilot)
+        app.screen.query_one("#hold-reason", Input).value = "Claim from 2025"
+        app.screen.query_one("#hold-until", Input).value = "2020-01-01"
+        app.screen.query_one("#hold-until", Input).focus()
+        await pilot.press("enter")
+        await settle(pilot)
+        assert "passed" in str(app.screen.query_one(".modal-error", Static).render())  # kept open
+        app.screen.query_one("#hold-until", Input).value = ""
+        await pilot.press("enter")
+        await settle(pilot)
+        assert app.screen is screen and "LEGAL HOLD" in _text(screen, "#subject-status")
+
+        await pilot.press("e")
+        await settle(pilot)
+        await _pick(pilot, "delete")
+        assert isinstance(app.screen, ErasurePrompt)
+        assert "legal hold" in _text(app.screen, "#erasure-hold")
+        await pilot.press("ctrl+e")  # not offered
+        await settle(pilot)
+        assert isinstance(app.screen, ErasurePrompt)
+        await pilot.press("escape")
+    session.expire_all()
+    assert session.get(Person, marks.person_id) is not None
