@@ -39,7 +39,7 @@ def check_target(text: str) -> tuple[Path | None, str | None]:
 
 def write_private(path: Path, text: str) -> int:
     """Write ``text`` to ``path`` (parents made, mode 0600); returns the bytes written."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     data = text.encode("utf-8")
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "wb") as f:

@@ -44,6 +44,10 @@ PURPOSE = {
     "care": N_("care"),
     "coaching": N_("coaching"),
     "statistics": N_("anonymized statistics"),
+    # purposes of use in the audit log
+    "emergency": N_("emergency"),
+    "audit": N_("audit"),
+    "data_subject_request": N_("the person's request"),
 }
 OBJECTION = {"profiling": N_("profiling"), "mailings": N_("information mailings")}
 REQUEST = {
@@ -56,11 +60,11 @@ REQUEST = {
     "objection": N_("objection"),
 }
 RULE = {
-    "imr.anonymization_request": N_("IMR: anonymization request"),
-    "imr.employer_contract_ended": N_("IMR: 6 months after the employer's contract ended"),
-    "imr.last_meeting": N_("IMR: 12 months after the last meeting"),
-    "imr.bookkeeping": N_("IMR: bookkeeping, through the 7th year after the fiscal year"),
-    "imaginecare.account_closed": N_("ImagineCare: when the account closes"),
+    "imr.anonymization_request": N_("anonymization request"),
+    "imr.employer_contract_ended": N_("6 months after the employer's contract ended"),
+    "imr.last_meeting": N_("12 months after the last meeting"),
+    "imr.bookkeeping": N_("bookkeeping, through the 7th year after the fiscal year"),
+    "imaginecare.account_closed": N_("when the account closes"),
 }
 RETENTION_STATUS = {"kept": N_("kept"), "due": N_("due for removal"), "held": N_("held (legal hold)")}
 #: where data is held (the data map's tables)

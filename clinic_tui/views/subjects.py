@@ -20,6 +20,7 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
+from textual.containers import VerticalScroll
 from textual.widgets import DataTable, Header, Input, Static, TabbedContent, TabPane
 
 from clinic_tui import labels
@@ -43,6 +44,7 @@ from clinic_tui.widgets.whoami import WhoAmI
 OUTCOME_STYLE = {"allowed": "green", "denied": "bold red", "error": "bold yellow"}
 #: actions that need a person on screen
 SUBJECT_ACTIONS = {
+    "tab",
     "document",
     "export",
     "erase",
@@ -125,6 +127,25 @@ class SubjectScreen(AppScreen):
             tooltip=N_("Release an active legal hold"),
         ),
         Binding("r", "refresh", N_("Refresh"), id="subjects.refresh", tooltip=N_("Reload from the server")),
+        *[
+            Binding(
+                str(n),
+                f"tab('{tab}')",
+                label,
+                id=f"subjects.tab_{tab}",
+                tooltip=N_("Show this part of the extract"),
+                show=False,
+            )
+            for n, (tab, label) in enumerate(
+                (
+                    ("held", N_("Held data")),
+                    ("consents", N_("Consents")),
+                    ("accesses", N_("Accesses")),
+                    ("rights", N_("Retention and requests")),
+                ),
+                start=1,
+            )
+        ],
     ]
 
     def __init__(self):
@@ -137,18 +158,19 @@ class SubjectScreen(AppScreen):
         yield Header()
         yield WhoAmI(id="whoami")
         yield Input(placeholder=_("Personnummer (YYYYMMDD-XXXX), Enter to find"), id="pnr", max_length=13)
-        yield Static("", id="lookup-error", classes="modal-error")
+        yield Static("", id="lookup-error")
         yield Static(_("Type a personnummer to find a person."), id="subject-status")
         with TabbedContent(id="subject-tabs"):
-            with TabPane(_("Held data"), id="tab-held"):
+            with TabPane(_("1 Held data"), id="tab-held"):
                 yield DataTable(id="held", cursor_type="row", zebra_stripes=True)
                 yield Static("", id="held-detail")
-            with TabPane(_("Consents"), id="tab-consents"):
+            with TabPane(_("2 Consents"), id="tab-consents"):
                 yield DataTable(id="consents", cursor_type="row", zebra_stripes=True)
-            with TabPane(_("Accesses"), id="tab-accesses"):
+            with TabPane(_("3 Accesses"), id="tab-accesses"):
                 yield DataTable(id="accesses", cursor_type="row", zebra_stripes=True)
-            with TabPane(_("Retention and requests"), id="tab-rights"):
-                yield Static("", id="rights")
+            with TabPane(_("4 Retention and requests"), id="tab-rights"):
+                with VerticalScroll(id="rights-scroll"):
+                    yield Static("", id="rights")
         yield Static("", id="list-status")
         yield KeyFooter()
 
@@ -179,7 +201,7 @@ class SubjectScreen(AppScreen):
                     (_("Who"), 22),
                     (_("Organization"), 22),
                     (_("Action"), 14),
-                    (_("Purpose"), 14),
+                    (_("Purpose"), 20),
                     (_("Outcome"), 8),
                     (_("Emergency"), 20),
                 ),
@@ -189,6 +211,11 @@ class SubjectScreen(AppScreen):
             for label, width in columns:
                 table.add_column(label, width=width)
         self.query_one("#pnr", Input).focus()
+        self._lookup_error("")
+
+    def action_tab(self, tab: str) -> None:
+        self.query_one(TabbedContent).active = f"tab-{tab}"
+        self.query_one("#rights-scroll" if tab == "rights" else f"#{tab}").focus()
 
     def check_action(self, action: str, parameters: tuple) -> bool | None:
         if action in SUBJECT_ACTIONS:
@@ -204,15 +231,19 @@ class SubjectScreen(AppScreen):
     def _find(self) -> None:
         from clinic_tui.domain.personnummer import PersonnummerError, normalize
 
-        error = self.query_one("#lookup-error", Static)
         try:
             pnr = normalize(self.query_one("#pnr", Input).value.strip())
         except PersonnummerError as exc:
             # nothing is sent and what is on screen stays: the officer corrects what was typed
-            error.update(Text(_("Personnummer: {problem}").format(problem=_(str(exc)))))
+            self._lookup_error(_("Personnummer: {problem}").format(problem=_(str(exc))))
             return
-        error.update("")
+        self._lookup_error("")
         self.lookup(pnr)
+
+    def _lookup_error(self, text: str) -> None:
+        error = self.query_one("#lookup-error", Static)
+        error.update(Text(text))
+        error.display = bool(text)
 
     @work(exclusive=True, group="subject", exit_on_error=False)
     async def lookup(self, pnr: str) -> None:
@@ -226,7 +257,7 @@ class SubjectScreen(AppScreen):
             raise
         except ApiError as exc:
             # not found, not a valid personnummer, unreachable: said beside what was typed, kept
-            self.query_one("#lookup-error", Static).update(Text(describe(exc).text))
+            self._lookup_error(describe(exc).text)
             self.query_one("#list-status", Static).update("")
             if exc.code != "unreachable" and exc.code != "timeout":
                 self.show_subject(None)
@@ -327,7 +358,7 @@ class SubjectScreen(AppScreen):
                     plain(who),
                     plain(a.organization_name or "—"),
                     plain(a.action),
-                    plain(a.purpose),
+                    plain(words.purpose(a.purpose)),
                     Text(labels.outcome(a.outcome), style=OUTCOME_STYLE.get(a.outcome, "")),
                     emergency,
                     key=str(a.seq),
@@ -335,7 +366,7 @@ class SubjectScreen(AppScreen):
         self.query_one("#rights", Static).update(self._rights_text(extract))
         self._show_category(next(iter(self.categories), None))
         tabs = self.query_one(TabbedContent)
-        tabs.get_tab("tab-accesses").label = Text(_("Accesses ({n})").format(n=len(extract.accesses)))
+        tabs.get_tab("tab-accesses").label = Text(_("3 Accesses ({n})").format(n=len(extract.accesses)))
         self.query_one("#list-status", Static).update(
             _("Extract as of {at}: {n} categories held, {a} accesses.").format(
                 at=local_time(extract.generated_at), n=len(extract.categories), a=len(extract.accesses)
@@ -384,14 +415,18 @@ class SubjectScreen(AppScreen):
 
         head(_("Retention"))
         for r in x.retention:
-            due = r.due_on.isoformat() if r.due_on else _("while the relationship lasts")
+            template = (
+                _("{controller}: {rule} (v{version}) — until {due}, {status}")
+                if r.due_on
+                else _("{controller}: {rule} (v{version}) — while the relationship lasts, {status}")
+            )
             out.append(
                 "  "
-                + _("{controller}: {rule} (v{version}) — until {due}, {status}").format(
+                + template.format(
                     controller=words.controller(r.controller),
                     rule=words.rule(r.rule_id),
                     version=r.rule_version,
-                    due=due,
+                    due=r.due_on.isoformat() if r.due_on else "",
                     status=words.retention_status(r.status),
                 )
                 + "\n",
@@ -447,8 +482,8 @@ class SubjectScreen(AppScreen):
             self.reload()
 
     @work(exclusive=True, group="subject", exit_on_error=False)
-    async def reload(self) -> None:
-        """The person's standing and extract again (after a change)."""
+    async def reload(self, note: str = "") -> None:
+        """The person's standing and extract again (after a change); ``note`` then on the status line."""
         ref = self.subject
         if ref is None:
             return
@@ -457,6 +492,8 @@ class SubjectScreen(AppScreen):
         holds = any(h.active for h in extract.legal_holds)
         self.show_subject(ref.model_copy(update={"restricted": extract.restricted, "legal_hold": holds}))
         self.show_extract(extract)
+        if note:
+            self.query_one("#list-status", Static).update(Text(note))
 
     # ------------------------------------------------------------------ files
 
@@ -545,8 +582,7 @@ class SubjectScreen(AppScreen):
                 raise
             problem = describe(exc)
             self.app.notify(problem.text, title=problem.title, severity="warning", timeout=12, markup=False)
-            self.query_one("#list-status", Static).update(Text(problem.text))
-            self.reload()
+            self.reload(problem.text)
             return
         deleted, anonymized = sum(done.deleted.values()), sum(done.anonymized.values())
         text = _("Person {id} erased at {at}: {deleted} rows deleted, {anonymized} anonymized.").format(

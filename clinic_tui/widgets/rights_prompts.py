@@ -16,7 +16,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Button, Input, OptionList, RadioButton, RadioSet, Static
+from textual.widgets import Button, Input, OptionList, RadioButton, RadioSet, Select, Static
 from textual.widgets.option_list import Option
 
 from clinic_tui import rights_labels as words
@@ -78,6 +78,15 @@ class SavePrompt(_Prompt):
 
     def on_mount(self) -> None:
         self.query_one("#save-path", Input).focus()
+
+    @on(RadioSet.Changed, "#save-language")
+    def _language(self, event: RadioSet.Changed) -> None:
+        """The default name carries the language: it follows the choice."""
+        field = self.query_one("#save-path", Input)
+        for code in self.languages:
+            if field.value.endswith(f"-{code}.md"):
+                field.value = field.value[: -len(f"-{code}.md")] + f"-{event.pressed.name}.md"
+                break
 
     @on(Input.Submitted, "#save-path")
     @on(Button.Pressed, "#ok")
@@ -217,9 +226,12 @@ class RectifyPrompt(_Prompt):
         with Vertical(classes="modal-box"):
             yield Static(_("Correct a detail (rectification)"), classes="modal-title")
             yield Static(_("The old value is kept in the history, never shown as current."), classes="muted")
-            with RadioSet(id="rectify-field"):
-                for code in RECTIFIABLE:
-                    yield RadioButton(words.field(code), value=code == field, name=code)
+            yield Select(
+                [(words.field(code), code) for code in RECTIFIABLE],
+                value=field if field in RECTIFIABLE else RECTIFIABLE[0],
+                allow_blank=False,
+                id="rectify-field",
+            )
             yield Input(value, placeholder=_("New value (empty clears a contact detail)"), id="rectify-value")
             yield Input(reason, placeholder=_("Reason (at least 3 characters)"), id="rectify-reason")
             yield Static(Text(error), classes="modal-error")
@@ -237,8 +249,8 @@ class RectifyPrompt(_Prompt):
     @on(Input.Submitted, "#rectify-reason")
     @on(Button.Pressed, "#ok")
     def action_commit(self) -> None:
-        pressed = self.query_one(RadioSet).pressed_button
-        if pressed is None:
+        field = self.query_one("#rectify-field", Select).value
+        if field not in RECTIFIABLE:
             self._error(_("Choose the detail to correct."))
             return
         value = self.query_one("#rectify-value", Input).value.strip()
@@ -246,7 +258,7 @@ class RectifyPrompt(_Prompt):
         if len(reason) < 3:
             self._error(_("Write the reason: at least 3 characters."))
             return
-        self.dismiss((pressed.name, value, reason))
+        self.dismiss((field, value, reason))
 
 
 class LegalHoldPrompt(_Prompt):

@@ -209,3 +209,128 @@ async def test_a_legal_hold_offers_no_erasure_and_says_why(tui, orgs, session):
         await pilot.press("escape")
     session.expire_all()
     assert session.get(Person, marks.person_id) is not None
+
+
+async def test_restriction_objection_request_correction_and_hold_release(tui, orgs, session):
+    marks = full_person(session, orgs)
+    app = tui()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await log_in(pilot, "elsa", PASSWORD)
+        screen = app.screen
+        await _find(pilot, marks.personnummer)
+
+        # restriction: asked first; "no" changes nothing
+        await pilot.press("t")
+        await settle(pilot)
+        assert isinstance(app.screen, ConfirmPrompt)
+        await pilot.press("escape")
+        await settle(pilot)
+        session.expire_all()
+        assert not session.get(Person, marks.person_id).restricted
+        await pilot.press("t")
+        await settle(pilot)
+        await pilot.press("y")
+        await settle(pilot)
+        assert "PROCESSING RESTRICTED" in _text(screen, "#subject-status")
+        session.expire_all()
+        assert session.get(Person, marks.person_id).restricted
+
+        # objection to profiling (the person already objects to mailings: that one offers withdrawal)
+        await pilot.press("o")
+        await settle(pilot)
+        options = app.screen.query_one(OptionList)
+        labels_ = [str(options.get_option_at_index(i).prompt) for i in range(options.option_count)]
+        assert labels_ == ["Object to profiling", "Withdraw the objection to information mailings"]
+        await _pick(pilot, "profiling")
+        assert "profiling" in _text(screen, "#rights")
+        assert {str(o.kind) for o in screen.extract.objections if o.active} == {"profiling", "mailings"}
+
+        # a request received today
+        await pilot.press("n")
+        await settle(pilot)
+        await _pick(pilot, "portability")
+        assert any(q.kind == "portability" and q.received_on == date.today() for q in screen.extract.requests)
+
+        # a correction: a reason is required; the server's refusal keeps what was typed
+        await pilot.press("c")
+        await settle(pilot)
+        prompt = app.screen
+        prompt.query_one("#rectify-field").value = "email"
+        prompt.query_one("#rectify-value", Input).value = "not an address"
+        prompt.query_one("#rectify-reason", Input).value = "x"
+        prompt.query_one("#rectify-reason", Input).focus()
+        await pilot.press("enter")
+        await settle(pilot)
+        assert "at least 3 characters" in str(prompt.query_one(".modal-error", Static).render())
+        prompt.query_one("#rectify-reason", Input).value = "the person wrote to us"
+        await pilot.press("enter")
+        await settle(pilot)
+        refused = app.screen
+        assert refused is not screen, "an invalid e-mail is refused and the dialog comes back"
+        assert refused.query_one("#rectify-value", Input).value == "not an address"
+        assert "not valid" in str(refused.query_one(".modal-error", Static).render())
+        refused.query_one("#rectify-value", Input).value = "ny.adress@example.se"
+        refused.query_one("#rectify-reason", Input).focus()
+        await pilot.press("enter")
+        await settle(pilot)
+        assert app.screen is screen
+        corrections = screen.extract.corrections
+        assert any(c.field == "email" and c.reason == "the person wrote to us" for c in corrections)
+        session.expire_all()
+        assert session.get(Person, marks.person_id).email == "ny.adress@example.se"
+
+        # a legal hold, then its release (confirmed)
+        await pilot.press("h")
+        await settle(pilot)
+        app.screen.query_one("#hold-reason", Input).value = "Claim about the device"
+        await pilot.press("enter", "enter")
+        await settle(pilot)
+        assert "LEGAL HOLD" in _text(screen, "#subject-status")
+        hold = next(h for h in screen.extract.legal_holds if h.active)
+        await pilot.press("u")
+        await settle(pilot)
+        assert isinstance(app.screen, ChoicePrompt)
+        await _pick(pilot, str(hold.id))
+        assert isinstance(app.screen, ConfirmPrompt)
+        await pilot.press("y")
+        await settle(pilot)
+        assert "Legal hold: no" in _text(screen, "#subject-status")
+        assert not any(h.active for h in screen.extract.legal_holds)
+
+
+async def test_an_erasure_whose_data_changed_since_the_preview_is_refused_and_says_so(tui, orgs, session):
+    from datetime import UTC, datetime
+
+    from clinic_server.db.models import Observation
+
+    marks = full_person(session, orgs)
+    app = tui()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await log_in(pilot, "elsa", PASSWORD)
+        screen = app.screen
+        await _find(pilot, marks.personnummer)
+        await pilot.press("e")
+        await settle(pilot)
+        await _pick(pilot, "delete")
+        assert isinstance(app.screen, ErasurePrompt)
+        # a reading arrives while the officer looks at the preview
+        session.add(
+            Observation(
+                person_id=marks.person_id,
+                loinc="8867-4",
+                value=61,
+                unit="/min",
+                effective_at=datetime.now(UTC),
+                received_at=datetime.now(UTC),
+                source_id="late",
+            )
+        )
+        session.commit()
+        await pilot.press("ctrl+e")
+        await settle(pilot)
+        await pilot.press("y")
+        await settle(pilot)
+        assert app.screen is screen and screen.subject is not None
+        assert "changed since the preview" in _text(screen, "#list-status")
+    session.expire_all()
+    assert session.get(Person, marks.person_id) is not None
