@@ -670,6 +670,291 @@ def _finding_verdict(ctx: ExportContext, v) -> None:
 # --------------------------------------------------------------------------- the access log
 
 
+# --------------------------------------------------------------------------- the coach's meetings (IMR)
+#
+# One resource per row, as the data map holds them: every revision of a meeting's parts is exported
+# (a correction is a new version, never an overwrite), each marked with its revision number.
+
+#: LOINC codes of the health-profile measurements, by column (UCUM units)
+MEETING_MEASUREMENTS = {
+    "height_cm": ("8302-2", "Body height", "cm"),
+    "weight_kg": ("29463-7", "Body weight", "kg"),
+    "waist_cm": ("8280-0", "Waist circumference", "cm"),
+    "systolic": ("8480-6", "Systolic blood pressure", "mm[Hg]"),
+    "diastolic": ("8462-4", "Diastolic blood pressure", "mm[Hg]"),
+    "heart_rate": ("8867-4", "Heart rate", "/min"),
+    "bmi": ("39156-5", "Body mass index", "kg/m2"),
+}
+#: LOINC: Oxygen consumption max (VO2max), absolute and per body weight
+VO2MAX_LOINC = {"L/min": "60842-2", "mL/min/kg": "94122-9"}
+
+
+def _meeting(ctx: ExportContext, meeting_id: str):
+    from clinic_server.db.models.coaching import CoachingMeeting
+
+    return ctx.session.get(CoachingMeeting, meeting_id)
+
+
+def _revision(number: int) -> dict:
+    return {"url": f"{EXT}/meeting-revision", "valueInteger": int(number)}
+
+
+def _held_on(ctx: ExportContext, meeting_id: str) -> str | None:
+    m = _meeting(ctx, meeting_id)
+    return m.held_on.isoformat() if m is not None else None
+
+
+@exports("coaching_meeting", "Encounter")
+def _coaching_meeting(ctx: ExportContext, m) -> None:
+    ctx.add(
+        "coaching_meeting",
+        m.id,
+        {
+            "resourceType": "Encounter",
+            "status": "finished",
+            "class": {"system": ACT_CODE, "code": "AMB", "display": "ambulatory"},
+            "type": [{"coding": [{"system": f"{CS}/meeting-kind", "code": m.kind}]}],
+            "subject": ctx.patient,
+            "participant": [{"individual": ctx.user(m.coach_id)}],
+            "period": {"start": m.held_on.isoformat(), "end": m.held_on.isoformat()},
+            "serviceProvider": ctx.organization(ctx.users[m.coach_id].organization_id)
+            if m.coach_id in ctx.users
+            else None,
+            "extension": [_revision(m.current_revision)],
+        },
+    )
+    if ctx.entries[-1]["resource"]["serviceProvider"] is None:
+        del ctx.entries[-1]["resource"]["serviceProvider"]
+
+
+@exports("coaching_revision", "Provenance")
+def _coaching_revision(ctx: ExportContext, r) -> None:
+    changed = ", ".join(r.changes or [])
+    ctx.provenance(
+        "coaching_revision",
+        r.id,
+        ctx.ref("coaching_meeting", r.meeting_id),
+        r.created_at,
+        agent=[{"who": ctx.user(r.author_id)}],
+        activity={
+            "coding": [{"system": DATA_OPERATION, "code": "CREATE" if r.number == 1 else "UPDATE"}],
+            "text": f"revision {r.number}" + (f": {changed}" if changed else ""),
+        },
+        reason=[{"text": r.reason}] if r.reason else None,
+    )
+
+
+@exports("coaching_measurement", "Observation")
+def _coaching_measurement(ctx: ExportContext, t) -> None:
+    components = []
+    for column, (loinc, display, unit) in MEETING_MEASUREMENTS.items():
+        value = getattr(t, column)
+        if value is not None:
+            components.append(
+                {
+                    "code": {"coding": [{"system": LOINC, "code": loinc, "display": display}]},
+                    "valueQuantity": {"value": value, "unit": unit, "system": UCUM, "code": unit},
+                }
+            )
+    resource = {
+        "resourceType": "Observation",
+        "status": "final",
+        "category": [{"coding": [{"system": OBS_CATEGORY, "code": "vital-signs"}]}],
+        "code": {"coding": [{"system": f"{CS}/record", "code": "health-profile-measurements"}]},
+        "subject": ctx.patient,
+        "encounter": {"reference": ctx.ref("coaching_meeting", t.meeting_id)},
+        "effectiveDateTime": _held_on(ctx, t.meeting_id),
+        "component": components,
+        "extension": [_revision(t.revision)],
+    }
+    if t.bmi_rule_id:  # BMI is derived: the rule and version that computed it
+        resource["method"] = derived_method(t.bmi_rule_id, t.bmi_rule_version or 1)
+    ctx.add("coaching_measurement", t.id, resource)
+
+
+def _answer(value) -> list[dict]:
+    values = value if isinstance(value, list) else [value]
+    out = []
+    for v in values:
+        if isinstance(v, bool):
+            out.append({"valueBoolean": v})
+        elif isinstance(v, int):
+            out.append({"valueInteger": v})
+        elif isinstance(v, float):
+            out.append({"valueDecimal": v})
+        elif v is not None:
+            out.append({"valueString": str(v)})
+    return out
+
+
+@exports("coaching_questionnaire", "QuestionnaireResponse")
+def _coaching_questionnaire(ctx: ExportContext, q) -> None:
+    items = []
+    for code, value in sorted((q.answers or {}).items()):
+        answers = _answer(value)
+        if isinstance(value, str):
+            system = f"{CS}/answer/{q.questionnaire_id}"
+            answers = [{"valueCoding": {"system": system, "code": value}}]
+        if answers:
+            items.append({"linkId": code, "answer": answers})
+    resource = {
+        "resourceType": "QuestionnaireResponse",
+        "status": "completed",
+        "questionnaire": f"{SYSTEM}/Questionnaire/{q.questionnaire_id}|{q.questionnaire_version}",
+        "subject": ctx.patient,
+        "encounter": {"reference": ctx.ref("coaching_meeting", q.meeting_id)},
+        "authored": _held_on(ctx, q.meeting_id),
+        "extension": [_revision(q.revision)],
+    }
+    if items:
+        resource["item"] = items
+    ctx.add("coaching_questionnaire", q.id, resource)
+
+
+@exports("coaching_fitness_test", "Observation", "Provenance")
+def _coaching_fitness_test(ctx: ExportContext, t) -> None:
+    absolute = {
+        "code": {"coding": [{"system": LOINC, "code": VO2MAX_LOINC["L/min"]}], "text": "VO2max (L/min)"},
+        "valueQuantity": {"value": t.vo2max_l_min, "unit": "L/min", "system": UCUM, "code": "L/min"},
+    }
+    resource = {
+        "resourceType": "Observation",
+        "status": "final",
+        "category": [{"coding": [{"system": OBS_CATEGORY, "code": "exam"}]}],
+        "code": {"coding": [{"system": LOINC, "code": VO2MAX_LOINC["L/min"]}], "text": "VO2max"},
+        "subject": ctx.patient,
+        "encounter": {"reference": ctx.ref("coaching_meeting", t.meeting_id)},
+        "effectiveDateTime": _held_on(ctx, t.meeting_id),
+        "valueQuantity": absolute["valueQuantity"],
+        "method": derived_method(t.equation_id, t.equation_version),
+        "extension": [_revision(t.revision)],
+    }
+    if t.vo2max_ml_kg_min is not None:
+        resource["component"] = [
+            {
+                "code": {"coding": [{"system": LOINC, "code": VO2MAX_LOINC["mL/min/kg"]}]},
+                "valueQuantity": {
+                    "value": t.vo2max_ml_kg_min,
+                    "unit": "mL/min/kg",
+                    "system": UCUM,
+                    "code": "mL/min/kg",
+                },
+            }
+        ]
+    if t.warnings:
+        resource["note"] = [{"text": f"warning: {w}"} for w in t.warnings]
+    ref = ctx.add("coaching_fitness_test", t.id, resource)
+    inputs = ", ".join(f"{k}={v}" for k, v in sorted((t.inputs or {}).items()))
+    policy = [f"{SYSTEM}/rule/{t.equation_id}/v{t.equation_version}"]
+    if t.relative_rule_id:
+        policy.append(f"{SYSTEM}/rule/{t.relative_rule_id}/v{t.relative_rule_version or 1}")
+    m = _meeting(ctx, t.meeting_id)
+    ctx.provenance(
+        "coaching_fitness_test",
+        t.id,
+        ref,
+        m.created_at if m is not None else ctx.now,
+        agent=[{"who": ctx.user(m.coach_id if m is not None else None)}],
+        policy=policy,
+        activity={
+            "coding": [{"system": DATA_OPERATION, "code": "CREATE"}],
+            "text": f"derived by equation {t.equation_id} v{t.equation_version}",
+        },
+        reason=[{"text": f"inputs: {inputs}"[:1000]}] if inputs else None,
+    )
+
+
+@exports("coaching_note", "Observation", "Provenance")
+def _coaching_note(ctx: ExportContext, n) -> None:
+    ref = ctx.add(
+        "coaching_note",
+        n.id,
+        {
+            "resourceType": "Observation",
+            "status": "final",
+            "category": [{"coding": [{"system": f"{CS}/category", "code": "profiling"}]}],
+            "code": {"coding": [{"system": f"{CS}/record", "code": "coach-note"}], "text": "coach's note"},
+            "subject": ctx.patient,
+            "encounter": {"reference": ctx.ref("coaching_meeting", n.meeting_id)},
+            "effectiveDateTime": _held_on(ctx, n.meeting_id),
+            **({"valueString": n.text} if n.text else {}),
+            "extension": [_revision(n.revision)],
+        },
+    )
+    m = _meeting(ctx, n.meeting_id)
+    ctx.provenance(
+        "coaching_note",
+        n.id,
+        ref,
+        m.created_at if m is not None else ctx.now,
+        agent=[{"who": ctx.user(m.coach_id if m is not None else None)}],
+    )
+
+
+@exports("coaching_assessment", "Observation", "Provenance")
+def _coaching_assessment(ctx: ExportContext, a) -> None:
+    components = [
+        {
+            "code": {"coding": [{"system": f"{CS}/conclusion", "code": str(c.get("code"))}]},
+            "valueCodeableConcept": {
+                "coding": [{"system": f"{CS}/conclusion-value", "code": str(c.get("value"))}]
+            },
+        }
+        for c in (a.conclusions or [])
+        if isinstance(c, dict) and c.get("code")
+    ]
+    resource = {
+        "resourceType": "Observation",
+        "status": "final",
+        "category": [{"coding": [{"system": f"{CS}/category", "code": "profiling"}]}],
+        "code": {"coding": [{"system": f"{CS}/record", "code": "automated-assessment"}]},
+        "subject": ctx.patient,
+        "encounter": {"reference": ctx.ref("coaching_meeting", a.meeting_id)},
+        "effectiveDateTime": _held_on(ctx, a.meeting_id),
+        "method": derived_method(a.ruleset_id, a.ruleset_version),
+        "extension": [_revision(a.revision), {"url": f"{EXT}/assessment-status", "valueCode": a.status}],
+    }
+    if components:
+        resource["component"] = components
+    ref = ctx.add("coaching_assessment", a.id, resource)
+    rules = sorted(
+        {
+            (c["rule_id"], c.get("rule_version", 1))
+            for c in (a.conclusions or [])
+            if isinstance(c, dict) and c.get("rule_id")
+        }
+    )
+    m = _meeting(ctx, a.meeting_id)
+    ctx.provenance(
+        "coaching_assessment",
+        a.id,
+        ref,
+        m.created_at if m is not None else ctx.now,
+        policy=[f"{SYSTEM}/rule/{a.ruleset_id}/v{a.ruleset_version}"]
+        + [f"{SYSTEM}/rule/{rule}/v{version}" for rule, version in rules],
+        activity={
+            "coding": [{"system": DATA_OPERATION, "code": "CREATE"}],
+            "text": f"automated assessment {a.ruleset_id} v{a.ruleset_version}",
+        },
+    )
+
+
+@exports("profiling_objection", "Consent")
+def _profiling_objection(ctx: ExportContext, o) -> None:
+    resource = _consent(
+        ctx,
+        deny=True,
+        status="active" if o.withdrawn_at is None else "inactive",
+        purpose="profiling",
+        org_id=None,
+        start=o.recorded_at,
+        end=o.withdrawn_at,
+        codes=["profiling"],
+        recorded=o.recorded_at,
+    )
+    ctx.add("profiling_objection", o.id, resource)
+
+
 def audit_rows(ctx: ExportContext) -> Iterable:
     """The audit records about the person: named as the record's person, or in a list it returned."""
     pid = ctx.person.id
