@@ -225,7 +225,10 @@ class SubjectScreen(AppScreen):
     # ------------------------------------------------------------------ find
 
     def action_find(self) -> None:
-        self.query_one("#pnr", Input).focus()
+        """To the personnummer field, its text selected: typing replaces it, arrows keep it."""
+        field = self.query_one("#pnr", Input)
+        field.focus()
+        field.select_all()
 
     @on(Input.Submitted, "#pnr")
     def _find(self) -> None:
@@ -284,6 +287,7 @@ class SubjectScreen(AppScreen):
                 table.clear()
             self.query_one("#held-detail", Static).update("")
             self.query_one("#rights", Static).update("")
+            self.query_one(TabbedContent).get_tab("tab-accesses").label = Text(_("3 Accesses"))
             status.update(Text(note or _("Type a personnummer to find a person.")))
             return
         flags = [
@@ -590,6 +594,7 @@ class SubjectScreen(AppScreen):
         )
         self.query_one("#pnr", Input).value = ""
         self.show_subject(None, text)
+        self.query_one("#pnr", Input).focus()
         self.query_one("#list-status", Static).update(Text(text))
         self.app.notify(text, timeout=10, markup=False)
 
