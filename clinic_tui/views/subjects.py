@@ -37,6 +37,7 @@ from clinic_tui.widgets.rights_prompts import (
     ErasurePrompt,
     LegalHoldPrompt,
     RectifyPrompt,
+    RetentionView,
     SavePrompt,
 )
 from clinic_tui.widgets.whoami import WhoAmI
@@ -69,6 +70,14 @@ def _yes(value: bool) -> str:
 class SubjectScreen(AppScreen):
     BINDINGS = [
         Binding("f", "find", N_("Find"), id="subjects.find", tooltip=N_("Find a person by personnummer")),
+        Binding(
+            "escape",
+            "leave_field",
+            N_("Keys"),
+            id="subjects.leave_field",
+            tooltip=N_("Leave the personnummer field: the letter keys act again"),
+            show=False,
+        ),
         Binding(
             "d",
             "document",
@@ -127,6 +136,13 @@ class SubjectScreen(AppScreen):
             tooltip=N_("Release an active legal hold"),
         ),
         Binding("r", "refresh", N_("Refresh"), id="subjects.refresh", tooltip=N_("Reload from the server")),
+        Binding(
+            "g",
+            "retention",
+            N_("Retention"),
+            id="subjects.retention",
+            tooltip=N_("Who a retention run would remove today, and by which rule (nothing is removed)"),
+        ),
         *[
             Binding(
                 str(n),
@@ -212,6 +228,9 @@ class SubjectScreen(AppScreen):
                 table.add_column(label, width=width)
         self.query_one("#pnr", Input).focus()
         self._lookup_error("")
+
+    def action_leave_field(self) -> None:
+        self.query_one("#held", DataTable).focus()
 
     def action_tab(self, tab: str) -> None:
         self.query_one(TabbedContent).active = f"tab-{tab}"
@@ -708,6 +727,13 @@ class SubjectScreen(AppScreen):
         await self.rights.release_legal_hold(self.subject.person_id, hold_id)
         self.app.notify(_("Legal hold released."))
         self.reload()
+
+    # ------------------------------------------------------------------ retention
+
+    @work(exclusive=True, group="subject-retention", exit_on_error=False)
+    async def action_retention(self) -> None:
+        preview = await self.rights.retention_preview(date.today())
+        self.app.push_screen(RetentionView(preview))
 
     # ------------------------------------------------------------------ rectification
 

@@ -16,11 +16,11 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Button, Input, OptionList, RadioButton, RadioSet, Select, Static
+from textual.widgets import Button, DataTable, Input, OptionList, RadioButton, RadioSet, Select, Static
 from textual.widgets.option_list import Option
 
 from clinic_tui import rights_labels as words
-from clinic_tui.api.schemas.rights import ErasurePreview, RectifiableField
+from clinic_tui.api.schemas.rights import ErasurePreview, RectifiableField, RetentionPreview
 from clinic_tui.files import check_target
 from clinic_tui.i18n import N_, _
 
@@ -311,4 +311,46 @@ class LegalHoldPrompt(_Prompt):
         self.dismiss((reason, until))
 
 
-__all__ = ["ChoicePrompt", "ErasurePrompt", "LegalHoldPrompt", "RectifyPrompt", "SavePrompt"]
+class RetentionView(_Prompt):
+    """What a retention run would remove as of a day: who (by id), by which rule, from which day."""
+
+    def __init__(self, preview: RetentionPreview):
+        super().__init__()
+        self.preview = preview
+
+    def compose(self) -> ComposeResult:
+        p = self.preview
+        with Vertical(classes="modal-box", id="retention-box"):
+            yield Static(_("Retention as of {day}").format(day=p.as_of.isoformat()), classes="modal-title")
+            by_rule = "; ".join(f"{words.rule(rule)}: {n}" for rule, n in sorted(p.by_rule.items()))
+            summary = _(
+                "{n} people due ({by_rule}); {billing} billing records past their bookkeeping date; "
+                "{held} kept by a legal hold."
+            ).format(n=len(p.items), by_rule=by_rule or "—", billing=p.billing_records_due, held=p.held)
+            yield Static(Text(summary), id="retention-summary", classes="muted")
+            yield DataTable(id="retention-items", cursor_type="row", zebra_stripes=True)
+            with Horizontal(classes="modal-buttons"):
+                yield Button(_("Close (Esc)"), id="cancel")
+
+    def on_mount(self) -> None:
+        table = self.query_one(DataTable)
+        for label, width in (
+            (_("Person"), 32),
+            (_("Held by"), 14),
+            (_("Rule"), 34),
+            (_("From"), 10),
+            (_("How"), 9),
+        ):
+            table.add_column(label, width=width)
+        for item in self.preview.items:
+            table.add_row(
+                Text(item.person_id),
+                Text(words.controller(item.controller)),
+                Text(words.rule(item.rule_id)),
+                Text(item.due_on.isoformat()),
+                Text(_("anonymize") if item.mode == "anonymize" else _("delete")),
+            )
+        table.focus()
+
+
+__all__ = ["RetentionView", "ChoicePrompt", "ErasurePrompt", "LegalHoldPrompt", "RectifyPrompt", "SavePrompt"]

@@ -5,7 +5,7 @@ after the preview and a confirmation; what she mistypes changes nothing."""
 from __future__ import annotations
 
 import random
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 from sqlalchemy import func, select
@@ -332,5 +332,31 @@ async def test_an_erasure_whose_data_changed_since_the_preview_is_refused_and_sa
         await settle(pilot)
         assert app.screen is screen and screen.subject is not None
         assert "changed since the preview" in _text(screen, "#list-status")
+    session.expire_all()
+    assert session.get(Person, marks.person_id) is not None
+
+
+async def test_the_retention_preview_lists_who_would_go_and_removes_nothing(tui, orgs, session):
+    from clinic_tui.widgets.rights_prompts import RetentionView
+
+    # the employer's contract with IMR ended over 6 months ago: the IMR rule applies
+    marks = full_person(session, orgs)
+    orgs.employer.contract_end = date.today().replace(day=1) - timedelta(days=215)
+    session.commit()
+    app = tui()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await log_in(pilot, "elsa", PASSWORD)
+        await pilot.press("escape", "g")  # out of the personnummer field, then the retention preview
+        await settle(pilot)
+        view = app.screen
+        assert isinstance(view, RetentionView)
+        assert marks.person_id in [i.person_id for i in view.preview.items]
+        table = view.query_one(DataTable)
+        rows = [" ".join(str(c) for c in table.get_row_at(i)) for i in range(table.row_count)]
+        assert any(marks.person_id in r and "6 months after the employer's contract ended" in r for r in rows)
+        assert "people due" in _text(view, "#retention-summary")
+        await pilot.press("escape")
+        await settle(pilot)
+        assert isinstance(app.screen, SubjectScreen)
     session.expire_all()
     assert session.get(Person, marks.person_id) is not None
