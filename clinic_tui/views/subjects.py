@@ -46,6 +46,8 @@ OUTCOME_STYLE = {"allowed": "green", "denied": "bold red", "error": "bold yellow
 #: actions that need a person on screen
 SUBJECT_ACTIONS = {
     "tab",
+    "withdraw",
+    "close_account",
     "document",
     "export",
     "erase",
@@ -128,6 +130,20 @@ class SubjectScreen(AppScreen):
             tooltip=N_("Record a request the person made"),
         ),
         Binding("h", "hold", N_("Legal hold"), id="subjects.hold", tooltip=N_("Set a legal hold")),
+        Binding(
+            "w",
+            "withdraw",
+            N_("Withdraw consent"),
+            id="subjects.withdraw",
+            tooltip=N_("Withdraw the consent selected on the Consents tab, on the person's behalf"),
+        ),
+        Binding(
+            "k",
+            "close_account",
+            N_("Close account"),
+            id="subjects.close_account",
+            tooltip=N_("Close the person's ImagineCare account: their data is deleted, after a preview"),
+        ),
         Binding(
             "u",
             "release",
@@ -237,6 +253,8 @@ class SubjectScreen(AppScreen):
         self.query_one("#rights-scroll" if tab == "rights" else f"#{tab}").focus()
 
     def check_action(self, action: str, parameters: tuple) -> bool | None:
+        if action == "close_account":
+            return self.subject is not None and self.subject.account_active
         if action in SUBJECT_ACTIONS:
             return self.subject is not None
         return True
@@ -727,6 +745,129 @@ class SubjectScreen(AppScreen):
         await self.rights.release_legal_hold(self.subject.person_id, hold_id)
         self.app.notify(_("Legal hold released."))
         self.reload()
+
+    # ------------------------------------------------------------------ consents, account
+
+    def action_withdraw(self) -> None:
+        if self.subject is None or self.extract is None:
+            return
+        table = self.query_one("#consents", DataTable)
+        active = {k.id: k for k in self.extract.consents if k.active}
+        if self.query_one(TabbedContent).active != "tab-consents" or not table.row_count:
+            self.action_tab("consents")
+            self.app.notify(_("Choose the consent to withdraw on the Consents tab, then press w."))
+            return
+        consent_id = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+        if consent_id not in active:
+            self.app.notify(
+                _("This consent is not active: there is nothing to withdraw."), severity="warning"
+            )
+            return
+        self.preview_withdrawal(consent_id)
+
+    @work(exclusive=True, group="subject-erase", exit_on_error=False)
+    async def preview_withdrawal(self, consent_id: str) -> None:
+        preview = await self.rights.withdrawal_preview(self.subject.person_id, consent_id)
+        k = preview.consent
+        what = _("{organization} ({purpose})").format(
+            organization=k.organization_name, purpose=words.purpose(k.purpose)
+        )
+        if preview.ends_account and preview.erasure is not None:
+            intro = _(
+                "Withdrawing the consent to {what} ends the person's ImagineCare account: their data "
+                "is deleted as below."
+            ).format(what=what)
+            self.app.push_screen(
+                ErasurePrompt(preview.erasure, intro, hold_blocks=False),
+                lambda go: go and self._confirm_withdrawal(consent_id, what, preview.confirmation, True),
+            )
+        else:
+            self._confirm_withdrawal(consent_id, what, preview.confirmation, False)
+
+    def _confirm_withdrawal(self, consent_id: str, what: str, confirmation: str, ends: bool) -> None:
+        question = (
+            _("Withdraw the consent to {what} and delete the person's data? This cannot be undone.")
+            if ends
+            else _("Withdraw the consent to {what}? Only that organization's access ends.")
+        ).format(what=what)
+        self.app.push_screen(
+            ConfirmPrompt(question), lambda yes: yes and self.withdraw(consent_id, confirmation)
+        )
+
+    @work(exclusive=True, group="subject-erase", exit_on_error=False)
+    async def withdraw(self, consent_id: str, confirmation: str) -> None:
+        from clinic_tui.api.client import ApiError
+        from clinic_tui.errors import describe
+
+        try:
+            done = await self.rights.withdraw_consent(self.subject.person_id, consent_id, confirmation)
+        except ApiError as exc:
+            if exc.code not in ("confirmation_stale", "confirmation_required", "legal_hold"):
+                raise
+            problem = describe(exc)
+            self.app.notify(problem.text, title=problem.title, severity="warning", timeout=12, markup=False)
+            self.reload(problem.text)
+            return
+        self._after_account_change(done, _("Consent withdrawn."))
+
+    def action_close_account(self) -> None:
+        if self.subject is not None and self.subject.account_active:
+            self.preview_closure()
+
+    @work(exclusive=True, group="subject-erase", exit_on_error=False)
+    async def preview_closure(self) -> None:
+        preview = await self.rights.closure_preview(self.subject.person_id)
+        intro = _("Closing the ImagineCare account deletes the person's data as below.")
+        self.app.push_screen(
+            ErasurePrompt(preview.erasure, intro, hold_blocks=False),
+            lambda go: go and self._confirm_closure(preview.erasure),
+        )
+
+    def _confirm_closure(self, erasure: ErasurePreview) -> None:
+        question = _("Close the account of person {id} and delete their data? This cannot be undone.").format(
+            id=erasure.person_id
+        )
+        self.app.push_screen(
+            ConfirmPrompt(question), lambda yes: yes and self.close_account(erasure.confirmation)
+        )
+
+    @work(exclusive=True, group="subject-erase", exit_on_error=False)
+    async def close_account(self, confirmation: str) -> None:
+        from clinic_tui.api.client import ApiError
+        from clinic_tui.errors import describe
+
+        try:
+            done = await self.rights.close_account(self.subject.person_id, confirmation)
+        except ApiError as exc:
+            if exc.code not in ("confirmation_stale", "confirmation_required", "legal_hold"):
+                raise
+            problem = describe(exc)
+            self.app.notify(problem.text, title=problem.title, severity="warning", timeout=12, markup=False)
+            self.reload(problem.text)
+            return
+        self._after_account_change(done, _("Account closed."))
+
+    def _after_account_change(self, done, text: str) -> None:
+        """After a withdrawal or closure: erased (the person is gone), deferred by a hold, or only
+        that organization's access ended."""
+        if done.erasure is not None:
+            erased = done.erasure
+            text = _("Person {id} erased at {at}: {deleted} rows deleted, {anonymized} anonymized.").format(
+                id=erased.person_id,
+                at=local_time(erased.done_at),
+                deleted=sum(erased.deleted.values()),
+                anonymized=sum(erased.anonymized.values()),
+            )
+            self.query_one("#pnr", Input).value = ""
+            self.show_subject(None, text)
+            self.query_one("#pnr", Input).focus()
+            self.query_one("#list-status", Static).update(Text(text))
+            self.app.notify(text, timeout=10, markup=False)
+            return
+        if done.deferred_by_legal_hold:
+            text += " " + _("A legal hold keeps the data until it is released or lapses.")
+        self.app.notify(text, timeout=8, markup=False)
+        self.reload(text)
 
     # ------------------------------------------------------------------ retention
 

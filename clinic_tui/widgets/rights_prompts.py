@@ -180,16 +180,22 @@ class ErasurePrompt(_Prompt):
         ),
     ]
 
-    def __init__(self, preview: ErasurePreview):
+    def __init__(self, preview: ErasurePreview, intro: str = "", *, hold_blocks: bool = True):
+        """``intro``: why this erasure comes (a withdrawal or closure that ends the account); there
+        a legal hold does not block (``hold_blocks=False``): the account ends, the data waits."""
         super().__init__()
         self.preview = preview
+        self.intro = intro
+        self.blocked = preview.legal_hold and hold_blocks
 
     def compose(self) -> ComposeResult:
         mode = _("anonymize") if self.preview.mode == "anonymize" else _("delete")
         with Vertical(classes="modal-box"):
             yield Static(_("Erasure preview ({mode})").format(mode=mode), classes="modal-title")
+            if self.intro:
+                yield Static(Text(self.intro), id="erasure-intro", classes="modal-error")
             yield Static(preview_text(self.preview), id="erasure-preview")
-            if self.preview.legal_hold:
+            if self.blocked:
                 yield Static(
                     _(
                         "A legal hold keeps this person's data: nothing can be erased until it is released "
@@ -198,19 +204,28 @@ class ErasurePrompt(_Prompt):
                     id="erasure-hold",
                     classes="modal-error",
                 )
+            elif self.preview.legal_hold:
+                yield Static(
+                    _(
+                        "A legal hold keeps the data for now: it is deleted when the hold is released "
+                        "or lapses."
+                    ),
+                    id="erasure-hold",
+                    classes="modal-error",
+                )
             with Horizontal(classes="modal-buttons"):
-                if not self.preview.legal_hold:
+                if not self.blocked:
                     yield Button(_("Erase… (Ctrl+E)"), id="ok", variant="error")
                 yield Button(_("Cancel (Esc)"), id="cancel")
 
     def check_action(self, action: str, parameters: tuple) -> bool | None:
         if action == "erase":
-            return not self.preview.legal_hold
+            return not self.blocked
         return True
 
     @on(Button.Pressed, "#ok")
     def action_erase(self) -> None:
-        if not self.preview.legal_hold:
+        if not self.blocked:
             self.dismiss(True)
 
 

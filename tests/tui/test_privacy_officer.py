@@ -9,7 +9,7 @@ from datetime import date, timedelta
 
 import pytest
 from sqlalchemy import func, select
-from textual.widgets import DataTable, Input, OptionList, Static
+from textual.widgets import DataTable, Input, OptionList, Static, TabbedContent
 
 from clinic_server.db.models import AuditEvent, Person
 from clinic_tui.domain import personnummer
@@ -360,3 +360,80 @@ async def test_the_retention_preview_lists_who_would_go_and_removes_nothing(tui,
         assert isinstance(app.screen, SubjectScreen)
     session.expire_all()
     assert session.get(Person, marks.person_id) is not None
+
+
+async def test_withdrawing_a_consent_ends_access_or_the_account_after_a_preview(tui, orgs, session):
+    from clinic_server.db.models import Consent
+
+    marks = full_person(session, orgs)
+    care = session.scalar(
+        select(Consent).where(Consent.person_id == marks.person_id, Consent.organization_id == orgs.norra.id)
+    )
+    account = session.scalar(
+        select(Consent).where(Consent.person_id == marks.person_id, Consent.purpose == "self_care")
+    )
+    app = tui()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await log_in(pilot, "elsa", PASSWORD)
+        screen = app.screen
+        await _find(pilot, marks.personnummer)
+        await pilot.press("w")  # not on the Consents tab: it goes there and says what to do
+        await settle(pilot)
+        assert screen.query_one(TabbedContent).active == "tab-consents"
+        consents = screen.query_one("#consents", DataTable)
+
+        # the care provider's consent: only that organization's access ends, after a question
+        consents.move_cursor(row=consents.get_row_index(care.id))
+        await pilot.press("w")
+        await settle(pilot)
+        assert isinstance(app.screen, ConfirmPrompt)
+        await pilot.press("y")
+        await settle(pilot)
+        assert app.screen is screen and screen.subject is not None
+        session.expire_all()
+        assert session.get(Consent, care.id).status == "withdrawn"
+
+        # the account's own consent: the erasure preview first, then the question, then it is gone
+        consents = screen.query_one("#consents", DataTable)
+        consents.move_cursor(row=consents.get_row_index(account.id))
+        await pilot.press("w")
+        await settle(pilot)
+        assert isinstance(app.screen, ErasurePrompt)
+        assert "ends the person's ImagineCare account" in _text(app.screen, "#erasure-intro")
+        await pilot.press("ctrl+e")
+        await settle(pilot)
+        await pilot.press("y")
+        await settle(pilot)
+        assert app.screen is screen and screen.subject is None
+        assert "erased" in _text(screen, "#subject-status")
+    session.expire_all()
+    assert session.get(Person, marks.person_id) is None
+
+
+async def test_closing_the_account_deletes_the_data_after_the_preview(tui, orgs, session):
+    marks = full_person(session, orgs)
+    app = tui()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await log_in(pilot, "elsa", PASSWORD)
+        screen = app.screen
+        await _find(pilot, marks.personnummer)
+        await pilot.press("k")
+        await settle(pilot)
+        assert isinstance(app.screen, ErasurePrompt)
+        assert "Closing the ImagineCare account" in _text(app.screen, "#erasure-intro")
+        await pilot.press("ctrl+e")
+        await settle(pilot)
+        assert isinstance(app.screen, ConfirmPrompt)
+        await pilot.press("escape")  # no: nothing happens
+        await settle(pilot)
+        session.expire_all()
+        assert session.get(Person, marks.person_id) is not None
+        await pilot.press("k")
+        await settle(pilot)
+        await pilot.press("ctrl+e")
+        await settle(pilot)
+        await pilot.press("y")
+        await settle(pilot)
+        assert app.screen is screen and screen.subject is None
+    session.expire_all()
+    assert session.get(Person, marks.person_id) is None
