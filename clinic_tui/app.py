@@ -228,6 +228,8 @@ class ClinicApp(App[None]):
             from clinic_tui.views.audit import AuditScreen as Home
         elif role == Role.COACH:
             from clinic_tui.views.participants import ParticipantListScreen as Home
+        elif role == Role.PRIVACY_OFFICER:
+            from clinic_tui.views.subjects import SubjectScreen as Home
         else:
             from clinic_tui.views.patients import PatientListScreen as Home
         self._settle()  # (normally done already, while the login form was being filled in)
