@@ -67,7 +67,7 @@ async def test_a_participants_meetings_are_in_the_export_and_validate(http, sess
             and any(c.get("code") == code for c in e["resource"]["code"].get("coding", []))
         ]
 
-    vo2 = coach_part("60842-2")
+    vo2 = coach_part("submaximal-cycle-test")
     assert len(vo2) == fitness
     equations = set(
         session.scalars(
@@ -75,8 +75,8 @@ async def test_a_participants_meetings_are_in_the_export_and_validate(http, sess
         )
     )
     assert {o["method"]["coding"][0]["code"] for o in vo2} == equations
-    assert len(coach_part("health-profile-measurements")) == _rows(session, CoachingMeasurement, meetings)
-    assert len(coach_part("coach-note")) == notes
+    assert len(coach_part("measurements")) == _rows(session, CoachingMeasurement, meetings)
+    assert len(coach_part("notes")) == notes
     assert len(coach_part("automated-assessment")) == assessments
     # a Provenance for each revision, fitness result, note and assessment (and the other holdings')
     assert counted["Provenance"] >= _rows(session, CoachingRevision, meetings) + fitness + notes + assessments
