@@ -30,6 +30,7 @@ import argparse
 import json
 import os
 import platform
+import shutil
 import signal
 import socket
 import statistics
@@ -43,6 +44,7 @@ from collections import Counter, defaultdict
 from datetime import UTC, datetime
 from pathlib import Path
 
+import psutil
 import sqlalchemy as sa
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -361,7 +363,7 @@ def analyse(url: str, log: list[dict], start_seq: int, started: datetime) -> dic
     return out
 
 
-def run(args, fault=None) -> dict:
+def run(args, fault=None, keep_log: list | None = None) -> dict:
     """Prepare, serve, load (calling ``fault(server, port, url, log)`` in a thread if given), analyse."""
     counts = {"nurses": args.nurses, "coaches": args.coaches, "supervisors": args.supervisors,
               "devices": args.devices}  # fmt: skip
@@ -403,13 +405,32 @@ def run(args, fault=None) -> dict:
         if fault is not None:
             injector = threading.Thread(target=fault, args=(server, port, url, fault_log), daemon=True)
             injector.start()
-        locust.wait()
+        locust_proc = psutil.Process(locust.pid)
+        locust_cpu = 0.0
+        while locust.poll() is None:
+            try:
+                t = locust_proc.cpu_times()
+                locust_cpu = t.user + t.system
+            except psutil.Error:
+                pass
+            time.sleep(1)
         if injector is not None:
             injector.join(timeout=120)
         finished = datetime.now(UTC)
         log = [json.loads(line) for line in log_path.read_text().splitlines()]
+        if args.request_log:
+            shutil.copyfile(log_path, args.request_log)
+    if keep_log is not None:
+        keep_log.extend(log)
     sampler.stop.set()
     load_after = os.getloadavg()
+    server_cpu = 0.0
+    for proc in [psutil.Process(server.pid), *psutil.Process(server.pid).children(recursive=True)]:
+        try:
+            t = proc.cpu_times()
+            server_cpu += t.user + t.system
+        except psutil.Error:
+            pass
     server.send_signal(signal.SIGTERM)
     try:
         server.wait(timeout=30)
@@ -428,6 +449,8 @@ def run(args, fault=None) -> dict:
             "dataset_before": sizes,
             "seed": prepared,
             "faults": fault_log,
+            "cpu_s": {"api_processes": round(server_cpu, 1), "locust": round(locust_cpu, 1)},
+            "requests_per_s": round(len(log) / max(1.0, (finished - started).total_seconds()), 1),
             "machine": {
                 "cpus": os.cpu_count(),
                 "python": platform.python_version(),
@@ -462,7 +485,8 @@ def report(result: dict) -> None:
             f"| `{name}` | {r['requests']} | {r['errors']} | {r['p50_ms']} | {r['p95_ms']} | {r['max_ms']} |"
         )
     print(f"\nrequests {result['requests']}, errors {result['errors']} in {result['seconds']} s")
-    for key in ("audit", "meetings", "readings", "alert_actions", "audit_verify", "machine", "faults"):
+    keys = ("audit", "meetings", "readings", "alert_actions", "audit_verify", "machine", "cpu_s", "faults")
+    for key in keys:
         print(f"{key}: {json.dumps(result[key])}")
     for e in result["error_samples"][:5]:
         print("error:", e)
@@ -478,6 +502,7 @@ def add_arguments(ap: argparse.ArgumentParser) -> None:
     ap.add_argument("--supervisors", type=int, default=5)
     ap.add_argument("--devices", type=int, default=25)
     ap.add_argument("--batch", type=int, default=4, help="readings per device post (one post a second)")
+    ap.add_argument("--request-log", type=Path, help="keep the log of every request made (JSON lines) here")
 
 
 def main() -> int:
