@@ -50,6 +50,24 @@ def psql(host: str, sql: str) -> str:
     return out.stdout.strip()
 
 
+def _cpu_ticks(pid: int) -> int:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])
+
+
+def busy_worker(pids: list[int], within_s: float = 10.0) -> int:
+    """A worker that is running (used CPU in the last 20 ms), so the kill catches requests in
+    flight; after ``within_s`` without one, the first."""
+    until = time.monotonic() + within_s
+    while time.monotonic() < until:
+        ticks = {pid: _cpu_ticks(pid) for pid in pids}
+        time.sleep(0.02)
+        for pid in pids:
+            if _cpu_ticks(pid) > ticks[pid]:
+                return pid
+    return pids[0]
+
+
 def make_fault(args):
     def fault(server, port, url, log: list[dict]) -> None:
         started = time.time()
@@ -59,7 +77,7 @@ def make_fault(args):
 
         at(args.kill_at)
         before = run_load.worker_pids(server.pid)
-        victim = before[0]
+        victim = busy_worker(before)
         os.kill(victim, signal.SIGKILL)
         t_kill = time.time()
         back = None

@@ -54,6 +54,12 @@ class Api(HttpUser):
         hdrs = {"X-Request-Id": rid, "X-Client-Name": "load-locust", **(headers or {})}
         if self.token:
             hdrs["Authorization"] = f"Bearer {self.token}"
+        # logged before it is sent: a request still waiting when the run stops stays in the log
+        entry = {"rid": rid, "name": name, "status": 0, "ms": 0.0, "ok": False, "user": self.username,
+                 "t": time.time(), "error": "no answer before the run stopped"}  # fmt: skip
+        if write:
+            entry["write"] = write
+        LOG.append(entry)
         t = time.perf_counter()
         with self.client.request(method, path, name=name, headers=hdrs, catch_response=True, **kw) as r:
             ms = (time.perf_counter() - t) * 1000
@@ -63,18 +69,16 @@ class Api(HttpUser):
                 r.success()
             else:
                 r.failure(f"{status}: {(r.text or str(r.error))[:200]}")
-            entry = {"rid": rid, "name": name, "status": status, "ms": round(ms, 2), "ok": good,
-                     "user": self.username, "t": time.time()}  # fmt: skip
-            if write:
-                entry["write"] = write
-            if not good:
+            entry.update(status=status, ms=round(ms, 2), ok=good, t=time.time())
+            if good:
+                del entry["error"]
+            else:
                 entry["error"] = (r.text or str(r.error or ""))[:300]
-            LOG.append(entry)
             try:
                 body = r.json() if status and r.content else None
             except ValueError:
                 body = None
-            return status, body, r
+            return status, body, entry
 
     def login(self) -> None:
         while True:
@@ -93,13 +97,13 @@ class Api(HttpUser):
         attempt = 0
         while True:
             attempt += 1
-            status, body, r = self.call(
+            status, body, entry = self.call(
                 method, path, name, expected, write={**write, "attempt": attempt}, **kw
             )
             if status and status < 500:
-                return status, body, r
+                return status, body, entry
             if time.monotonic() > until:
-                return status, body, r
+                return status, body, entry
             time.sleep(RETRY_PAUSE_S)
 
 
@@ -187,14 +191,14 @@ class Coach(Api):
             return
         self.i += 1
         pid, key = random.choice(self.people), f"load-{uuid.uuid4().hex}"
-        status, body, _ = self.retried_write(
+        status, body, entry = self.retried_write(
             "POST", f"/api/v1/coaching/participants/{pid}/meetings",
             "POST /coaching/participants/{id}/meetings",
             expected=(201, 200), json=meeting_body(self.i), headers={"Idempotency-Key": key},
             write={"kind": "meeting", "key": key, "person": pid},
         )  # fmt: skip
         if status in (200, 201):
-            LOG[-1]["write"]["meeting_id"] = body["id"]
+            entry["write"]["meeting_id"] = body["id"]
 
     @task(1)
     def history(self):
@@ -256,13 +260,13 @@ class Device(Api):
             )  # fmt: skip
             items.append({"source_id": f"load-{self.n}-{seq}", "loinc": loinc, "unit": unit,
                           "value": value, "effective_at": now})  # fmt: skip
-        status, body, _ = self.retried_write(
+        status, body, entry = self.retried_write(
             "POST", "/api/v1/ingest/observations", "POST /ingest/observations", expected=(200,),
             json={"observations": items}, headers={"X-Device-Key": self.key},
             write={"kind": "readings", "device": self.n, "sources": [i["source_id"] for i in items]},
         )  # fmt: skip
         if status == 200:
-            LOG[-1]["write"].update(stored=body["stored"], duplicates=body["duplicates"],
+            entry["write"].update(stored=body["stored"], duplicates=body["duplicates"],
                                     rejected=body["rejected"])  # fmt: skip
 
 

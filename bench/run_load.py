@@ -397,7 +397,7 @@ def run(args, fault=None, keep_log: list | None = None) -> dict:
         locust = subprocess.Popen(
             [str(LOCUST), "-f", str(ROOT / "bench" / "load_locust.py"), "--headless",
              "--users", str(users), "--spawn-rate", "10", "--run-time", f"{args.run_time}s",
-             "--host", f"http://127.0.0.1:{port}", "--only-summary", "--stop-timeout", "30",
+             "--host", f"http://127.0.0.1:{port}", "--only-summary", "--stop-timeout", "60",
              "--loglevel", "WARNING"],
             env=env,
         )  # fmt: skip
