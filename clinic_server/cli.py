@@ -278,6 +278,13 @@ def _say(event: dict) -> None:
     print(json.dumps(event), flush=True)
 
 
+#: how long an idle keep-alive connection stays open. uvicorn's default (5 s) equals the interval
+#: the alert queue polls at (and httpx's own idle limit), so a poll could be sent on a connection
+#: the server was closing that instant and fail with "connection reset" (seen in bench/run_load.py);
+#: longer than a load balancer's usual idle timeout (60 s), so the balancer closes first, never us
+KEEP_ALIVE_SECONDS = 75
+
+
 def cmd_serve(settings: Settings, args) -> int:
     import uvicorn
 
@@ -298,7 +305,9 @@ def cmd_serve(settings: Settings, args) -> int:
         app = create_app(settings)
         # the app names this backend (e.g. its keyring entry) by the database it serves
         _say({"event": "ready", "port": sock.getsockname()[1], "database": settings.database_url})
-        config = uvicorn.Config(app, log_level="warning", access_log=False)
+        config = uvicorn.Config(
+            app, log_level="warning", access_log=False, timeout_keep_alive=KEEP_ALIVE_SECONDS
+        )
         uvicorn.Server(config).run(sockets=[sock])
         return 0
     if args.workers < 1:
@@ -318,7 +327,13 @@ def cmd_serve(settings: Settings, args) -> int:
             "give --certfile and --keyfile (clients refuse http:// to anything but loopback)",
             file=sys.stderr,
         )
-    common = {"host": args.host, "port": args.port, "log_level": args.log_level, **tls}
+    common = {
+        "host": args.host,
+        "port": args.port,
+        "log_level": args.log_level,
+        "timeout_keep_alive": KEEP_ALIVE_SECONDS,
+        **tls,
+    }
     if args.workers == 1:
         uvicorn.run(create_app(settings), **common)
         return 0

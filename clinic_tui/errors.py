@@ -209,6 +209,11 @@ WORDING: dict[str, Wording] = {
         N_("Server error"),
         (N_("The server ran into an error; nothing was changed. Try again, or tell your administrator."),),
     ),
+    ErrorCode.SERVICE_UNAVAILABLE: Wording(
+        N_("Server unavailable"),
+        (N_("The server cannot reach its database right now; nothing was changed. Try again in a moment."),),
+        "warning",
+    ),
     ErrorCode.INVALID_CLIENT_KEY: Wording(
         N_("Integration key refused"), (N_("The integration key was not accepted."),)
     ),

@@ -21,6 +21,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError, OperationalError
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -45,6 +46,29 @@ from clinic_tui.api.schemas import ErrorBody, ErrorCode
 from clinic_tui.domain.roles import Outcome
 
 log = logging.getLogger("clinic_server")
+
+
+#: seconds a client is asked to wait when the database cannot be reached
+RETRY_AFTER_UNAVAILABLE_S = 5
+
+
+def database_unavailable(exc: BaseException) -> bool:
+    """Whether ``exc`` says the database could not be reached (rather than that a query was wrong):
+    a dropped connection, a refused one (PostgreSQL down, restarting, not accepting connections to
+    this database, out of connection slots) or the server ending our session."""
+    if not isinstance(exc, DBAPIError):
+        return False
+    if exc.connection_invalidated:
+        return True
+    orig = exc.orig
+    if orig is None or type(orig).__module__.split(".")[0] != "psycopg":
+        return False
+    state = getattr(orig, "sqlstate", None)
+    if state is None:  # no answer from a server at all: refused, reset, timed out
+        return isinstance(exc, OperationalError)
+    # 08: connection exception, 53300: too many connections, 55000: the database does not accept
+    # connections now, 57P: operator intervention (shutdown, terminated backend, cannot connect now)
+    return state.startswith(("08", "57P")) or state in ("53300", "55000")
 
 
 def _error(exc: ApiError) -> JSONResponse:
@@ -239,6 +263,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception):
+        if database_unavailable(exc):
+            # not a fault of the server's: the database refused or dropped the connection (restart,
+            # failover, a full connection limit). Nothing was committed; say when to try again.
+            log.warning("database unavailable: %s", str(exc).splitlines()[0][:200])
+            await _owed_record(
+                request, Outcome.ERROR, f"server error: {type(exc).__name__}", tally.Kind.SERVER_ERROR
+            )
+            return _error(
+                ApiError(
+                    503,
+                    ErrorCode.SERVICE_UNAVAILABLE,
+                    "The database cannot be reached right now; nothing was changed. Try again.",
+                    retry_after=RETRY_AFTER_UNAVAILABLE_S,
+                )
+            )
         log.exception("unhandled error", exc_info=exc)
         # fail closed, but still leave the one record this request owes
         await _owed_record(

@@ -160,3 +160,59 @@ def test_serve_refuses_half_a_tls_configuration(tmp_path):
         timeout=60,
     )
     assert result.returncode == 2 and "--certfile and --keyfile go together" in result.stderr
+
+
+def _response(conn: socket.socket) -> bytes:
+    """One whole HTTP/1.1 response (head and Content-Length body) read from ``conn``; the head and
+    the body may come in separate segments. Empty if the server closed the connection."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = conn.recv(65536)
+        if not chunk:
+            return data
+        data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = next(
+        int(line.split(b":", 1)[1])
+        for line in head.split(b"\r\n")
+        if line.lower().startswith(b"content-length:")
+    )
+    while len(body) < length:
+        chunk = conn.recv(65536)
+        if not chunk:
+            break
+        body += chunk
+    return head + b"\r\n\r\n" + body
+
+
+def test_an_idle_connection_outlives_the_alert_queues_poll_interval(tmp_path):
+    """The queue polls every 5 s: the server must not close a keep-alive connection idle that long
+    (uvicorn's default of 5 s made a poll fail now and then with "connection reset")."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CLINIC_")}
+    env |= {"CLINIC_DATABASE_URL": f"sqlite:///{tmp_path / 'k.sqlite3'}", "CLINIC_MISSING_SWEEP_MINUTES": "0"}
+    port = _free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "clinic_server", "serve", "--migrate", "--port", str(port)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    request = f"GET /api/v1/health HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n".encode()
+    try:
+        _wait_up(f"http://127.0.0.1:{port}", True, proc)
+        with socket.create_connection(("127.0.0.1", port), timeout=30) as conn:
+            for _ in range(2):
+                conn.sendall(request)
+                assert _response(conn).startswith(b"HTTP/1.1 200")
+                time.sleep(6.5)  # longer than the poll interval (and uvicorn's default keep-alive)
+            conn.sendall(request)
+            assert _response(conn).startswith(b"HTTP/1.1 200")
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        proc.stdout.close()
+        proc.stderr.close()

@@ -58,6 +58,9 @@ class ErrorCode(StrEnum):
     #: an ``Idempotency-Key`` already used by this user here for a different request
     IDEMPOTENCY_KEY_REUSED = "idempotency_key_reused"
     SERVER_ERROR = "server_error"
+    #: the server cannot reach its database for the moment (503, ``retry_after``): nothing was
+    #: changed, and the same request can be sent again (a write with its idempotency key)
+    SERVICE_UNAVAILABLE = "service_unavailable"
     # the people's rights (schemas/rights.py)
     INVALID_CLIENT_KEY = "invalid_client_key"
     UNDER_AGE = "under_age"
