@@ -180,7 +180,8 @@ class ClinicApp(App[None]):
                 stopped + " " + _("Starting it again…"),
                 title=_("Demo backend stopped"),
                 severity="error",
-                timeout=8,
+                # stays while a slow start goes on (a busy machine takes many seconds)
+                timeout=30,
                 markup=False,
             )
         elif status.state == "given_up":
