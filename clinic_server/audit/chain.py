@@ -537,3 +537,14 @@ def _check_shard(
     if head_hash != prev:
         return _Broken(head_seq, f"shard {shard}: chain head does not match the last record")
     return prev_seq, prev
+
+
+def loaded(conn: Connection, seq: int, last_hash: str) -> None:
+    """After bulk-loading a chain into shard 0 outside ``append`` (benchmarks, importers): its head
+    is (``seq``, ``last_hash``) and new records are numbered after it."""
+    conn.execute(update(_SHARDS).where(_SHARDS.c.shard == 0).values(seq=seq, last_hash=last_hash))
+    conn.execute(update(_COUNTER).where(_COUNTER.c.id == 1).values(seq=seq, last_hash=last_hash))
+    if conn.dialect.name == "postgresql":
+        conn.execute(
+            text("SELECT setval('audit_event_seq', :n, :called)"), {"n": max(seq, 1), "called": seq > 0}
+        )
