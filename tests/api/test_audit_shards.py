@@ -404,3 +404,13 @@ def test_the_existing_chain_becomes_shard_0(tmp_path):
             assert conn.execute(select(AE.c.shard).distinct()).scalars().all() == [0]
     finally:
         engine.dispose()
+
+
+def test_a_record_moved_to_a_shard_without_a_head_is_named(engine):
+    written = two_shards(engine, 3)
+    bypass_triggers(engine)
+    with engine.begin() as conn:
+        conn.execute(update(AE).where(AE.c.seq == written[2][1]).values(shard=99))
+    result = verify(engine)
+    assert not result.ok and result.shard == 99 and result.first_bad_seq == written[2][1], result
+    assert result.problem == "shard 99 has records but no head"
