@@ -460,6 +460,7 @@ def verify(conn: Connection, batch: int = 20_000, workers: int = 1, public_key=N
     """
     from clinic_server.audit import checkpoint as cp
 
+    checkpoints = cp.load(conn)  # first: see ``load``
     shard_heads = heads(conn)
     ae = AuditEvent.__table__
     # records in a shard without a head: min and max come off the (shard, seq) index at once, and
@@ -499,7 +500,7 @@ def verify(conn: Connection, batch: int = 20_000, workers: int = 1, public_key=N
         if isinstance(end, _Broken):
             return VerifyResult(False, checked, end.seq, end.problem, rechecked, shard)
         ends[shard] = end
-    report = cp.check(conn, ends, public_key)
+    report = cp.check(conn, ends, checkpoints, public_key)
     if report.problem is not None:
         return VerifyResult(False, checked, report.first_bad_seq, report.problem, rechecked, report.shard)
     return VerifyResult(

@@ -139,11 +139,16 @@ def _stored(conn: Connection, wanted: dict[int, set[int]]) -> dict[tuple[int, in
     return found
 
 
-def check(conn: Connection, ends: dict[int, tuple[int, str]], public_key=None) -> Report:
-    """Check the checkpoints against each other and against the shards' verified ends
-    (shard -> (last seq, last hash), from walking the chains)."""
+def load(conn: Connection) -> list:
+    """Every checkpoint, in order. ``verify`` reads them before the shards' heads: heads only move
+    forward, so no checkpoint read can have seen a head newer than the ones then checked."""
     t = AuditCheckpoint.__table__
-    rows = conn.execute(select(t).order_by(t.c.id)).mappings().all()
+    return list(conn.execute(select(t).order_by(t.c.id)).mappings().all())
+
+
+def check(conn: Connection, ends: dict[int, tuple[int, str]], rows: list, public_key=None) -> Report:
+    """Check the checkpoints (``rows``, from ``load``) against each other and against the shards'
+    verified ends (shard -> (last seq, last hash), from walking the chains)."""
     if not rows:
         return Report()
     my_key = key_id(public_key) if public_key is not None else None

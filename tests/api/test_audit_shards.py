@@ -414,3 +414,35 @@ def test_a_record_moved_to_a_shard_without_a_head_is_named(engine):
     result = verify(engine)
     assert not result.ok and result.shard == 99 and result.first_bad_seq == written[2][1], result
     assert result.problem == "shard 99 has records but no head"
+
+
+def test_verify_while_appends_and_checkpoints_land_finds_nothing_wrong(engine):
+    """Heads and checkpoints read in the right order: a checkpoint made during a verify never looks
+    like a cut shard, nor an append like a broken chain."""
+    maker = make_sessionmaker(engine)
+    done = threading.Event()
+    errors: list[BaseException] = []
+
+    def write() -> None:
+        try:
+            for i in range(60):
+                with maker() as s:
+                    one(s, NORRA if i % 2 else SODRA, i)
+                    s.commit()
+                if i % 5 == 4:
+                    make_checkpoint(maker)
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+        finally:
+            done.set()
+
+    writer = threading.Thread(target=write)
+    writer.start()
+    results = []
+    while not done.is_set():
+        results.append(verify(engine))
+    writer.join()
+    assert not errors, errors[:3]
+    results.append(verify(engine))
+    assert results and all(r.ok for r in results), [r for r in results if not r.ok][:3]
+    assert results[-1].checked == 60 and results[-1].checkpoints == 12, results[-1]
