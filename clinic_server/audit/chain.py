@@ -116,31 +116,30 @@ def _clean_json(value):
 
 _COUNTER = AuditHead.__table__
 _SHARDS = AuditShardHead.__table__
-#: PostgreSQL: the first shard no other transaction holds (its row stays locked until commit) gets
-#: the next number of the global sequence; a transaction that already holds a shard takes it again
+#: PostgreSQL: lock the first shard no other transaction holds (its row stays locked until commit;
+#: a transaction that already holds a shard takes it again), then draw the next number of the
+#: global sequence. The lock is taken in a materialized CTE and the number drawn above it, once:
+#: drawn in an UPDATE's SET, a row changed meanwhile would re-evaluate it and waste a number.
 _PICK_FREE = text(
-    "WITH pick AS (SELECT shard FROM audit_shard_head ORDER BY shard LIMIT 1 FOR UPDATE SKIP LOCKED) "
-    "UPDATE audit_shard_head h SET seq = nextval('audit_event_seq') FROM pick WHERE h.shard = pick.shard "
-    "RETURNING h.shard, h.seq, h.last_hash"
+    "WITH pick AS MATERIALIZED (SELECT shard, last_hash FROM audit_shard_head "
+    "ORDER BY shard LIMIT 1 FOR UPDATE SKIP LOCKED) "
+    "SELECT shard, nextval('audit_event_seq') AS seq, last_hash FROM pick"
 )
-#: PostgreSQL, every shard held by others: wait for one
+#: PostgreSQL, every shard held by others (or one asked for): wait for it
 _WAIT_FOR = text(
-    "UPDATE audit_shard_head SET seq = nextval('audit_event_seq') WHERE shard = :shard "
-    "RETURNING shard, seq, last_hash"
+    "WITH pick AS MATERIALIZED (SELECT shard, last_hash FROM audit_shard_head WHERE shard = :shard "
+    "FOR UPDATE) SELECT shard, nextval('audit_event_seq') AS seq, last_hash FROM pick"
 )
 #: SQLite (one writer at a time anyway): the global counter, then the shard's head
 _NEXT_SEQ = (
     update(_COUNTER).where(_COUNTER.c.id == 1).values(seq=_COUNTER.c.seq + 1).returning(_COUNTER.c.seq)
 )
-_TAKE_SHARD = (
-    update(_SHARDS)
-    .where(_SHARDS.c.shard == bindparam("take_shard"))
-    .values(seq=bindparam("take_seq"))
-    .returning(_SHARDS.c.shard, _SHARDS.c.seq, _SHARDS.c.last_hash)
-)
+_SHARD_LAST = select(_SHARDS.c.last_hash).where(_SHARDS.c.shard == bindparam("take_shard"))
 _INSERT = insert(AuditEvent.__table__)
 _SET_LAST = (
-    update(_SHARDS).where(_SHARDS.c.shard == bindparam("at_shard")).values(last_hash=bindparam("digest"))
+    update(_SHARDS)
+    .where(_SHARDS.c.shard == bindparam("at_shard"))
+    .values(seq=bindparam("at_seq"), last_hash=bindparam("digest"))
 )
 _INSERTED = (
     insert(AuditEvent.__table__)
@@ -151,7 +150,7 @@ _INSERTED = (
 _INSERT_AND_SET_LAST = (
     update(_SHARDS)
     .where(_SHARDS.c.shard == bindparam("at_shard"))
-    .values(last_hash=select(_INSERTED.c.hash).scalar_subquery())
+    .values(seq=bindparam("at_seq"), last_hash=select(_INSERTED.c.hash).scalar_subquery())
 )
 
 
@@ -165,9 +164,9 @@ def _take(conn: Connection, shard: int | None) -> tuple[int, int, str]:
                 shard = random.randrange(count)  # noqa: S311 - spreading waiters, not a secret
             row = conn.execute(_WAIT_FOR, {"shard": shard}).one()
         return row.shard, row.seq, row.last_hash
+    shard = shard or 0
     seq = conn.execute(_NEXT_SEQ).scalar_one()
-    row = conn.execute(_TAKE_SHARD, {"take_shard": shard or 0, "take_seq": seq}).one()
-    return row.shard, row.seq, row.last_hash
+    return shard, seq, conn.execute(_SHARD_LAST, {"take_shard": shard}).scalar_one()
 
 
 @dataclass(frozen=True)
@@ -241,10 +240,11 @@ def append(
     values = {**record, "prev_hash": prev, "hash": digest, "shard": shard}
     if conn.dialect.name == "postgresql":
         # one round trip: insert the record and move the head in a data-modifying CTE
-        conn.execute(_INSERT_AND_SET_LAST, {**{f"ae_{k}": v for k, v in values.items()}, "at_shard": shard})
+        params = {f"ae_{k}": v for k, v in values.items()}
+        conn.execute(_INSERT_AND_SET_LAST, {**params, "at_shard": shard, "at_seq": seq})
     else:
         conn.execute(_INSERT, values)
-        conn.execute(_SET_LAST, {"digest": digest, "at_shard": shard})
+        conn.execute(_SET_LAST, {"digest": digest, "at_shard": shard, "at_seq": seq})
     return seq
 
 
