@@ -508,9 +508,7 @@ def fill(url: str, world: dict, start: datetime, n: int, rng: random.Random) -> 
                     cur.executemany(sql, batch)
                     batch.clear()
             cur.executemany(sql, batch)
-        conn.execute(
-            sa.text("UPDATE audit_head SET seq = :n, last_hash = :h WHERE id = 1"), {"n": seq, "h": prev}
-        )
+        audit.loaded(conn, seq, prev)
     if url.startswith("postgresql"):
         with engine.connect() as conn:
             conn.execute(sa.text("ANALYZE"))

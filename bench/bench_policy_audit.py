@@ -342,9 +342,7 @@ def fill_chain(url: str, n: int) -> float:
                     cur.executemany(sql, batch)
                     batch.clear()
             cur.executemany(sql, batch)
-        conn.execute(
-            sa.text("UPDATE audit_head SET seq = :n, last_hash = :h WHERE id = 1"), {"n": n, "h": last}
-        )
+        audit.loaded(conn, n, last)
     engine.dispose()
     return time.perf_counter() - start
 

@@ -149,14 +149,23 @@ def cmd_create_device(settings: Settings, args) -> int:
 def cmd_audit_verify(settings: Settings, args) -> int:
     import time
 
-    from clinic_server.audit import verify
+    from clinic_server.audit import checkpoint, verify
 
     workers = args.workers if args.workers else min(os.cpu_count() or 1, 8)
+    public_key = None
+    if getattr(args, "public_key", None):
+        try:
+            public_key = checkpoint.load_public(args.public_key)
+        except ValueError as exc:
+            print(f"clinic-server: --public-key: {exc}", file=sys.stderr)
+            return 2
+    elif (own := checkpoint.configured_key(settings)) is not None:
+        public_key = own.public_key()
     engine = _engine(settings)
     started = time.perf_counter()
     try:
         with engine.connect() as conn:
-            result = verify(conn, workers=workers)
+            result = verify(conn, workers=workers, public_key=public_key)
     finally:
         engine.dispose()
     elapsed = time.perf_counter() - started
@@ -164,6 +173,30 @@ def cmd_audit_verify(settings: Settings, args) -> int:
     if result.ok and result.checked and elapsed > 0:
         print(f"({elapsed:.2f} s, {result.checked / elapsed:,.0f} records/s)")
     return 0 if result.ok else 1
+
+
+def cmd_audit_checkpoint(settings: Settings, _args) -> int:
+    from clinic_server.audit.checkpoint import configured_key
+    from clinic_server.db import make_sessionmaker
+    from clinic_server.jobs.audit_checkpoint import make_checkpoint
+
+    engine = _engine(settings)
+    try:
+        print(make_checkpoint(make_sessionmaker(engine), configured_key(settings)))
+    finally:
+        engine.dispose()
+    return 0
+
+
+def cmd_audit_public_key(settings: Settings, _args) -> int:
+    from clinic_server.audit.checkpoint import configured_key, public_text
+
+    key = configured_key(settings)
+    if key is None:
+        print("clinic-server: no signing key: set CLINIC_AUDIT_SIGNING_KEY", file=sys.stderr)
+        return 1
+    print(public_text(key))
+    return 0
 
 
 def cmd_sweep_missing(settings: Settings, _args) -> int:
@@ -470,7 +503,16 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument(
         "--workers", type=int, default=0, help="processes for large chains (default: CPU count, at most 8)"
     )
+    v.add_argument(
+        "--public-key",
+        help="check the checkpoints' signatures with this key (as `audit public-key` prints it; "
+        "default: the one CLINIC_AUDIT_SIGNING_KEY gives)",
+    )
     v.set_defaults(func=cmd_audit_verify)
+    c = asub.add_parser("checkpoint", help="bind every shard's head into a checkpoint now")
+    c.set_defaults(func=cmd_audit_checkpoint)
+    pk = asub.add_parser("public-key", help="print the public key that checks the checkpoints' signatures")
+    pk.set_defaults(func=cmd_audit_public_key)
 
     from clinic_server.cli_rights import add_commands
 

@@ -14,6 +14,8 @@
 | ``CLINIC_IDEMPOTENCY_KEY_HOURS`` | how long a write's ``Idempotency-Key`` is remembered | 168 |
 | ``CLINIC_DATA_DIR`` | where the default SQLite file lives | platformdirs' user data dir |
 | ``CLINIC_REPORT_MIN_CELL`` | employer reports: fewest people a number rests on (5 at least) | 5 |
+| ``CLINIC_AUDIT_CHECKPOINT_MINUTES`` | minutes between audit checkpoints in ``serve`` (0: off) | 5 |
+| ``CLINIC_AUDIT_SIGNING_KEY`` | signs audit checkpoints (Ed25519), shared by every API process | unsigned |
 
 No secret is ever written to a file by this module: without ``CLINIC_SECRET_KEY`` the signing key is
 generated at start-up and lives only in memory (tokens then last as long as the process; refresh
@@ -91,6 +93,11 @@ class Settings(BaseSettings):
     #: employer reports: no published number rests on fewer people (access.policy.MIN_CELL_FLOOR,
     #: 5, is the floor: DESIGN.md promises it, so no setting can go below it)
     report_min_cell: int = Field(5, ge=5, le=1000)
+    #: minutes between audit checkpoints (``audit/checkpoint.py``) in ``serve``; 0: never
+    audit_checkpoint_minutes: float = Field(5.0, ge=0, allow_inf_nan=False)
+    #: text the audit checkpoints' Ed25519 signing key is derived from; shared by every API
+    #: process, never stored in the database. Unset: checkpoints are chained but not signed
+    audit_signing_key: SecretStr | None = Field(None, min_length=32, repr=False)
 
     @field_validator("missing_sweep_minutes", mode="before")
     @classmethod

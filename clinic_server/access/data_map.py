@@ -539,6 +539,7 @@ HOLDINGS: tuple[Holding, ...] = (
             "details": Kind.AUDIT,
             "prev_hash": _T,
             "hash": _T,
+            "shard": _T,
         },
         on_erasure=_E.KEEP,
         dated_by="ts",
@@ -607,6 +608,9 @@ NOT_ABOUT_PEOPLE: frozenset[str] = frozenset(
         "failure_tally",
         "refresh_token",
         "audit_head",
+        # the audit shards' heads and the checkpoints binding them: sequence numbers and hashes
+        "audit_shard_head",
+        "audit_checkpoint",
         "job_run",
         # a client's key for a write and the opaque id of what it made, for a limited time
         "idempotency_key",

@@ -174,7 +174,7 @@ async def _lifespan(app: FastAPI):
     gc.collect()
     gc.freeze()
     settings = app.state.settings
-    sweeper = feed = keeper = scanner = None
+    sweeper = feed = keeper = scanner = checkpointer = None
     from clinic_server.jobs.failure_tally import TallyFlusher
 
     flusher = TallyFlusher(app.state.sessionmaker)
@@ -194,6 +194,13 @@ async def _lifespan(app: FastAPI):
 
         scanner = FindingsScanner(app.state.sessionmaker, settings.findings_scan_minutes, settings)
         scanner.start()
+    if settings.audit_checkpoint_minutes > 0:
+        from clinic_server.audit.checkpoint import configured_key
+        from clinic_server.jobs.audit_checkpoint import CheckpointJob
+
+        minutes = settings.audit_checkpoint_minutes
+        checkpointer = CheckpointJob(app.state.sessionmaker, minutes, configured_key(settings))
+        checkpointer.start()
     if settings.demo:
         from clinic_server.demo.feed import DemoFeed
 
@@ -211,6 +218,8 @@ async def _lifespan(app: FastAPI):
             keeper.stop()
         if scanner is not None:
             scanner.stop()
+        if checkpointer is not None:
+            checkpointer.stop()
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

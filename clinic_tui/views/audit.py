@@ -356,9 +356,12 @@ class AuditScreen(OpensRecords, AppScreen):
             text = _("Audit chain intact: {n} records verified.").format(n=result.checked)
             self.app.notify(text, title=_("Audit verify"), timeout=6)
         else:
-            text = _("AUDIT CHAIN BROKEN at record {seq}: {problem}").format(
-                seq=result.first_bad_seq, problem=result.problem
-            )
+            if result.first_bad_seq is None:  # the checkpoints, not one record (docs/audit.md)
+                text = _("AUDIT CHAIN BROKEN: {problem}").format(problem=result.problem)
+            else:
+                text = _("AUDIT CHAIN BROKEN at record {seq}: {problem}").format(
+                    seq=result.first_bad_seq, problem=result.problem
+                )
             self.app.notify(text, title=_("Audit verify"), severity="error", timeout=15, markup=False)
         self.query_one("#list-status", Static).update(Text(text))
 

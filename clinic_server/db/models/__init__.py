@@ -5,7 +5,7 @@ import X`` works for all of them; a new area adds its module below.
 """
 
 from clinic_server.db.models.access import BreakGlassGrant
-from clinic_server.db.models.audit import AuditEvent, AuditHead
+from clinic_server.db.models.audit import AuditCheckpoint, AuditEvent, AuditHead, AuditShardHead
 from clinic_server.db.models.auth import FailureTally, LoginThrottle, RefreshToken, User
 from clinic_server.db.models.base import Base, new_id
 from clinic_server.db.models.coaching import (
@@ -61,7 +61,9 @@ __all__ = [
     "SubjectRequest",
     "AlertEvent",
     "AuditEvent",
+    "AuditCheckpoint",
     "AuditHead",
+    "AuditShardHead",
     "Base",
     "BreakGlassGrant",
     "BreakGlassVerdict",

@@ -28,6 +28,8 @@ class AuditEvent(Base):
         Index("ix_audit_event_username_seq", "username", "seq"),
         Index("ix_audit_event_outcome_seq", "outcome", "seq"),
         Index("ix_audit_event_action_seq", "action", "seq"),
+        # each shard's chain is walked in seq order (migration 0021)
+        Index("ix_audit_event_shard_seq", "shard", "seq"),
     )
     seq: Mapped[int] = mapped_column(
         BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=False
@@ -53,12 +55,43 @@ class AuditEvent(Base):
     details: Mapped[dict] = mapped_column(JSON)
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
+    #: the chain this record is linked into (``prev_hash`` is the previous record of this shard);
+    #: not part of the hash: moving a record breaks the links of both shards (docs/audit.md)
+    shard: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class AuditHead(Base):
-    """One row: the chain's last sequence number and hash. Locking it serializes appends."""
+    """One row. Since migration 0021 only ``seq`` is used, and only on SQLite: the global sequence
+    counter (PostgreSQL uses the sequence ``audit_event_seq``); the chains' heads are
+    ``audit_shard_head``."""
 
     __tablename__ = "audit_head"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     seq: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"))
     last_hash: Mapped[str] = mapped_column(String(64))
+
+
+class AuditShardHead(Base):
+    """One row per shard: its chain's last sequence number and hash. An append locks one row
+    (the first one no other transaction holds, on PostgreSQL), so shards append in parallel."""
+
+    __tablename__ = "audit_shard_head"
+    shard: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    seq: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"))
+    last_hash: Mapped[str] = mapped_column(String(64))
+
+
+class AuditCheckpoint(Base):
+    """A periodic record binding every shard's head into one hash, chained to the previous
+    checkpoint and signed when a signing key is configured (``audit/checkpoint.py``)."""
+
+    __tablename__ = "audit_checkpoint"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    ts: Mapped[datetime] = mapped_column(UTCDateTime)
+    #: [[shard, seq, hash], ...] by shard: each shard's head when the checkpoint was made
+    heads: Mapped[list] = mapped_column(JSON)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+    #: Ed25519 over ``hash`` (hex), and the id of the key (its public key's SHA-256, 16 hex digits)
+    signature: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    key_id: Mapped[str | None] = mapped_column(String(16), nullable=True)
