@@ -54,6 +54,11 @@ class ClinicApp(App[None]):
             id="app.logout",
             tooltip=N_("End this session and forget it on this computer"),
         ),
+        # Tab moves focus as the key arrives, not after the keys typed behind it: without priority
+        # the focused field reads a fast typist's (or an auto-typer's) next characters first, and
+        # "181<Tab>84" became a height of 18184 (the login's fields do the same for Enter)
+        Binding("tab", "app.focus_next", show=False, priority=True),
+        Binding("shift+tab", "app.focus_previous", show=False, priority=True),
     ]
 
     def __init__(

@@ -435,3 +435,24 @@ async def test_ctrl_s_again_after_a_lost_answer_shows_the_stored_meeting_not_a_s
         await settle(pilot)
         assert form.saved is not None and "Meeting saved" in text(form, "#meeting-status")
         assert meetings_of(session, coaching.full) == 1
+
+
+async def test_values_typed_fast_with_tab_between_land_each_in_its_own_field(tui, coaching):
+    """``181<Tab>84<Tab>95`` in one burst (a fast typist, a pasted row): Tab moves focus before the
+    next characters are read, so no two values run together into one field."""
+    from textual import events
+
+    app = tui()
+    async with app.run_test(size=(150, 50)) as pilot:
+        await open_frida(pilot, coaching)
+        await pilot.press("n")
+        await settle(pilot)
+        form = app.screen
+        assert isinstance(form, MeetingScreen)
+        form.query_one("#m-height_cm", Input).focus()
+        await pilot.pause()
+        for key in [*"181", "tab", *"84", "tab", *"95"]:
+            app.post_message(events.Key(key, "\t" if key == "tab" else key))
+        await settle(pilot)
+        values = [form.query_one(f"#m-{k}", Input).value for k in ("height_cm", "weight_kg", "waist_cm")]
+        assert values == ["181", "84", "95"]
