@@ -14,6 +14,7 @@
 | ``CLINIC_IDEMPOTENCY_KEY_HOURS`` | how long a write's ``Idempotency-Key`` is remembered | 168 |
 | ``CLINIC_DATA_DIR`` | where the default SQLite file lives | platformdirs' user data dir |
 | ``CLINIC_REPORT_MIN_CELL`` | employer reports: fewest people a number rests on (5 at least) | 5 |
+| ``CLINIC_REPORT_KEY`` | key of the hashes of what each person contributed to an issued report | keyring |
 
 No secret is ever written to a file by this module: without ``CLINIC_SECRET_KEY`` the signing key is
 generated at start-up and lives only in memory (tokens then last as long as the process; refresh
@@ -91,6 +92,9 @@ class Settings(BaseSettings):
     #: employer reports: no published number rests on fewer people (access.policy.MIN_CELL_FLOOR,
     #: 5, is the floor: DESIGN.md promises it, so no setting can go below it)
     report_min_cell: int = Field(5, ge=5, le=1000)
+    #: key of the keyed hashes of the issued reports' contributions (``services/reports/store.py``);
+    #: shared by every API process. Unset: the OS keyring
+    report_key: SecretStr | None = Field(None, min_length=32, repr=False)
 
     @field_validator("missing_sweep_minutes", mode="before")
     @classmethod

@@ -272,6 +272,52 @@ WORDING: dict[str, Wording] = {
         (N_("This draft's key was already used for a different meeting; nothing was saved twice."),),
         "warning",
     ),
+    ErrorCode.REPORT_TOO_FEW: Wording(
+        N_("Too few participants"),
+        (
+            N_("Fewer than {min_cell} people took part in {period}: no report can be issued."),
+            N_("Too few people took part: no report can be issued."),
+        ),
+        "warning",
+    ),
+    ErrorCode.REPORT_PERIOD_OPEN: Wording(
+        N_("Year not over"),
+        (
+            N_("{period} is not over yet: a report is final, so it is issued once the year has ended."),
+            N_("The year is not over yet: a report is issued once the year has ended."),
+        ),
+        "warning",
+    ),
+    ErrorCode.REPORT_ALREADY_ISSUED: Wording(
+        N_("Already issued"),
+        (
+            N_(
+                "The report for {period} was issued before and is final; the data changed since, so "
+                "it cannot be issued again. Open the issued report instead."
+            ),
+            N_("This report was issued before and is final. Open the issued report instead."),
+        ),
+        "warning",
+    ),
+    ErrorCode.REPORT_DIFFERENCING: Wording(
+        N_("Report refused"),
+        (
+            N_(
+                "Compared with an issued report, so few people differ that subtracting the two could "
+                "single them out. No report was issued."
+            ),
+        ),
+        "warning",
+    ),
+    ErrorCode.REPORT_KEY_UNAVAILABLE: Wording(
+        N_("Reports unavailable"),
+        (
+            N_(
+                "The server's report key is missing or not the one earlier reports used; ask the "
+                "administrator. No report was issued."
+            ),
+        ),
+    ),
     ClientErrorCode.UNREACHABLE: Wording(
         N_("Server unreachable"),
         (N_("Cannot reach the server at {url}."), N_("Cannot reach the server.")),
