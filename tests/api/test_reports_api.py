@@ -208,3 +208,14 @@ async def test_the_persons_export_says_which_reports_counted_them(http, rw, sess
     # the keyed hash of the value is the server's and is not exported
     hashes = {r.contribution for r in session.scalars(select(ReportPopulation)) if r.contribution}
     assert not any(h in str(counted) for h in hashes)
+
+
+async def test_another_report_key_is_refused_instead_of_compared_wrongly(http, rw, session, memory_keyring):
+    gustav = await login(http, "gustav")
+    assert (await _issue(http, gustav)).status_code == 200
+    [entry] = [k for k in memory_keyring.store if k[1].startswith("report-key:")]
+    memory_keyring.store[entry] = "another key " + "x" * 40
+    r = await _issue(http, gustav)
+    assert (r.status_code, r.json()["code"]) == (503, "report_key_unavailable")
+    assert "another key" in last_audit(session).reason
+    assert session.scalar(select(func.count()).select_from(IssuedReport)) == 1
