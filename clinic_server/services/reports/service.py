@@ -15,6 +15,7 @@ employer, the year, the report and how many people it rests on, never who.
 from __future__ import annotations
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from clinic_server.access.guard import Guard
 from clinic_server.access.policy import Action, AggregateRefusal, AggregateRequest, may_aggregate
@@ -112,15 +113,21 @@ def issue(guard: Guard, employer_name: str, period: int) -> IssuedReportOut:
         row = guard.session.get(IssuedReport, decision.extra["reuse"])
         guard.scope.note(report_id=row.id, reused=True, participants=len(participants))
         return _out(guard, row, employer, reused=True)
-    row = store.save(
-        guard.session,
-        employer_id=employer.id,
-        report=built.report,
-        populations=populations,
-        key=key,
-        issued_by_id=guard.actor.user_id,
-        now=guard.now,
-    )
+    try:
+        row = store.save(
+            guard.session,
+            employer_id=employer.id,
+            report=built.report,
+            populations=populations,
+            key=key,
+            issued_by_id=guard.actor.user_id,
+            now=guard.now,
+        )
+    except IntegrityError:
+        # another analyst issued this employer's year at the same instant: theirs is the report
+        raise refused(
+            409, ErrorCode.CONFLICT, "The report was issued by someone else just now; ask again to get it."
+        ) from None
     guard.scope.note(report_id=row.id, reused=False, participants=len(participants))
     guard.scope.reason = f"issued report {row.id}: {decision.reason}"
     return _out(guard, row, employer, reused=False)
