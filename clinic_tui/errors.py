@@ -15,7 +15,7 @@ locked_out             ``seconds`` (or the body's ``retry_after``)
 not_permitted          ``resource``: person, measurements, alert, alert_queue, audit_log,
                        consents, restriction, thresholds, break_glass; ``rule``: restricted,
                        under_18, role, basis (why break-the-glass or a change was refused)
-not_found              ``resource``: person, personnummer, consent, grant, alert
+not_found              ``resource``: person, personnummer, consent, grant, alert, employer, report
 invalid_request        ``field`` (e.g. snooze_until, cursor, since, severity, loinc);
                        ``problem``: missing, past, too_far, no_offset, unknown; ``max_days``
 conflict               ``by`` (display name), ``to_state``, ``at`` (ISO time), ``state``
@@ -128,6 +128,8 @@ WORDING: dict[str, Wording] = {
             "consent": N_("This person has no such consent with your organization."),
             "grant": N_("No such break-the-glass grant in your organization."),
             "alert": N_("No such alert."),
+            "employer": N_("No employer by that name."),
+            "report": N_("No such report."),
         },
     ),
     ErrorCode.INVALID_REQUEST: Wording(
