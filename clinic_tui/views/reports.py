@@ -17,20 +17,20 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, VerticalScroll
+from textual.containers import Horizontal, ScrollableContainer
 from textual.widgets import DataTable, Header, Input, Static
 
 from clinic_tui.api.schemas.reports import CellStatus, EmployerReport, IssuedReport, ReportTable, TableStatus
 from clinic_tui.i18n import N_, _
 from clinic_tui.views.base import AppScreen
-from clinic_tui.views.format import local_time, plain
+from clinic_tui.views.format import plain
 from clinic_tui.widgets.key_footer import KeyFooter
 from clinic_tui.widgets.modals import TextPrompt
 from clinic_tui.widgets.whoami import WhoAmI
 
 ALL = "all"
-BAR_WIDTH = 24
-LABEL_WIDTH = 32
+BAR_WIDTH = 20
+LABEL_WIDTH = 28
 SUPPRESSED_STYLE = "italic yellow"
 
 
@@ -40,10 +40,6 @@ def _label(table: ReportTable, code: str, axis: str) -> str:
         if item.code == code:
             return _("Total") if code == ALL else item.label
     return code
-
-
-def _suppressed() -> Text:
-    return Text("– " + _("suppressed"), style=SUPPRESSED_STYLE)
 
 
 def _share(table: ReportTable, row: str, column: str) -> float | None:
@@ -66,11 +62,14 @@ def _bar(share: float) -> Text:
 
 
 def _distribution(table: ReportTable) -> Text:
+    """Counts and column shares per category (all, then each sex), a bar of the share of all;
+    "–" is suppressed."""
+    cell_width = 12
     out = Text()
     columns = [c.code for c in table.columns]
     out.append(" " * LABEL_WIDTH)
     for c in columns:
-        out.append(f"{_label(table, c, 'column')[:16]:>18}")
+        out.append(f"{_label(table, c, 'column')[: cell_width - 1]:>{cell_width}}")
     out.append("\n")
     for r in table.rows:
         if r.code == ALL:
@@ -79,11 +78,11 @@ def _distribution(table: ReportTable) -> Text:
         for c in columns:
             cell = table.cell(r.code, c)
             if cell is None or cell.status is CellStatus.SUPPRESSED:
-                out.append(Text(f"{'– ' + _('suppressed'):>18}", style=SUPPRESSED_STYLE))
+                out.append(Text(f"{'–':>{cell_width}}", style=SUPPRESSED_STYLE))
                 continue
             share = _share(table, r.code, c)
             pct = f"{share * 100:.0f}%" if share is not None else ""
-            out.append(f"{cell.value:>11} {pct:>6}")
+            out.append(f"{cell.value:>6} {pct:>4}".rjust(cell_width))
         share = _share(table, r.code, ALL)
         out.append("  ")
         out.append(_bar(share) if share is not None else Text(""))
@@ -92,9 +91,9 @@ def _distribution(table: ReportTable) -> Text:
     for c in columns:
         cell = table.cell(ALL, c)
         if cell is None or cell.status is not CellStatus.PUBLISHED:
-            out.append(Text(f"{'– ' + _('suppressed'):>18}", style=SUPPRESSED_STYLE))
+            out.append(Text(f"{'–':>{cell_width}}", style=SUPPRESSED_STYLE))
         else:
-            out.append(f"{cell.value:>11}       ")
+            out.append(f"{cell.value:>6}     ".rjust(cell_width))
     out.append("\n")
     if table.breakdown_dropped:
         out.append(_("Not broken down by sex: one sex has too few people in this table.") + "\n", style="dim")
@@ -102,31 +101,33 @@ def _distribution(table: ReportTable) -> Text:
 
 
 def _grid(table: ReportTable, mean: bool) -> Text:
+    """Sex by age band: counts (participation) or means with their n; "–" is suppressed."""
+    width = 13 if mean else 8
     out = Text()
     columns = [c.code for c in table.columns]
-    out.append(f"{'':<12}")
+    out.append(f"{'':<8}")
     for c in columns:
-        out.append(f"{_label(table, c, 'column'):>16}")
+        out.append(f"{_label(table, c, 'column')[: width - 1]:>{width}}")
     out.append("\n")
     for r in table.rows:
-        out.append(f"{_label(table, r.code, 'row'):<12}")
+        out.append(f"{_label(table, r.code, 'row')[:7]:<8}")
         for c in columns:
             cell = table.cell(r.code, c)
             if cell is None or cell.status is CellStatus.SUPPRESSED:
-                out.append(Text(f"{'– ' + _('suppressed'):>16}", style=SUPPRESSED_STYLE))
+                out.append(Text(f"{'–':>{width}}", style=SUPPRESSED_STYLE))
             elif cell.status is CellStatus.EMPTY:
-                out.append(f"{'·':>16}")
+                out.append(f"{'·':>{width}}")
             elif mean:
-                out.append(f"{cell.value:>9.{table.decimals}f} (n={cell.n})".rjust(16))
+                out.append(f"{cell.value:.{table.decimals}f} n={cell.n}".rjust(width))
             else:
-                out.append(f"{cell.value:>16}")
+                out.append(f"{cell.value:>{width}}")
         out.append("\n")
     return out
 
 
 def render_report(report: EmployerReport) -> Text:
     """The whole report as text: each table with its counts, shares and bars; suppressed marked."""
-    out = Text()
+    out = Text(no_wrap=True, overflow="ignore")
     out.append(
         _("{employer}, {period}: no number rests on fewer than {k} people.").format(
             employer=report.employer, period=report.period, k=report.min_cell
@@ -204,7 +205,7 @@ class ReportsScreen(AppScreen):
         )
         with Horizontal(id="report-body"):
             yield DataTable(id="issued", cursor_type="row", zebra_stripes=True)
-            with VerticalScroll(id="report-view"):
+            with ScrollableContainer(id="report-view"):
                 yield Static(_("No report open."), id="report")
         yield Static("", id="report-status")
         yield KeyFooter()
@@ -215,8 +216,9 @@ class ReportsScreen(AppScreen):
     ReportsScreen #period { width: 12; }
     ReportsScreen #report-help { height: auto; color: $text-muted; }
     ReportsScreen #report-body { height: 1fr; }
-    ReportsScreen #issued { width: 42; }
+    ReportsScreen #issued { width: 36; }
     ReportsScreen #report-view { width: 1fr; }
+    ReportsScreen #report { width: auto; }
     ReportsScreen #report-status { height: auto; }
     """
 
@@ -224,9 +226,9 @@ class ReportsScreen(AppScreen):
         user = self.app.session.user
         self.title = _("Employer reports — {organization}").format(organization=user.organization_name)
         table = self.query_one("#issued", DataTable)
-        table.add_column(_("Employer"), key="employer", width=16)
-        table.add_column(_("Year"), key="year", width=5)
-        table.add_column(_("Issued"), key="issued", width=16)
+        table.add_column(_("Employer"), key="employer", width=14)
+        table.add_column(_("Year"), key="year", width=4)
+        table.add_column(_("Issued"), key="issued", width=10)
         self.query_one("#employer", Input).focus()
         self.load()
 
@@ -243,7 +245,10 @@ class ReportsScreen(AppScreen):
         table.clear()
         for item in issued.items:
             table.add_row(
-                plain(item.employer), plain(item.period), plain(local_time(item.issued_at)), key=item.id
+                plain(item.employer),
+                plain(item.period),
+                plain(item.issued_at.astimezone().date()),
+                key=item.id,
             )
 
     def _status(self, text: str | Text, style: str = "") -> None:
@@ -297,7 +302,7 @@ class ReportsScreen(AppScreen):
     def show(self, issued: IssuedReport) -> None:
         self.current = issued
         self.query_one("#report", Static).update(render_report(issued.report))
-        self.query_one("#report-view", VerticalScroll).scroll_home(animate=False)
+        self.query_one("#report-view", ScrollableContainer).scroll_home(animate=False)
 
     @on(DataTable.RowSelected, "#issued")
     def _row_selected(self, event: DataTable.RowSelected) -> None:

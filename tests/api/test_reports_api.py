@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 
 import pytest
+from pydantic import SecretStr
 from sqlalchemy import func, select
 
 from clinic_server.access.data_map import BY_TABLE
@@ -219,3 +220,21 @@ async def test_another_report_key_is_refused_instead_of_compared_wrongly(http, r
     assert (r.status_code, r.json()["code"]) == (503, "report_key_unavailable")
     assert "another key" in last_audit(session).reason
     assert session.scalar(select(func.count()).select_from(IssuedReport)) == 1
+
+
+def test_without_a_keyring_only_a_demo_server_has_a_report_key(settings, monkeypatch):
+    import keyring
+    from keyring.errors import NoKeyringError
+
+    from clinic_server.services.reports import store
+
+    def broken(*_a):
+        raise NoKeyringError("no backend")
+
+    monkeypatch.setattr(keyring, "get_password", broken)
+    with pytest.raises(store.KeyMissing):
+        store.report_key(settings)
+    demo = store.report_key(settings.model_copy(update={"demo": True}))
+    assert demo.secret == store.DEMO_SECRET
+    configured = store.report_key(settings.model_copy(update={"report_key": SecretStr("k" * 40)}))
+    assert configured.secret == b"k" * 40 and configured.key_id != demo.key_id

@@ -67,7 +67,10 @@ async def test_the_analyst_issues_reads_and_exports_a_report(tui, nordbygg, tmp_
         assert "Report issued." in _text(screen, "#report-status")
         shown = _text(screen, "#report")
         assert "Nordbygg AB" in shown and "Body mass index" in shown and "█" in shown
-        assert "– suppressed" in shown
+        assert "– suppressed: not shown" in shown  # the legend
+        # suppressed cells read "–" in the tables, never 0 or "<5"
+        cells = [line for line in shown.splitlines() if line.rstrip().endswith("–")]
+        assert cells and "<5" not in shown
         assert screen.query_one("#issued", DataTable).row_count == 1
 
         # asking again gives the same report

@@ -7,7 +7,8 @@ gives no value away (a category has a handful of possible values, so a plain has
 nothing), and the person's id in the message makes equal values of different people unequal.
 
 The key comes from ``CLINIC_REPORT_KEY`` (shared by every API process), else from the OS keyring,
-where it is created on first use (as the identity key is: ``services/findings/identity.py``). Each
+where it is created on first use (as the identity key is: ``services/findings/identity.py``); a
+demo server without a working keyring uses a published demo key (its data is fictional). Each
 report records the id of its key (a hash of it): a comparison with another key would take everyone
 for changed and so see no differencing at all, so a report is refused while any earlier report of
 the employer was hashed with another key (``KeyChanged``), never compared wrongly.
@@ -43,6 +44,8 @@ __all__ = [
 ]
 
 KEYRING_SERVICE = "clinic-server"
+#: the demo's report key where no keyring works: public on purpose, for the fictional demo data only
+DEMO_SECRET = b"clinic-tui demo report key: public, for the fictional demo data only"
 
 
 class KeyMissing(RuntimeError):
@@ -88,6 +91,9 @@ def report_key(settings: Settings) -> ReportKey:
             stored = secrets.token_urlsafe(48)
             keyring.set_password(KEYRING_SERVICE, entry, stored)
     except KeyringError as exc:
+        if settings.demo:
+            # the demo's data is fictional: its published key is enough where no keyring works
+            return ReportKey(DEMO_SECRET)
         raise KeyMissing(str(exc)) from exc
     if not stored:
         raise KeyMissing("the keyring gave an empty report key")
