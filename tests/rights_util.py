@@ -22,6 +22,7 @@ from clinic_server.db.models import (
     Consent,
     Device,
     Employer,
+    IssuedReport,
     LegalHold,
     Objection,
     Observation,
@@ -30,6 +31,7 @@ from clinic_server.db.models import (
     PersonCorrection,
     PersonNotice,
     RecordEntry,
+    ReportPopulation,
     SubjectRequest,
     ThresholdOverride,
     User,
@@ -299,6 +301,27 @@ def full_person(
             name=f"{given} {family}",
             fiscal_year_end=date(until.year - 7, 12, 31),
             keep_until=until,
+        )
+    )
+    # counted in an issued employer report (the report itself is anonymous and stays)
+    report = session.scalar(select(IssuedReport).where(IssuedReport.employer_id == orgs.employer.id))
+    if report is None:
+        report = IssuedReport(
+            employer_id=orgs.employer.id,
+            period=NOW.year - 1,
+            min_cell=5,
+            report_rule="imr-employer-report v1",
+            disclosure_rule="imr-report-disclosure v1",
+            key_id="0" * 16,
+            issued_by_id=u["cecilia"].id,
+            report={},
+            groups={},
+        )
+        session.add(report)
+        session.flush()
+    session.add(
+        ReportPopulation(
+            report_id=report.id, table_id="bmi_category", person_id=pid, atom="female", contribution="f" * 64
         )
     )
     session.commit()
