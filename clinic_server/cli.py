@@ -517,6 +517,9 @@ def build_parser() -> argparse.ArgumentParser:
     from clinic_server.cli_rights import add_commands
 
     add_commands(sub)
+    from clinic_server.cli_reports import add_commands as add_report_commands
+
+    add_report_commands(sub)
     return p
 
 

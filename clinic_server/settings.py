@@ -16,6 +16,7 @@
 | ``CLINIC_REPORT_MIN_CELL`` | employer reports: fewest people a number rests on (5 at least) | 5 |
 | ``CLINIC_AUDIT_CHECKPOINT_MINUTES`` | minutes between audit checkpoints in ``serve`` (0: off) | 5 |
 | ``CLINIC_AUDIT_SIGNING_KEY`` | signs audit checkpoints (Ed25519), shared by every API process | unsigned |
+| ``CLINIC_REPORT_KEY`` | key of the hashes of what each person contributed to an issued report | keyring |
 
 No secret is ever written to a file by this module: without ``CLINIC_SECRET_KEY`` the signing key is
 generated at start-up and lives only in memory (tokens then last as long as the process; refresh
@@ -98,6 +99,9 @@ class Settings(BaseSettings):
     #: text the audit checkpoints' Ed25519 signing key is derived from; shared by every API
     #: process, never stored in the database. Unset: checkpoints are chained but not signed
     audit_signing_key: SecretStr | None = Field(None, min_length=32, repr=False)
+    #: key of the keyed hashes of the issued reports' contributions (``services/reports/store.py``);
+    #: shared by every API process. Unset: the OS keyring
+    report_key: SecretStr | None = Field(None, min_length=32, repr=False)
 
     @field_validator("missing_sweep_minutes", mode="before")
     @classmethod

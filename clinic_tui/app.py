@@ -224,7 +224,8 @@ class ClinicApp(App[None]):
     # ------------------------------------------------------------------ navigation
 
     def go_home(self) -> None:
-        """Each role's home: nurses the alert queue, supervisors the audit log, coaches their participants."""
+        """Each role's home: nurses the alert queue, supervisors the audit log, coaches their
+        participants, report analysts the employer reports."""
         from clinic_tui.domain.roles import Role
 
         role = self.session.user.role
@@ -236,6 +237,8 @@ class ClinicApp(App[None]):
             from clinic_tui.views.participants import ParticipantListScreen as Home
         elif role == Role.PRIVACY_OFFICER:
             from clinic_tui.views.subjects import SubjectScreen as Home
+        elif role == Role.REPORT_ANALYST:
+            from clinic_tui.views.reports import ReportsScreen as Home
         else:
             from clinic_tui.views.patients import PatientListScreen as Home
         self._settle()  # (normally done already, while the login form was being filled in)

@@ -15,7 +15,7 @@ locked_out             ``seconds`` (or the body's ``retry_after``)
 not_permitted          ``resource``: person, measurements, alert, alert_queue, audit_log,
                        consents, restriction, thresholds, break_glass; ``rule``: restricted,
                        under_18, role, basis (why break-the-glass or a change was refused)
-not_found              ``resource``: person, personnummer, consent, grant, alert
+not_found              ``resource``: person, personnummer, consent, grant, alert, employer, report
 invalid_request        ``field`` (e.g. snooze_until, cursor, since, severity, loinc);
                        ``problem``: missing, past, too_far, no_offset, unknown; ``max_days``
 conflict               ``by`` (display name), ``to_state``, ``at`` (ISO time), ``state``
@@ -128,6 +128,8 @@ WORDING: dict[str, Wording] = {
             "consent": N_("This person has no such consent with your organization."),
             "grant": N_("No such break-the-glass grant in your organization."),
             "alert": N_("No such alert."),
+            "employer": N_("No employer by that name."),
+            "report": N_("No such report."),
         },
     ),
     ErrorCode.INVALID_REQUEST: Wording(
@@ -276,6 +278,52 @@ WORDING: dict[str, Wording] = {
         N_("Already saved differently"),
         (N_("This draft's key was already used for a different meeting; nothing was saved twice."),),
         "warning",
+    ),
+    ErrorCode.REPORT_TOO_FEW: Wording(
+        N_("Too few participants"),
+        (
+            N_("Fewer than {min_cell} people took part in {period}: no report can be issued."),
+            N_("Too few people took part: no report can be issued."),
+        ),
+        "warning",
+    ),
+    ErrorCode.REPORT_PERIOD_OPEN: Wording(
+        N_("Year not over"),
+        (
+            N_("{period} is not over yet: a report is final, so it is issued once the year has ended."),
+            N_("The year is not over yet: a report is issued once the year has ended."),
+        ),
+        "warning",
+    ),
+    ErrorCode.REPORT_ALREADY_ISSUED: Wording(
+        N_("Already issued"),
+        (
+            N_(
+                "The report for {period} was issued before and is final; the data changed since, so "
+                "it cannot be issued again. Open the issued report instead."
+            ),
+            N_("This report was issued before and is final. Open the issued report instead."),
+        ),
+        "warning",
+    ),
+    ErrorCode.REPORT_DIFFERENCING: Wording(
+        N_("Report refused"),
+        (
+            N_(
+                "Compared with an issued report, so few people differ that subtracting the two could "
+                "single them out. No report was issued."
+            ),
+        ),
+        "warning",
+    ),
+    ErrorCode.REPORT_KEY_UNAVAILABLE: Wording(
+        N_("Reports unavailable"),
+        (
+            N_(
+                "The server's report key is missing or not the one earlier reports used; ask the "
+                "administrator. No report was issued."
+            ),
+        ),
     ),
     ClientErrorCode.UNREACHABLE: Wording(
         N_("Server unreachable"),

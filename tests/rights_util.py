@@ -29,6 +29,7 @@ from clinic_server.db.models import (
     Consent,
     Device,
     Employer,
+    IssuedReport,
     LegalHold,
     Objection,
     Observation,
@@ -38,6 +39,7 @@ from clinic_server.db.models import (
     PersonNotice,
     ProfilingObjection,
     RecordEntry,
+    ReportPopulation,
     SubjectRequest,
     ThresholdOverride,
     User,
@@ -314,6 +316,27 @@ def full_person(
         )
     )
     _meeting(session, pid, u["cecilia"].id, f"{given} {family}", phone)
+    # counted in an issued employer report (the report itself is anonymous and stays)
+    report = session.scalar(select(IssuedReport).where(IssuedReport.employer_id == orgs.employer.id))
+    if report is None:
+        report = IssuedReport(
+            employer_id=orgs.employer.id,
+            period=NOW.year - 1,
+            min_cell=5,
+            report_rule="imr-employer-report v1",
+            disclosure_rule="imr-report-disclosure v1",
+            key_id="0" * 16,
+            issued_by_id=u["cecilia"].id,
+            report={},
+            groups={},
+        )
+        session.add(report)
+        session.flush()
+    session.add(
+        ReportPopulation(
+            report_id=report.id, table_id="bmi_category", person_id=pid, atom="female", contribution="f" * 64
+        )
+    )
     session.commit()
     return Marks(pid, pnr, given, family, email, phone, address, old_address)
 

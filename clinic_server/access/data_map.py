@@ -587,6 +587,23 @@ HOLDINGS: tuple[Holding, ...] = (
         via="finding",
         dated_by="at",
     ),
+    # who an issued employer report rested on (services/reports/store.py): the person's group (from
+    # sex and birth date) and a keyed hash of their value, for the check against differencing; the
+    # published report itself is anonymous and not here (issued_report)
+    Holding(
+        "report_population",
+        "person_id",
+        {
+            "id": _T,
+            "report_id": _T,
+            "table_id": _T,
+            "person_id": _L,
+            "atom": Category.IDENTITY,
+            "contribution": _T,
+            "created_at": _T,
+        },
+        dated_by="created_at",
+    ),
     Holding(
         "break_glass_verdict",
         "grant_id",
@@ -626,6 +643,8 @@ NOT_ABOUT_PEOPLE: frozenset[str] = frozenset(
         "user_activity",
         "user_link",
         "coach_employer",
+        # an employer report as published: aggregates only, protected so that no one is singled out
+        "issued_report",
     }
 )
 

@@ -547,6 +547,21 @@ class IssuedAggregate:
     populations: Sequence[AggregatePopulation]
 
 
+class AggregateRefusal(StrEnum):
+    """Why ``may_aggregate`` refused (``Decision.extra["refusal"]``): the API's error code follows
+    from it; the reason's facts (which report, table, group) stay in the audit record."""
+
+    MIN_CELL = "min_cell"
+    PERIOD_OPEN = "period_open"
+    TOO_FEW = "too_few"
+    ALREADY_ISSUED = "already_issued"
+    DIFFERENCING = "differencing"
+
+
+def _refuse(kind: AggregateRefusal, reason: str) -> Decision:
+    return Decision(frozenset(), frozenset(), Basis.NONE, reason, Purpose.REPORTING, extra={"refusal": kind})
+
+
 def differing(a: AggregatePopulation, b: AggregatePopulation, group: frozenset[str]) -> int:
     """How many people the difference between two reports' totals of ``group`` rests on: those in
     the group in either report whose membership or contribution is not the same in both."""
@@ -593,12 +608,12 @@ def may_aggregate(
     if not duty.permitted:
         return duty
     if k < MIN_CELL_FLOOR:
-        return _deny(f"minimum cell {k} is below the floor of {MIN_CELL_FLOOR}", frozenset(), purpose)
+        return _refuse(AggregateRefusal.MIN_CELL, f"minimum cell {k} is below the floor of {MIN_CELL_FLOOR}")
     if date(request.period, 12, 31) >= today:
-        return _deny(f"period {request.period} is not over", frozenset(), purpose)
+        return _refuse(AggregateRefusal.PERIOD_OPEN, f"period {request.period} is not over")
     participants = {p for pop in populations for p in pop.members}
     if len(participants) < k:
-        return _deny(f"fewer than {k} took part", frozenset(), purpose)
+        return _refuse(AggregateRefusal.TOO_FEW, f"fewer than {k} took part")
     mine = {pop.table: pop for pop in populations}
     ours = [r for r in issued if r.employer_id == request.employer_id]
     for report in ours:
@@ -609,10 +624,9 @@ def may_aggregate(
             dict(mine[t].members) == dict(theirs[t].members) for t in mine
         )
         if not same:
-            return _deny(
+            return _refuse(
+                AggregateRefusal.ALREADY_ISSUED,
                 f"report {report.report_id} was issued for {request.period} and its populations differ",
-                frozenset(),
-                purpose,
             )
         return Decision(
             frozenset(),
@@ -629,10 +643,9 @@ def may_aggregate(
             for group in sorted(a.groups & b.groups, key=sorted):
                 d = differing(a, b, group)
                 if 0 < d < k:
-                    return _deny(
+                    return _refuse(
+                        AggregateRefusal.DIFFERENCING,
                         f"{table} differs from issued report {report.report_id} ({report.period}) by {d} "
                         f"people in group {'+'.join(sorted(group))}",
-                        frozenset(),
-                        purpose,
                     )
     return Decision(frozenset(), frozenset(), Basis.DUTY, "aggregate of predefined groups", purpose)

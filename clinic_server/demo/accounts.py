@@ -36,6 +36,8 @@ DEMO_USERS: tuple[DemoUser, ...] = (
     # one of its users reaches someone who reviews it
     DemoUser("eva", "Eva Dahl", Role.SUPERVISOR, SODER),
     DemoUser("frida", "Frida Nord", Role.SUPERVISOR, IMR),
+    # issues IMR's employer reports: aggregates only, never a person's values (docs/reports.md)
+    DemoUser("gustav", "Gustav Ek", Role.REPORT_ANALYST, IMR),
 )
 
 

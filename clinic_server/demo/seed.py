@@ -55,6 +55,7 @@ from clinic_tui.domain.codes import (
     LOINC_WEIGHT,
     MEASUREMENTS,
 )
+from clinic_tui.domain.roles import Role
 
 __all__ = ["DEFAULT_SEED", "seed_demo"]
 
@@ -462,9 +463,17 @@ def seed_demo(
     session.flush()
     pw_hash = hash_password(DEMO_PASSWORD)
     users = {}
+    #: accounts added later draw their ids from a generator of their own: the rest stays as it was
+    later = random.Random(f"accounts:{seed}")
     for account in DEMO_USERS:
+        if account.role == Role.REPORT_ANALYST:
+            user_id = _rid(later)
+        elif account.organization in (NORRA, SODER, IMR):
+            user_id = _rid(rng)
+        else:
+            user_id = _rid(extra)
         users[account.username] = User(
-            id=_rid(rng) if account.organization in (NORRA, SODER, IMR) else _rid(extra),
+            id=user_id,
             username=account.username,
             display_name=account.display_name,
             role=account.role,

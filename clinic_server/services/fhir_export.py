@@ -33,7 +33,16 @@ from sqlalchemy import String, cast, or_, select
 from sqlalchemy.orm import Session
 
 from clinic_server.access.data_map import HOLDINGS, Holding
-from clinic_server.db.models import AuditEvent, Base, CoachingMeeting, Employer, Organization, Person, User
+from clinic_server.db.models import (
+    AuditEvent,
+    Base,
+    CoachingMeeting,
+    Employer,
+    IssuedReport,
+    Organization,
+    Person,
+    User,
+)
 from clinic_server.services.erasure import linked
 from clinic_tui.domain.codes import CONDITION_SNOMED, CONDITIONS, MEASUREMENTS
 from clinic_tui.domain.meeting import BMI_LOINC, BMI_UNIT
@@ -666,6 +675,40 @@ def _finding_verdict(ctx: ExportContext, v) -> None:
             "text": "supervisor review of a privacy finding",
         },
         agent=[{"who": ctx.user(v.user_id)}],
+    )
+
+
+# --------------------------------------------------------------------------- employer reports
+
+
+@exports("report_population", "Basic")
+def _report_population(ctx: ExportContext, r) -> None:
+    """The person counted in one table of an issued employer report (aggregates only: the report
+    shows no one's value; the keyed hash of the contribution is the server's, not exported)."""
+    report = ctx.session.get(IssuedReport, r.report_id)
+    sub = [
+        {"url": "report", "valueString": r.report_id},
+        {"url": "table", "valueString": r.table_id},
+        {"url": "group", "valueString": r.atom},
+    ]
+    if report is not None:
+        employer = ctx.session.get(Employer, report.employer_id)
+        sub.append({"url": "period", "valueInteger": report.period})
+        if employer is not None:
+            sub.append({"url": "employer", "valueString": employer.name})
+    ctx.add(
+        "report_population",
+        r.id,
+        {
+            "resourceType": "Basic",
+            "code": {
+                "coding": [{"system": f"{CS}/record", "code": "employer-report-population"}],
+                "text": "counted in an aggregated employer report",
+            },
+            "subject": ctx.patient,
+            "created": r.created_at.date().isoformat(),
+            "extension": [{"url": f"{EXT}/report-population", "extension": sub}],
+        },
     )
 
 

@@ -26,7 +26,7 @@ async def test_demo_accounts_are_listed_and_fill_the_form(demo_app):
         options = tui.screen.query_one("#demo-accounts", OptionList)
         labels = [str(options.get_option_at_index(i).prompt) for i in range(options.option_count)]
         names = [label.split()[0] for label in labels]
-        assert names == ["anna", "bertil", "cecilia", "david", "elsa", "eva", "frida"]
+        assert names == ["anna", "bertil", "cecilia", "david", "elsa", "eva", "frida", "gustav"]
         options.focus()
         options.highlighted = 1
         await pilot.press("enter")

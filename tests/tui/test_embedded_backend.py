@@ -54,7 +54,7 @@ def test_backend_serves_demo_data_and_dies_with_its_parent(tmp_path):
         server_info = httpx.get(info["url"] + "/api/v1/info", timeout=10).json()
         assert server_info["demo"] is True
         names = {a["username"] for a in server_info["demo_accounts"]}
-        assert names == {"anna", "bertil", "cecilia", "david", "elsa", "eva", "frida"}
+        assert names == {"anna", "bertil", "cecilia", "david", "elsa", "eva", "frida", "gustav"}
         login = httpx.post(
             info["url"] + "/api/v1/auth/login",
             json={"username": "anna", "password": "demo-password"},

@@ -123,6 +123,7 @@ def test_counts_match_parameters(seeded):
         "elsa": ("privacy_officer", "Dataskyddsombudet"),
         "eva": ("supervisor", "Hjärtmottagningen Söder"),
         "frida": ("supervisor", "IMR"),
+        "gustav": ("report_analyst", "IMR"),
     }
     # every care provider and IMR has a supervisor: an emergency access or a finding about any of
     # their users reaches one (the privacy office and ImagineCare's own app read no records)

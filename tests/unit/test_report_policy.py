@@ -140,3 +140,20 @@ def test_other_employers_reports_do_not_count():
 def test_differing_counts_people_whose_part_in_the_group_changed(a, b, expected):
     group = frozenset({"female"})
     assert differing(pop(a), pop(b), group) == expected
+
+
+def test_each_refusal_names_its_kind_for_the_api():
+    from clinic_server.access.policy import AggregateRefusal
+
+    def kind(decision):
+        assert not decision.permitted
+        return decision.extra["refusal"]
+
+    assert kind(ask([pop(BASE)], k=4)) is AggregateRefusal.MIN_CELL
+    assert kind(ask([pop(BASE)], period=2026)) is AggregateRefusal.PERIOD_OPEN
+    assert kind(ask([pop(people(4))])) is AggregateRefusal.TOO_FEW
+    changed = {**BASE, "p0": ("female", "overweight")}
+    assert kind(ask([pop(changed)], [issued([pop(BASE)], 2025)])) is AggregateRefusal.ALREADY_ISSUED
+    one_more = {**BASE, "p999": ("female", "normal")}
+    assert kind(ask([pop(one_more)], [issued([pop(BASE)], 2024)])) is AggregateRefusal.DIFFERENCING
+    assert "refusal" not in ask([pop(BASE)]).extra

@@ -17,6 +17,7 @@ from clinic_server.api.routes import (
     ingest,
     integration,
     patients,
+    reports,
     rights,
     thresholds,
     vitals,
@@ -37,4 +38,5 @@ ROUTERS = [
     rights.router,
     integration.router,
     coaching.router,
+    reports.router,
 ]

@@ -40,6 +40,7 @@ from clinic_server.db.models.people import (
     PersonNotice,
     RecordEntry,
 )
+from clinic_server.db.models.reports import IssuedReport, ReportPopulation
 from clinic_server.db.models.rights import (
     AnonymizedRecord,
     BillingRecord,
@@ -51,6 +52,8 @@ from clinic_server.db.models.rights import (
 )
 
 __all__ = [
+    "IssuedReport",
+    "ReportPopulation",
     "Alert",
     "AnonymizedRecord",
     "BillingRecord",

@@ -71,6 +71,12 @@ class ErrorCode(StrEnum):
     CONFIRMATION_REQUIRED = "confirmation_required"
     CONFIRMATION_STALE = "confirmation_stale"
     LEGAL_HOLD = "legal_hold"
+    # employer reports (docs/reports.md): why one could not be issued
+    REPORT_TOO_FEW = "report_too_few"
+    REPORT_PERIOD_OPEN = "report_period_open"
+    REPORT_ALREADY_ISSUED = "report_already_issued"
+    REPORT_DIFFERENCING = "report_differencing"
+    REPORT_KEY_UNAVAILABLE = "report_key_unavailable"
 
 
 #: a parameter of an error: something the client may put into its own text

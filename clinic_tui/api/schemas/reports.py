@@ -12,11 +12,17 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from clinic_tui.api.schemas.bounds import line
 
 __all__ = [
     "CellStatus",
     "EmployerReport",
+    "IssuedReport",
+    "IssuedReportList",
+    "IssuedReportSummary",
+    "ReportRequest",
     "ReportAxisItem",
     "ReportCell",
     "ReportTable",
@@ -106,3 +112,32 @@ class EmployerReport(_Wire):
 
     def table(self, table_id: str) -> ReportTable | None:
         return next((t for t in self.tables if t.id == table_id), None)
+
+
+class ReportRequest(_Wire):
+    """An analyst's request: one employer (by name) and one calendar year; nothing else."""
+
+    employer: line(200, min_length=1)  # type: ignore[valid-type]
+    period: int = Field(ge=2000, le=2100)
+
+
+class IssuedReportSummary(_Wire):
+    id: str
+    employer: str
+    period: int
+    min_cell: int
+    issued_at: AwareDatetime
+    #: the analyst who issued it (username)
+    issued_by: str
+
+
+class IssuedReport(IssuedReportSummary):
+    """A report as issued. ``reused``: it had been issued before for the same people, and this is
+    that report as it was given out then (a report is final)."""
+
+    reused: bool = False
+    report: EmployerReport
+
+
+class IssuedReportList(_Wire):
+    items: list[IssuedReportSummary]
