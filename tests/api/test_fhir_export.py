@@ -40,6 +40,7 @@ from clinic_server.db.models import (
     PersonNotice,
     ProfilingObjection,
     RecordEntry,
+    ReportPopulation,
     SubjectRequest,
     ThresholdOverride,
 )
@@ -125,7 +126,8 @@ def _expected(session, pid: str) -> dict[str, int]:
         "Communication": _n(session, PersonNotice, pid),
         "Basic": _n(session, ThresholdOverride, pid)
         + _n(session, LegalHold, pid)
-        + _n(session, Finding, pid),
+        + _n(session, Finding, pid)
+        + _n(session, ReportPopulation, pid),
         "ChargeItem": _n(session, BillingRecord, pid),
         "Task": _n(session, SubjectRequest, pid),
         "Flag": alerts,
