@@ -31,6 +31,7 @@ from clinic_tui.domain.alert_lifecycle import (
     effective_state,
 )
 from clinic_tui.i18n import N_, _
+from clinic_tui.i18n.formats import day_month, timestamp
 from clinic_tui.widgets.modals import SnoozePrompt, TextPrompt
 
 #: (action, key, footer description, tooltip): the alert keys, each with the binding id alert.<action>
@@ -86,7 +87,7 @@ def state_text(alert: AlertItem, now: datetime | None = None, *, short: bool = F
     if state is AlertState.SNOOZED and alert.snoozed_until is not None:
         until = alert.snoozed_until.astimezone()
         today = datetime.now().astimezone().date()
-        when = until.strftime("%H:%M") if until.date() == today else until.strftime("%m-%d")
+        when = timestamp(until, with_date=False) if until.date() == today else day_month(until)
         return _("snoozed until {time}").format(time=when)
     if short and state is AlertState.ACKNOWLEDGED:
         return _("ack'd")

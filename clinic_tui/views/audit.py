@@ -40,6 +40,12 @@ def parse_filter(text: str) -> dict[str, str]:
 
 
 class AuditScreen(AppScreen):
+    AREA = N_("Audit")
+    HELP_TEXT = N_(
+        "The access log: who read or changed what, when, why and whether it was allowed. Filter with "
+        "user:NAME, outcome:denied, action:read or person:ID. Break-the-glass reviews list emergency "
+        "accesses waiting for your review; verify checks the log's hash chain."
+    )
     BINDINGS = [
         Binding(
             "slash",

@@ -24,6 +24,11 @@ PEOPLE = {Role.NURSE: N_("Patients"), Role.COACH: N_("Participants")}
 
 
 class PatientListScreen(AppScreen):
+    AREA = N_("Patients")
+    HELP_TEXT = N_(
+        "The people who have shared data with your organization. Type / to filter by name, "
+        "personnummer or condition; Enter opens the record. Esc clears the filter."
+    )
     BINDINGS = [
         Binding(
             "slash",
