@@ -115,3 +115,45 @@ def category(value: object) -> str:
 def categories(values: str) -> str:
     """A comma-separated list of category codes (an error's param), worded and joined."""
     return ", ".join(category(v.strip()) for v in values.split(",") if v.strip())
+
+
+#: a measurement, by its LOINC code, as the UI names it (the server's display name is English)
+MEASUREMENT = {
+    "29463-7": N_("Body weight"),
+    "8480-6": N_("Systolic blood pressure"),
+    "8462-4": N_("Diastolic blood pressure"),
+    "8867-4": N_("Heart rate"),
+    "14743-9": N_("Glucose (capillary)"),
+    "59408-5": N_("Oxygen saturation (SpO2)"),
+    "41950-7": N_("Steps per day"),
+    "93832-4": N_("Sleep duration"),
+    "8280-0": N_("Waist circumference"),
+    "39156-5": N_("Body mass index (BMI)"),
+}
+#: a UCUM unit code as people write it (issue 13.6: never `mm[Hg]` or `/d` on screen)
+UNIT = {
+    "mm[Hg]": N_("mmHg"),
+    "/min": N_("/min"),
+    "/d": N_("per day"),
+    "kg/m2": N_("kg/m²"),
+    "h": N_("h"),
+}
+#: the sex recorded for a person
+SEX = {"male": N_("male"), "female": N_("female"), "other": N_("other"), "unknown": N_("unknown")}
+
+
+def measurement(loinc: str | None, fallback: str) -> str:
+    """The measurement's name in the user's language; one the table lacks as the server named it."""
+    word = MEASUREMENT.get(loinc or "")
+    return _(word) if word is not None else fallback
+
+
+def unit(code: str | None) -> str:
+    """A UCUM unit as shown to people (``mm[Hg]`` -> ``mmHg``); kg, %, mmol/L as they are."""
+    if not code:
+        return ""
+    return _word(UNIT, code)
+
+
+def sex(value: object) -> str:
+    return _word(SEX, value) if value else ""

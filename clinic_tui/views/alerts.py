@@ -176,7 +176,7 @@ class AlertQueueScreen(AlertActions, AppScreen):
         self.render_rows()
 
     def cells(self, a: AlertItem, now: datetime) -> tuple[Cell, ...]:
-        value = f"{number(a.value)} {a.unit or ''}".strip() if a.value is not None else ""
+        value = f"{number(a.value)} {labels.unit(a.unit)}".strip() if a.value is not None else ""
         return (
             Cell(labels.severity(a.severity).upper(), SEVERITY_STYLE[a.severity]),
             Cell(a.label),

@@ -278,3 +278,26 @@ async def test_no_toast_outlives_the_session_that_made_it(tui, c, http):
         assert "Nora" not in toasts(app)
         await log_in(pilot, "agnes", PASSWORD)
         assert "Nora" not in toasts(app)
+
+
+# ---------------------------------------------------------------------- issue 13.2
+
+
+async def test_the_patient_list_opened_from_the_queue_has_a_way_back(tui, c):
+    app = tui()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await log_in(pilot, "anna", PASSWORD)
+        queue = app.screen
+        for back in ("escape", "q", "backspace"):
+            await pilot.press("p")
+            await settle(pilot)
+            assert app.screen is not queue
+            if back == "escape":  # a filter first: Esc clears it, the next Esc goes back
+                await pilot.press("slash", "n", "enter")
+                await settle(pilot)
+                await pilot.press("escape")
+                await settle(pilot)
+                assert app.screen is not queue
+            await pilot.press(back)
+            await settle(pilot)
+            assert app.screen is queue, back

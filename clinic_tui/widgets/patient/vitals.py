@@ -11,6 +11,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import DataTable, Static
 
+from clinic_tui import labels
 from clinic_tui.api.schemas import PatientDetail
 from clinic_tui.i18n import N_, _
 from clinic_tui.i18n.formats import number
@@ -89,7 +90,10 @@ class VitalsPanel(PatientPanel):
         if d.latest is not None:
             for v in d.latest:
                 table.add_row(
-                    plain(v.display), plain(number(v.value)), plain(v.unit), plain(local_time(v.effective_at))
+                    plain(labels.measurement(v.loinc, v.display)),
+                    plain(number(v.value)),
+                    plain(labels.unit(v.unit)),
+                    plain(local_time(v.effective_at)),
                 )
             note.update("" if d.latest else _("No measurements yet."))
             table.display = True
@@ -158,8 +162,8 @@ class VitalsPanel(PatientPanel):
             return
         chart.show(
             ChartData(
-                title=series.display,
-                unit=series.unit,
+                title=labels.measurement(series.loinc, series.display),
+                unit=labels.unit(series.unit),
                 points=[(p.at, p.value) for p in series.points],
                 thresholds=[(t.label, t.value) for t in series.thresholds],
                 alerts=[(a.last_seen_at, a.value) for a in series.alerts if a.value is not None],
