@@ -157,3 +157,33 @@ def unit(code: str | None) -> str:
 
 def sex(value: object) -> str:
     return _word(SEX, value) if value else ""
+
+
+#: what the audit log records someone did (a newer server's action shows as it came)
+AUDIT_ACTION = {
+    "read": N_("read"),
+    "login": N_("log in"),
+    "login_failed": N_("failed log-in"),
+    "logout": N_("log out"),
+    "token_refresh": N_("session renewed"),
+    "unauthenticate": N_("not logged in"),
+    "unauthenticated": N_("not logged in"),
+    "acknowledge": N_("acknowledge"),
+    "resolve": N_("resolve"),
+    "escalate": N_("escalate"),
+    "snooze": N_("snooze"),
+    "unsnooze": N_("unsnooze"),
+    "break_glass": N_("emergency access"),
+    "break_glass_grant": N_("emergency access"),
+    "break_glass_verdict": N_("emergency review"),
+    "audit_query": N_("read the log"),
+    "review_list": N_("list reviews"),
+    "findings_list": N_("list findings"),
+    "findings_scan": N_("scan findings"),
+    "ingest": N_("measurements in"),
+    "subject_export": N_("export to the person"),
+}
+
+
+def audit_action(value: str) -> str:
+    return _word(AUDIT_ACTION, value)

@@ -196,7 +196,7 @@ class PatientListScreen(AppScreen):
             session = self.app.session
             return session is not None and session.user is not None and session.user.role == Role.NURSE
         if action == "back":
-            return self.opened_from_elsewhere or None  # (None: not offered where there is no back)
+            return self.opened_from_elsewhere  # (not offered where there is no back)
         return True
 
     def action_break_glass(self, personnummer: str = "", reason: str = "", error: str = "") -> None:
