@@ -137,6 +137,7 @@ class AlertActions:
                 _(NOTE_TITLE[action]).format(label=alert.label),
                 Text(alert.message + "\n" + _("A note is required: what was done, and why.")),
                 initial=note or drafts.get((alert.id, action), ""),
+                keep=lambda text: self._keep_draft(alert, action, text),
             )
             self.app.push_screen(prompt, lambda text: text and self._send(alert, action, note=text))
         elif action is AlertAction.SNOOZE:
@@ -145,6 +146,15 @@ class AlertActions:
             )
         else:
             self._send(alert, action)
+
+    def _keep_draft(self: DOMNode, alert: AlertItem, action: AlertAction, text: str) -> None:
+        """Esc in the note dialog: what was typed waits for the next time (issue 13.4)."""
+        drafts = self.app.session.drafts
+        if text.strip():
+            drafts[(alert.id, action)] = text
+            self.app.notify(_("Your note is kept for this alert."), timeout=4)
+        else:
+            drafts.pop((alert.id, action), None)
 
     def _send(
         self: DOMNode, alert: AlertItem, action: str, note: str | None = None, until: datetime | None = None

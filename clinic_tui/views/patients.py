@@ -73,6 +73,8 @@ class PatientListScreen(AppScreen):
     def __init__(self):
         super().__init__()
         self.people: dict[str, PatientSummary] = {}
+        #: the emergency-access dialog's personnummer and reason when it was last cancelled
+        self.glass_draft: tuple[str, str] = ("", "")
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -204,9 +206,15 @@ class PatientListScreen(AppScreen):
 
         def done(answer: tuple[str, str] | None) -> None:
             if answer:
+                self.glass_draft = ("", "")
                 self.break_glass(*answer)
 
-        self.app.push_screen(BreakGlassPrompt(personnummer, reason, error), done)
+        def keep(pnr: str, why: str) -> None:  # Esc keeps what was typed for the next `b` (issue 13.4)
+            self.glass_draft = (pnr, why)
+
+        if not (personnummer or reason):
+            personnummer, reason = self.glass_draft
+        self.app.push_screen(BreakGlassPrompt(personnummer, reason, error, keep=keep), done)
 
     @work(group="break-glass", exit_on_error=False)
     async def break_glass(self, personnummer: str, reason: str) -> None:

@@ -11,8 +11,9 @@ from datetime import timedelta
 import httpx
 import pytest
 from rich.console import Console
+from textual import events
 from textual.command import CommandPalette
-from textual.widgets import Input, Static
+from textual.widgets import Input, Static, TextArea
 
 from clinic_tui.app import ClinicApp
 from clinic_tui.i18n import set_language
@@ -22,6 +23,7 @@ from clinic_tui.views.lock import LockScreen
 from clinic_tui.views.login import LoginScreen
 from clinic_tui.widgets.help import HelpScreen
 from clinic_tui.widgets.key_footer import KeyFooter
+from clinic_tui.widgets.modals import BreakGlassPrompt, TextPrompt
 from clinic_tui.widgets.row_table import RowTable
 from tests.factories import PASSWORD
 from tests.tui.conftest import log_in, settle, toasts
@@ -301,3 +303,61 @@ async def test_the_patient_list_opened_from_the_queue_has_a_way_back(tui, c):
             await pilot.press(back)
             await settle(pilot)
             assert app.screen is queue, back
+
+
+# ---------------------------------------------------------------------- issue 13.4 and 13.8
+
+
+async def test_esc_in_the_note_dialog_keeps_the_note_for_next_time(tui, c, http):
+    await post(http, c.keys["nora"], obs("8480-6", 186, now() - timedelta(minutes=5)))
+    app = tui()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await log_in(pilot, "anna", PASSWORD)
+        queue = app.screen
+        await pilot.press("a")
+        await settle(pilot)
+        await pilot.press("x")
+        await settle(pilot)
+        assert isinstance(app.screen, TextPrompt)
+        await pilot.press(*"Called her")
+        await pilot.press("escape")
+        await settle(pilot)
+        assert app.screen is queue and queue.current_alert().state == "acknowledged"
+        await pilot.press("x")
+        await settle(pilot)
+        assert app.screen.query_one(TextArea).text == "Called her"
+
+
+async def test_esc_in_the_emergency_dialog_keeps_what_was_typed(tui, c):
+    app = tui()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await log_in(pilot, "anna", PASSWORD)
+        await pilot.press("p")
+        await settle(pilot)
+        await pilot.press("b")
+        await settle(pilot)
+        assert isinstance(app.screen, BreakGlassPrompt)
+        await pilot.press(*"19121212-1212", "tab", *"Unconscious in the ER")
+        await pilot.press("escape")
+        await settle(pilot)
+        assert not isinstance(app.screen, BreakGlassPrompt)
+        await pilot.press("b")
+        await settle(pilot)
+        assert app.screen.query_one("#glass-pnr", Input).value == "19121212-1212"
+        assert app.screen.query_one("#glass-reason", TextArea).text == "Unconscious in the ER"
+
+
+async def test_personnummer_tab_and_reason_in_one_burst_land_in_their_fields(tui, c):
+    app = tui()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await log_in(pilot, "anna", PASSWORD)
+        await pilot.press("p")
+        await settle(pilot)
+        await pilot.press("b")
+        await settle(pilot)
+        # one burst, as a scanner or a paste sends it: no pause between the keys
+        for key in [*"191212121212", "tab", *"Found", "space", *"unconscious"]:
+            app.post_message(events.Key(key, {"tab": None, "space": " "}.get(key, key)))
+        await settle(pilot)
+        assert app.screen.query_one("#glass-pnr", Input).value == "191212121212"
+        assert app.screen.query_one("#glass-reason", TextArea).text == "Found unconscious"
