@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import io
 import tomllib
-from datetime import timedelta
+from datetime import date, timedelta
 
 import httpx
 import pytest
@@ -27,7 +27,7 @@ from clinic_tui.widgets.modals import BreakGlassPrompt, TextPrompt
 from clinic_tui.widgets.row_table import RowTable
 from tests.factories import PASSWORD
 from tests.tui.conftest import log_in, settle, toasts
-from tests.vitals_util import clinic, now, obs, post
+from tests.vitals_util import clinic, device, now, obs, post
 
 
 @pytest.fixture
@@ -361,3 +361,29 @@ async def test_personnummer_tab_and_reason_in_one_burst_land_in_their_fields(tui
         await settle(pilot)
         assert app.screen.query_one("#glass-pnr", Input).value == "191212121212"
         assert app.screen.query_one("#glass-reason", TextArea).text == "Found unconscious"
+
+
+# ---------------------------------------------------------------------- issue 13.11
+
+
+async def test_two_patients_with_the_same_name_are_told_apart_in_the_queue(tui, c, http, world, session):
+    twins = [
+        world.person("Johanna", "Hansson", birth=date(1957, 1, 3)),
+        world.person("Johanna", "Hansson", birth=date(1984, 7, 13)),
+    ]
+    for person in twins:
+        world.consent(person, c.north)
+    session.commit()
+    for person in twins:
+        await post(http, device(session, person), obs("8480-6", 186, now() - timedelta(minutes=5)))
+    app = tui()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await log_in(pilot, "anna", PASSWORD)
+        labels = sorted(a.label for a in app.screen.alerts.values())
+        assert labels == ["Johanna Hansson (1957-01-03)", "Johanna Hansson (1984-07-13)"]
+        table = app.screen.query_one(RowTable)
+        rows = sorted(table.row_text(i) for i in range(table.row_count))
+        assert "Johanna Hansson (1957-01-03)" in rows[0] and "Johanna Hansson (1984-07-13)" in rows[1]
+        await pilot.press("slash", *"1984")  # and the birth date finds her
+        await settle(pilot)
+        assert [a.label for a in app.screen.alerts.values()] == ["Johanna Hansson (1984-07-13)"]
