@@ -21,9 +21,11 @@ from clinic_tui.settings import config_file, load_settings
 from clinic_tui.views.alerts import AlertQueueScreen
 from clinic_tui.views.lock import LockScreen
 from clinic_tui.views.login import LoginScreen
-from clinic_tui.widgets.help import HelpScreen
+from clinic_tui.views.patient import PatientScreen
+from clinic_tui.widgets.help import HelpScreen, key_rows
 from clinic_tui.widgets.key_footer import KeyFooter
 from clinic_tui.widgets.modals import BreakGlassPrompt, TextPrompt
+from clinic_tui.widgets.patient.alerts import AlertsPanel
 from clinic_tui.widgets.row_table import RowTable
 from tests.factories import PASSWORD
 from tests.tui.conftest import log_in, settle, toasts
@@ -387,3 +389,28 @@ async def test_two_patients_with_the_same_name_are_told_apart_in_the_queue(tui, 
         await pilot.press("slash", *"1984")  # and the birth date finds her
         await settle(pilot)
         assert [a.label for a in app.screen.alerts.values()] == ["Johanna Hansson (1984-07-13)"]
+
+
+# ---------------------------------------------------------------------- issue 13.10
+
+
+async def test_under_emergency_access_the_footer_offers_no_alert_keys(tui, c, http):
+    sune = c.people["sune"]  # his consent names the south, not anna's north: only the glass opens it
+    await post(http, c.keys["sune"], obs("8480-6", 186, now() - timedelta(minutes=5)))
+    app = tui()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await log_in(pilot, "anna", PASSWORD)
+        await pilot.press("p")
+        await settle(pilot)
+        await pilot.press("b")
+        await settle(pilot)
+        app.screen.query_one("#glass-pnr", Input).value = sune.personnummer
+        app.screen.query_one("#glass-reason", TextArea).insert("Found unconscious at home by home care")
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        assert isinstance(app.screen, PatientScreen)
+        panel = app.screen.query_one(AlertsPanel)
+        assert panel.alerts, "his alert is shown (reading it is allowed under the glass)"
+        shown = footer(app)
+        assert not {"a", "x", "e", "s", "u"} & set(shown), shown
+        assert "Ack" not in {d for _k, d, _m, _on in key_rows(app.screen)}
