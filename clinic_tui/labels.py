@@ -187,3 +187,43 @@ AUDIT_ACTION = {
 
 def audit_action(value: str) -> str:
     return _word(AUDIT_ACTION, value)
+
+
+#: what an alert found, beyond the measurement and the comparison, by rule
+RULE_NOTE = {
+    "bp.grade3": N_("grade 3"),
+    "bp.grade2": N_("grade 2"),
+    "glucose.hypo.l2": N_("level 2 hypoglycaemia"),
+    "glucose.hypo.l1": N_("level 1 hypoglycaemia"),
+    "glucose.hyper": N_("hyperglycaemia"),
+}
+
+
+def alert_text(rule_id: str, loinc: str | None, params: dict, message: str) -> str:
+    """An alert's finding in the user's language, from its rule and the inputs the reader may see
+    (the server's ``message`` is English, for logs; it is the fallback for a rule this client does
+    not know): ``Systoliskt blodtryck 186 mmHg ≥ 180 (grad 3)``."""
+    from clinic_tui.i18n.formats import number
+
+    value, threshold = params.get("value"), params.get("threshold")
+    if rule_id == "data.missing" and isinstance(params.get("gap_days"), int | float):
+        return _("No readings for {days} days (normally sends daily)").format(
+            days=number(params["gap_days"], digits=1)
+        )
+    if rule_id == "hf.weight_gain" and isinstance(params.get("gain_kg"), int | float):
+        return _("Weight up {gain} kg within {days} days ({low} → {high} kg)").format(
+            gain=number(params["gain_kg"], digits=1),
+            days=number(params.get("window_days", 0)),
+            low=number(params.get("window_min", 0)),
+            high=number(value or 0),
+        )
+    if not isinstance(value, int | float):
+        return message
+    what = f"{measurement(loinc, '')} {number(value)} {unit(params.get('unit'))}".strip()
+    if not isinstance(threshold, int | float):  # the limit depends on withheld conditions
+        return _("{what}, below the patient's limit").format(what=what)
+    text = f"{what} {params.get('comparison', '')} {number(threshold)}".replace("  ", " ")
+    if rule_id == "spo2.low" and params.get("copd"):
+        return text + " (" + _("COPD limit") + ")"
+    note = RULE_NOTE.get(rule_id)
+    return text + (f" ({_(note)})" if note else "")

@@ -180,7 +180,7 @@ class AlertQueueScreen(AlertActions, AppScreen):
         return (
             Cell(labels.severity(a.severity).upper(), SEVERITY_STYLE[a.severity]),
             Cell(a.label),
-            Cell(a.message),
+            Cell(labels.alert_text(a.rule_id, a.loinc, a.params, a.message)),
             Cell(value),
             Cell(age_text(a.opened_at, now)),
             Cell(state_text(a, now, short=True)),
