@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from textual import events
 from textual.app import App, SystemCommand
 from textual.binding import Binding
-from textual.screen import Screen
+from textual.screen import ModalScreen, Screen
 
 from clinic_tui import i18n
 from clinic_tui.i18n import N_, _
@@ -87,6 +87,7 @@ class ShellApp(App[None]):
             id="app.lock",
             tooltip=N_("Lock the screen now; your password opens it again"),
             show=False,
+            priority=True,  # (also from inside a text box: a dialog's note area takes every key)
         ),
     ]
 
@@ -108,6 +109,9 @@ class ShellApp(App[None]):
         from clinic_tui.settings import SettingsError, save_language
 
         if code == i18n.language():
+            return
+        if self.in_dialog:
+            self.notify(_("Close the dialog first; the language then changes at once."), severity="warning")
             return
         i18n.set_language(code)
         settings = getattr(self, "settings", None)
@@ -155,7 +159,21 @@ class ShellApp(App[None]):
     def check_action(self, action: str, parameters: tuple) -> bool | None:
         if action in ("help", "command_palette", "switch_language", "lock") and self.is_locked:
             return False  # nothing of the locked session is offered
+        if action == "switch_language" and self.in_dialog:
+            return False  # the screens are built again: not while a dialog holds what was typed
         return True
+
+    @property
+    def in_dialog(self) -> bool:
+        """A dialog (not the palette or help) is open: what is typed in it must not be rebuilt away."""
+        from textual.command import CommandPalette
+
+        from clinic_tui.widgets.help import HelpScreen
+
+        return any(
+            isinstance(s, ModalScreen) and not isinstance(s, CommandPalette | HelpScreen)
+            for s in self.screen_stack
+        )
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         """Every action of the screen (as "Area: action", with its key after the keymap), going
@@ -190,7 +208,7 @@ class ShellApp(App[None]):
                 _("App: Lock the screen"), _("Your password opens it again"), self.lock_screen
             )
         for code in i18n.LANGUAGES:
-            if code != i18n.language():
+            if code != i18n.language() and not self.in_dialog:
                 yield SystemCommand(
                     _("Language: {name}").format(name=LANGUAGE_NAMES[code]),
                     _("Show clinic-tui in {name} (remembered for next time)").format(

@@ -15,6 +15,7 @@ from textual import events
 from textual.command import CommandPalette
 from textual.widgets import Input, Static, TextArea
 
+from clinic_tui import i18n
 from clinic_tui.app import ClinicApp
 from clinic_tui.i18n import set_language
 from clinic_tui.settings import config_file, load_settings
@@ -414,3 +415,63 @@ async def test_under_emergency_access_the_footer_offers_no_alert_keys(tui, c, ht
         shown = footer(app)
         assert not {"a", "x", "e", "s", "u"} & set(shown), shown
         assert "Ack" not in {d for _k, d, _m, _on in key_rows(app.screen)}
+
+
+async def test_a_note_being_typed_survives_the_lock(configured, c, http):
+    await post(http, c.keys["nora"], obs("8480-6", 186, now() - timedelta(minutes=5)))
+    settings_file("lock_minutes = 0\n")  # (locked by hand here: F12)
+    app = configured()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await log_in(pilot, "anna", PASSWORD)
+        await pilot.press("a")
+        await settle(pilot)
+        await pilot.press("x")
+        await settle(pilot)
+        prompt = app.screen
+        await pilot.press(*"Called Nora")
+        await pilot.press("f12")
+        await settle(pilot)
+        assert isinstance(app.screen, LockScreen)
+        assert "Called Nora" not in screen_text(app)  # the dialog is hidden with the rest
+        await pilot.press(*PASSWORD, "enter")
+        await settle(pilot)
+        assert app.screen is prompt and prompt.query_one(TextArea).text == "Called Nora"
+
+
+# ---------------------------------------------------------------------- issue 13.3 and 13.13
+
+
+async def test_the_patient_list_finds_by_pseudonym_and_without_swedish_letters(tui, c):
+    app = tui()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await log_in(pilot, "anna", PASSWORD)
+        await pilot.press("p")
+        await settle(pilot)
+        screen = app.screen
+        await pilot.press("slash", *"bagge")  # Bo Bägge, typed without ä
+        await settle(pilot)
+        assert [p.label for p in screen.people.values()] == ["Bo Bägge"]
+        vera = c.people["vera"]  # her identity is not shared: she is "Patient xxxxxx"
+        await pilot.press("escape", "slash", *vera.id[:6])
+        await settle(pilot)
+        assert [p.label for p in screen.people.values()] == [f"Patient {vera.id[:6]}"]
+
+
+async def test_f2_in_a_dialog_does_not_rebuild_the_screens_under_it(tui, c, http):
+    await post(http, c.keys["nora"], obs("8480-6", 186, now() - timedelta(minutes=5)))
+    app = tui()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await log_in(pilot, "anna", PASSWORD)
+        await pilot.press("a")
+        await settle(pilot)
+        await pilot.press("x")
+        await settle(pilot)
+        prompt = app.screen
+        await pilot.press(*"Called", "f2")
+        await settle(pilot)
+        assert app.screen is prompt and prompt.query_one(TextArea).text == "Called"
+        assert not any(cmd.title.startswith("Language") for cmd in app.get_system_commands(prompt))
+        app.switch_language("sv")  # (as the palette would, had it been opened before the dialog)
+        await settle(pilot)
+        assert app.screen is prompt and prompt.query_one(TextArea).text == "Called"
+        assert i18n.language() == "en"
