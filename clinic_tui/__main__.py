@@ -7,7 +7,16 @@ import os
 import sys
 
 #: the variables clinic_tui.settings reads (a test holds this to its fields)
-SETTINGS_ENV = ("CLINIC_SERVER", "CLINIC_LANGUAGE", "CLINIC_THEME", "CLINIC_KEYMAP", "CLINIC_CA_FILE")
+SETTINGS_ENV = (
+    "CLINIC_SERVER",
+    "CLINIC_LANGUAGE",
+    "CLINIC_THEME",
+    "CLINIC_KEYMAP",
+    "CLINIC_CA_FILE",
+    "CLINIC_LOCK_MINUTES",
+)
+#: read too: the language's short name (settings.load_settings)
+OTHER_ENV = ("CLINIC_LANG",)
 
 
 def settings_file():
@@ -24,7 +33,7 @@ def _configured(args: argparse.Namespace) -> bool:
         args.server
         or args.lang
         or args.ca_file
-        or any(n in os.environ for n in SETTINGS_ENV)
+        or any(n in os.environ for n in SETTINGS_ENV + OTHER_ENV)
         or settings_file().exists()
     )
 

@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from textual import on, work
-from textual.app import App
 from textual.binding import Binding
 from textual.worker import Worker, WorkerState
 
@@ -22,6 +21,7 @@ from clinic_tui import i18n
 from clinic_tui.backend import BackendStatus, BackendSupervisor
 from clinic_tui.i18n import N_, _, ngettext
 from clinic_tui.messages import BackendStatusChanged, ServerReady, ServerUnavailable, WorkerFailed
+from clinic_tui.shell import ShellApp
 from clinic_tui.views.login import LoginScreen
 
 if TYPE_CHECKING:
@@ -36,7 +36,9 @@ PATIENT_SCREEN = "patient"
 _settled = False
 
 
-class ClinicApp(App[None]):
+class ClinicApp(ShellApp):
+    """(Language, help, the palette's commands and the idle lock: ``ShellApp``, clinic_tui/shell.py.)"""
+
     CSS_PATH = THEME_DIR / "clinic.tcss"
     TITLE = "clinic-tui"
     BINDINGS = [
@@ -307,25 +309,30 @@ class ClinicApp(App[None]):
     def show_login(self, message: str | None = None) -> None:
         if self.session is not None:
             self.session.drafts.clear()  # notes about patients do not outlive the session
-        patient = self.get_screen(PATIENT_SCREEN) if self.is_screen_installed(PATIENT_SCREEN) else None
-        on_stack = patient is not None and patient in self.screen_stack
-        while len(self.screen_stack) > 2:
-            self.pop_screen()
-        if patient is not None:  # the patient screen goes with the session, emptied
-            patient.stop_loading()
-            patient.wipe()
-            self.uninstall_screen(PATIENT_SCREEN)
-            if not on_stack:
-                patient.remove()  # (a popped screen that is not installed is removed by the pop)
+        self.clear_notifications()  # nor do toasts about them (issue 13.1)
+        self.drop_patient_screen()
         screen = LoginScreen(message=message)
         self.switch_screen(screen)
         if self.server_info is not None:
             screen.post_message(ServerReady(self.server_info))
 
+    def drop_patient_screen(self) -> None:
+        """Back to the home screen; the patient screen goes, emptied (a session's end, a new language)."""
+        patient = self.get_screen(PATIENT_SCREEN) if self.is_screen_installed(PATIENT_SCREEN) else None
+        on_stack = patient is not None and patient in self.screen_stack
+        while len(self.screen_stack) > 2:
+            self.pop_screen()
+        if patient is not None:
+            patient.stop_loading()
+            patient.wipe()
+            self.uninstall_screen(PATIENT_SCREEN)
+            if not on_stack:
+                patient.remove()  # (a popped screen that is not installed is removed by the pop)
+
     def check_action(self, action: str, parameters: tuple) -> bool | None:
         if action == "logout":
             return bool(self.session and self.session.logged_in)
-        return True
+        return super().check_action(action, parameters)
 
     # ------------------------------------------------------------------ errors
 

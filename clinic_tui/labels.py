@@ -115,3 +115,115 @@ def category(value: object) -> str:
 def categories(values: str) -> str:
     """A comma-separated list of category codes (an error's param), worded and joined."""
     return ", ".join(category(v.strip()) for v in values.split(",") if v.strip())
+
+
+#: a measurement, by its LOINC code, as the UI names it (the server's display name is English)
+MEASUREMENT = {
+    "29463-7": N_("Body weight"),
+    "8480-6": N_("Systolic blood pressure"),
+    "8462-4": N_("Diastolic blood pressure"),
+    "8867-4": N_("Heart rate"),
+    "14743-9": N_("Glucose (capillary)"),
+    "59408-5": N_("Oxygen saturation (SpO2)"),
+    "41950-7": N_("Steps per day"),
+    "93832-4": N_("Sleep duration"),
+    "8280-0": N_("Waist circumference"),
+    "39156-5": N_("Body mass index (BMI)"),
+}
+#: a UCUM unit code as people write it (issue 13.6: never `mm[Hg]` or `/d` on screen)
+UNIT = {
+    "mm[Hg]": N_("mmHg"),
+    "/min": N_("/min"),
+    "/d": N_("per day"),
+    "kg/m2": N_("kg/m²"),
+    "h": N_("h"),
+}
+#: the sex recorded for a person
+SEX = {"male": N_("male"), "female": N_("female"), "other": N_("other"), "unknown": N_("unknown")}
+
+
+def measurement(loinc: str | None, fallback: str) -> str:
+    """The measurement's name in the user's language; one the table lacks as the server named it."""
+    word = MEASUREMENT.get(loinc or "")
+    return _(word) if word is not None else fallback
+
+
+def unit(code: str | None) -> str:
+    """A UCUM unit as shown to people (``mm[Hg]`` -> ``mmHg``); kg, %, mmol/L as they are."""
+    if not code:
+        return ""
+    return _word(UNIT, code)
+
+
+def sex(value: object) -> str:
+    return _word(SEX, value) if value else ""
+
+
+#: what the audit log records someone did (a newer server's action shows as it came)
+AUDIT_ACTION = {
+    "read": N_("read"),
+    "login": N_("log in"),
+    "login_failed": N_("failed log-in"),
+    "logout": N_("log out"),
+    "token_refresh": N_("session renewed"),
+    "unauthenticate": N_("not logged in"),
+    "unauthenticated": N_("not logged in"),
+    "acknowledge": N_("acknowledge"),
+    "resolve": N_("resolve"),
+    "escalate": N_("escalate"),
+    "snooze": N_("snooze"),
+    "unsnooze": N_("unsnooze"),
+    "break_glass": N_("emergency access"),
+    "break_glass_grant": N_("emergency access"),
+    "break_glass_verdict": N_("emergency review"),
+    "audit_query": N_("read the log"),
+    "review_list": N_("list reviews"),
+    "findings_list": N_("list findings"),
+    "findings_scan": N_("scan findings"),
+    "ingest": N_("measurements in"),
+    "subject_export": N_("export to the person"),
+}
+
+
+def audit_action(value: str) -> str:
+    return _word(AUDIT_ACTION, value)
+
+
+#: what an alert found, beyond the measurement and the comparison, by rule
+RULE_NOTE = {
+    "bp.grade3": N_("grade 3"),
+    "bp.grade2": N_("grade 2"),
+    "glucose.hypo.l2": N_("level 2 hypoglycaemia"),
+    "glucose.hypo.l1": N_("level 1 hypoglycaemia"),
+    "glucose.hyper": N_("hyperglycaemia"),
+}
+
+
+def alert_text(rule_id: str, loinc: str | None, params: dict, message: str) -> str:
+    """An alert's finding in the user's language, from its rule and the inputs the reader may see
+    (the server's ``message`` is English, for logs; it is the fallback for a rule this client does
+    not know): ``Systoliskt blodtryck 186 mmHg ≥ 180 (grad 3)``."""
+    from clinic_tui.i18n.formats import number
+
+    value, threshold = params.get("value"), params.get("threshold")
+    if rule_id == "data.missing" and isinstance(params.get("gap_days"), int | float):
+        return _("No readings for {days} days (normally sends daily)").format(
+            days=number(params["gap_days"], digits=1)
+        )
+    if rule_id == "hf.weight_gain" and isinstance(params.get("gain_kg"), int | float):
+        return _("Weight up {gain} kg within {days} days ({low} → {high} kg)").format(
+            gain=number(params["gain_kg"], digits=1),
+            days=number(params.get("window_days", 0)),
+            low=number(params.get("window_min", 0)),
+            high=number(value or 0),
+        )
+    if not isinstance(value, int | float):
+        return message
+    what = f"{measurement(loinc, '')} {number(value)} {unit(params.get('unit'))}".strip()
+    if not isinstance(threshold, int | float):  # the limit depends on withheld conditions
+        return _("{what}, below the patient's limit").format(what=what)
+    text = f"{what} {params.get('comparison', '')} {number(threshold)}".replace("  ", " ")
+    if rule_id == "spo2.low" and params.get("copd"):
+        return text + " (" + _("COPD limit") + ")"
+    note = RULE_NOTE.get(rule_id)
+    return text + (f" ({_(note)})" if note else "")

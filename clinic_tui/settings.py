@@ -4,8 +4,9 @@ Read from, each overriding the one before:
 
 1. ``config.toml`` in the user's config directory (``platformdirs``: on Linux
    ``$XDG_CONFIG_HOME/clinic-tui/config.toml``, usually ``~/.config/clinic-tui/config.toml``);
-2. ``CLINIC_SERVER``, ``CLINIC_LANGUAGE``, ``CLINIC_THEME``, ``CLINIC_KEYMAP`` (a JSON object, whose
-   entries override the file's one by one), ``CLINIC_CA_FILE``;
+2. ``CLINIC_SERVER``, ``CLINIC_LANGUAGE`` (or ``CLINIC_LANG``), ``CLINIC_THEME``, ``CLINIC_KEYMAP``
+   (a JSON object, whose entries override the file's one by one), ``CLINIC_CA_FILE``,
+   ``CLINIC_LOCK_MINUTES``;
 3. the command line (``--server``, ``--lang``, ``--ca-file``).
 
 README "Settings" documents the file; the binding ids a keymap can name are listed there too.
@@ -57,6 +58,15 @@ class ClientSettings(BaseSettings):
     #: a PEM file of the certificate authorities to trust for the server (a care provider's own
     #: CA); none: the system's
     ca_file: str | None = None
+    #: minutes without a key press or mouse use until the screen locks (0: never)
+    lock_minutes: float = 10
+
+    @field_validator("lock_minutes")
+    @classmethod
+    def _lock_minutes(cls, value: float) -> float:
+        if value < 0:
+            raise ValueError("0 (never) or a number of minutes")
+        return value
 
     @field_validator("ca_file")
     @classmethod
@@ -107,7 +117,12 @@ class ClientSettings(BaseSettings):
 
 def load_settings(**flags: Any) -> ClientSettings:
     """The settings, with ``flags`` (the command line; None: not given) overriding the rest."""
+    import os
+
     path = config_file()
+    short = os.environ.get("CLINIC_LANG")  # the language's short name, below CLINIC_LANGUAGE
+    if short and flags.get("language") is None and "CLINIC_LANGUAGE" not in os.environ:
+        flags["language"] = short
     try:
         return ClientSettings(**{k: v for k, v in flags.items() if v is not None})
     except tomllib.TOMLDecodeError as exc:
@@ -117,3 +132,26 @@ def load_settings(**flags: Any) -> ClientSettings:
             f"{'.'.join(str(p) for p in e['loc']) or 'settings'}: {e['msg']}" for e in exc.errors()
         )
         raise SettingsError(f"settings ({path}, {ENV_PREFIX}* variables, options): {problems}") from None
+
+
+def save_language(code: str) -> Path:
+    """Remember ``code`` as the language in the settings file (the rest of the file is kept as
+    written: only its top-level ``language`` line is replaced or added)."""
+    if code not in LANGUAGES:
+        raise SettingsError(f"unknown language {code!r}: choose one of {', '.join(LANGUAGES)}")
+    path = config_file()
+    lines = path.read_text().splitlines() if path.exists() else []
+    line = f'language = "{code}"'
+    for i, text in enumerate(lines):
+        stripped = text.strip()
+        if stripped.startswith("["):  # a table begins: the top level has no language
+            lines.insert(0, line)
+            break
+        if stripped.split("=", 1)[0].strip() == "language":
+            lines[i] = line
+            break
+    else:
+        lines.insert(0, line)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(lines) + "\n")
+    return path

@@ -24,7 +24,14 @@ def memory_keyring(tmp_path, monkeypatch):
     keyring.set_keyring(ring)
     monkeypatch.setenv("CLINIC_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
-    for name in ("CLINIC_SERVER", "CLINIC_LANGUAGE", "CLINIC_THEME", "CLINIC_KEYMAP"):
+    for name in (
+        "CLINIC_SERVER",
+        "CLINIC_LANGUAGE",
+        "CLINIC_LANG",
+        "CLINIC_THEME",
+        "CLINIC_KEYMAP",
+        "CLINIC_LOCK_MINUTES",
+    ):
         monkeypatch.delenv(name, raising=False)
     yield ring
     keyring.set_keyring(previous)

@@ -14,6 +14,7 @@ ordered, limited index range per state, merged; never a sort of every open alert
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -109,14 +110,28 @@ def visible_people(guard: Guard, *, verb: str) -> Visible:
 
 
 def labels_for(session: Session, person_ids, identity: frozenset[str] | set[str]) -> dict[str, str]:
-    """Name where identity is shared, pseudonym otherwise."""
+    """Name where identity is shared, pseudonym otherwise. People who share a name are told apart
+    by their birth date, and where that is shared too by their personnummer (issue 13.11): both
+    are identity, which the reader has for everyone named."""
     out = {pid: pseudonym(pid) for pid in person_ids}
     named = [pid for pid in out if pid in identity]
+    rows = []
     for i in range(0, len(named), 500):
-        for pid, given, family in session.execute(
-            select(Person.id, Person.given_name, Person.family_name).where(Person.id.in_(named[i : i + 500]))
-        ):
-            out[pid] = f"{given} {family}"
+        rows += session.execute(
+            select(
+                Person.id, Person.given_name, Person.family_name, Person.birth_date, Person.personnummer
+            ).where(Person.id.in_(named[i : i + 500]))
+        ).all()
+    names = Counter(f"{given} {family}" for _pid, given, family, _born, _pnr in rows)
+    born = Counter((f"{given} {family}", b) for _pid, given, family, b, _pnr in rows)
+    for pid, given, family, birth, pnr in rows:
+        name = f"{given} {family}"
+        if names[name] == 1:
+            out[pid] = name
+        elif born[(name, birth)] == 1:
+            out[pid] = f"{name} ({birth.isoformat()})"
+        else:
+            out[pid] = f"{name} ({pnr[:8]}-{pnr[8:]})"
     return out
 
 

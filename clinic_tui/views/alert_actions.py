@@ -31,6 +31,7 @@ from clinic_tui.domain.alert_lifecycle import (
     effective_state,
 )
 from clinic_tui.i18n import N_, _
+from clinic_tui.i18n.formats import day_month, timestamp
 from clinic_tui.widgets.modals import SnoozePrompt, TextPrompt
 
 #: (action, key, footer description, tooltip): the alert keys, each with the binding id alert.<action>
@@ -86,7 +87,7 @@ def state_text(alert: AlertItem, now: datetime | None = None, *, short: bool = F
     if state is AlertState.SNOOZED and alert.snoozed_until is not None:
         until = alert.snoozed_until.astimezone()
         today = datetime.now().astimezone().date()
-        when = until.strftime("%H:%M") if until.date() == today else until.strftime("%m-%d")
+        when = timestamp(until, with_date=False) if until.date() == today else day_month(until)
         return _("snoozed until {time}").format(time=when)
     if short and state is AlertState.ACKNOWLEDGED:
         return _("ack'd")
@@ -136,6 +137,7 @@ class AlertActions:
                 _(NOTE_TITLE[action]).format(label=alert.label),
                 Text(alert.message + "\n" + _("A note is required: what was done, and why.")),
                 initial=note or drafts.get((alert.id, action), ""),
+                keep=lambda text: self._keep_draft(alert, action, text),
             )
             self.app.push_screen(prompt, lambda text: text and self._send(alert, action, note=text))
         elif action is AlertAction.SNOOZE:
@@ -144,6 +146,15 @@ class AlertActions:
             )
         else:
             self._send(alert, action)
+
+    def _keep_draft(self: DOMNode, alert: AlertItem, action: AlertAction, text: str) -> None:
+        """Esc in the note dialog: what was typed waits for the next time (issue 13.4)."""
+        drafts = self.app.session.drafts
+        if text.strip():
+            drafts[(alert.id, action)] = text
+            self.app.notify(_("Your note is kept for this alert."), timeout=4)
+        else:
+            drafts.pop((alert.id, action), None)
 
     def _send(
         self: DOMNode, alert: AlertItem, action: str, note: str | None = None, until: datetime | None = None

@@ -23,6 +23,7 @@ from clinic_tui.api.schemas import AlertCounts, AlertItem
 from clinic_tui.domain.alert_lifecycle import ACTIVE_STATES
 from clinic_tui.domain.alerts import severity_rank
 from clinic_tui.i18n import N_, _, ngettext
+from clinic_tui.i18n.formats import number
 from clinic_tui.views.alert_actions import ALERT_KEYS, AlertActions, state_text
 from clinic_tui.views.base import AppScreen
 from clinic_tui.views.format import age_text
@@ -35,14 +36,15 @@ POLL_SECONDS = 5
 #: a screenful and a half; more pages load as the cursor nears the end
 PAGE = 60
 SEVERITY_STYLE = {"high": "bold white on red", "medium": "bold black on yellow", "low": "black on grey70"}
-#: (label, width): None takes the width the others leave
+#: (label, width, least): None takes the width the others leave; at 80 columns each shrinks toward
+#: its least, so severity, patient, alert, age and state stay on screen
 COLUMNS = (
-    (N_("Sev"), 6),
-    (N_("Patient"), 24),
-    (N_("Alert"), None),
-    (N_("Value"), 14),
-    (N_("Age"), 6),
-    (N_("State"), 19),  # "snoozed until 14:30"
+    (N_("Sev"), 6, 5),
+    (N_("Patient"), 24, 13),
+    (N_("Alert"), None, 12),
+    (N_("Value"), 14, 8),
+    (N_("Age"), 6, 6),
+    (N_("State"), 19, 19),  # "snoozed until 14:30"
 )
 
 
@@ -51,6 +53,16 @@ def sort_key(a: AlertItem):
 
 
 class AlertQueueScreen(AlertActions, AppScreen):
+    AREA = N_("Alerts")
+    HELP_TEXT = N_(
+        "Columns: Sev is the severity (HIGH, MEDIUM, LOW); Patient is who it concerns; Alert is the "
+        "rule and what it found; Value is the measurement that raised it; Age is how long it has been "
+        "open; State is where it stands.\n\n"
+        "States: open (nobody has taken it yet), acknowledged (someone is on it; resolve or escalate it "
+        "next, with a note), snoozed until a time (it comes back as it was), escalated (handed on), "
+        "resolved (done, with a note).\n\n"
+        "The queue updates itself every few seconds; the cursor stays on its alert."
+    )
     BINDINGS = [
         *ALERT_KEYS,
         Binding(
@@ -90,7 +102,7 @@ class AlertQueueScreen(AlertActions, AppScreen):
         yield WhoAmI(id="whoami")
         yield Static("", id="alert-counts")
         yield FilterBox(_("Filter: patient, rule, message (Esc clears)"))
-        columns = [Column(_(label), width, min_width=30) for label, width in COLUMNS]
+        columns = [Column(_(label), width, min_width=30, least=least) for label, width, least in COLUMNS]
         yield RowTable(columns, id="alerts")
         yield Static(_("Loading…"), id="list-status")
         yield KeyFooter()
@@ -164,11 +176,11 @@ class AlertQueueScreen(AlertActions, AppScreen):
         self.render_rows()
 
     def cells(self, a: AlertItem, now: datetime) -> tuple[Cell, ...]:
-        value = f"{a.value:g} {a.unit or ''}".strip() if a.value is not None else ""
+        value = f"{number(a.value)} {labels.unit(a.unit)}".strip() if a.value is not None else ""
         return (
             Cell(labels.severity(a.severity).upper(), SEVERITY_STYLE[a.severity]),
             Cell(a.label),
-            Cell(a.message),
+            Cell(labels.alert_text(a.rule_id, a.loinc, a.params, a.message)),
             Cell(value),
             Cell(age_text(a.opened_at, now)),
             Cell(state_text(a, now, short=True)),

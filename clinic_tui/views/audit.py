@@ -66,6 +66,12 @@ def write_export(path: str, data: AuditExport) -> Path:
 
 
 class AuditScreen(OpensRecords, AppScreen):
+    AREA = N_("Audit")
+    HELP_TEXT = N_(
+        "The access log: who read or changed what, when, why and whether it was allowed. Filter with "
+        "user:NAME, outcome:denied, action:read or person:ID. Break-the-glass reviews list emergency "
+        "accesses waiting for your review; verify checks the log's hash chain."
+    )
     BINDINGS = [
         Binding(
             "slash",
@@ -154,14 +160,15 @@ class AuditScreen(OpensRecords, AppScreen):
         user = self.app.session.user
         self.title = _("Audit — {organization}").format(organization=user.organization_name)
         log = self.query_one("#audit-log", DataTable)
+        # who did what and whether it was allowed fit in 80 columns; the rest scrolls sideways
         for label, key, width in (
-            ("#", "seq", 7),
-            (_("When"), "ts", 17),
-            (_("Who"), "who", 18),
+            ("#", "seq", 5),
+            (_("When"), "ts", 16),
+            (_("Who"), "who", 15),
             (_("Action"), "action", 14),
+            (_("Outcome"), "outcome", 8),
             (_("Person"), "person", 9),
             (_("Purpose"), "purpose", 14),
-            (_("Outcome"), "outcome", 8),
             (_("Why"), "why", 44),
         ):
             log.add_column(label, key=key, width=width)
@@ -191,10 +198,10 @@ class AuditScreen(OpensRecords, AppScreen):
             plain(e.seq),
             plain(local_time(e.ts)),
             plain(who),
-            plain(e.action_name or e.action),
+            plain(labels.audit_action(e.action_name or e.action)),
+            Text(labels.outcome(e.outcome), style=OUTCOME_STYLE.get(e.outcome, "")),
             plain((e.person_id or "")[:6]),
             plain(e.purpose),
-            Text(labels.outcome(e.outcome), style=OUTCOME_STYLE.get(e.outcome, "")),
             plain(e.reason),
         ]
 

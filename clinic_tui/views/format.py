@@ -15,8 +15,9 @@ NOT_SHARED = N_("not shared by the patient")
 def local_time(value: datetime | None, with_date: bool = True) -> str:
     if value is None:
         return ""
-    local = value.astimezone()  # the user's local zone
-    return local.strftime("%Y-%m-%d %H:%M" if with_date else "%H:%M")
+    from clinic_tui.i18n.formats import timestamp
+
+    return timestamp(value, with_date=with_date)  # the user's local zone, the language's conventions
 
 
 def age_text(value: datetime, now: datetime) -> str:

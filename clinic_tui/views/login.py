@@ -26,6 +26,11 @@ BACKEND_TEXT = {
 
 
 class LoginScreen(AppScreen):
+    AREA = N_("Log in")
+    HELP_TEXT = N_(
+        "Log in with your username and password (and the code from your authenticator app if asked). "
+        "F2 switches between Swedish and English."
+    )
     BINDINGS = [
         Binding("escape", "clear", N_("Clear"), id="login.clear", tooltip=N_("Clear the form and any error")),
         # checked as the key arrives, not after the username field has read it: a password manager's

@@ -50,6 +50,13 @@ ALL_PANELS = (AccessBanner, IdentityPanel, VitalsPanel, AlertsPanel, RecordsPane
 
 
 class PatientScreen(AppScreen):
+    AREA = N_("Patient")
+    HELP_TEXT = N_(
+        "One person's record: identity, latest measurements with a chart, alerts, conditions and "
+        "notes. What the person has not shared with your organization says so, in grey. Under "
+        "emergency access (break the glass) a red bar shows how long the access lasts; it is logged "
+        "and reviewed."
+    )
     BINDINGS = [
         Binding("escape", "back", N_("Back"), id="patient.back", tooltip=N_("Back to the list")),
         Binding("r", "refresh", N_("Refresh"), id="patient.refresh", tooltip=N_("Reload from the server")),

@@ -24,6 +24,11 @@ PEOPLE = {Role.NURSE: N_("Patients"), Role.COACH: N_("Participants")}
 
 
 class PatientListScreen(AppScreen):
+    AREA = N_("Patients")
+    HELP_TEXT = N_(
+        "The people who have shared data with your organization. Type / to filter by name, "
+        "personnummer or condition; Enter opens the record. Esc clears the filter."
+    )
     BINDINGS = [
         Binding(
             "slash",
@@ -33,7 +38,18 @@ class PatientListScreen(AppScreen):
             tooltip=N_("Filter by name, personnummer or condition"),
         ),
         Binding(
-            "escape", "clear_filter", N_("Clear filter"), id="patients.clear", tooltip=N_("Clear the filter")
+            "escape",
+            "clear_filter",
+            N_("Clear filter"),
+            id="patients.clear",
+            tooltip=N_("Clear the filter; with no filter, back to where you came from"),
+        ),
+        Binding(
+            "q,backspace",
+            "back",
+            N_("Back"),
+            id="patients.back",
+            tooltip=N_("Back to where you came from (the alert queue)"),
         ),
         Binding(
             "enter", "open", N_("Open"), id="patients.open", tooltip=N_("Open the selected person"), show=True
@@ -57,6 +73,8 @@ class PatientListScreen(AppScreen):
     def __init__(self):
         super().__init__()
         self.people: dict[str, PatientSummary] = {}
+        #: the emergency-access dialog's personnummer and reason when it was last cancelled
+        self.glass_draft: tuple[str, str] = ("", "")
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -138,8 +156,22 @@ class PatientListScreen(AppScreen):
         self.query_one(FilterBox).open()
 
     def action_clear_filter(self) -> None:
-        self.query_one(FilterBox).close()
+        box = self.query_one(FilterBox)
+        if not box.value and box.has_class("hidden") and self.opened_from_elsewhere:
+            self.action_back()  # nothing to clear: Esc goes back (issue 13.2)
+            return
+        box.close()
         self.query_one(DataTable).focus()
+
+    @property
+    def opened_from_elsewhere(self) -> bool:
+        """Pushed over another screen (the queue's `p`), not the home screen of a role."""
+        stack = self.app.screen_stack
+        return self in stack and stack.index(self) > 1
+
+    def action_back(self) -> None:
+        if self.opened_from_elsewhere and self.app.screen is self:
+            self.app.pop_screen()
 
     def action_refresh(self) -> None:
         self.load()
@@ -165,6 +197,8 @@ class PatientListScreen(AppScreen):
         if action == "break_glass":
             session = self.app.session
             return session is not None and session.user is not None and session.user.role == Role.NURSE
+        if action == "back":
+            return self.opened_from_elsewhere  # (not offered where there is no back)
         return True
 
     def action_break_glass(self, personnummer: str = "", reason: str = "", error: str = "") -> None:
@@ -172,9 +206,15 @@ class PatientListScreen(AppScreen):
 
         def done(answer: tuple[str, str] | None) -> None:
             if answer:
+                self.glass_draft = ("", "")
                 self.break_glass(*answer)
 
-        self.app.push_screen(BreakGlassPrompt(personnummer, reason, error), done)
+        def keep(pnr: str, why: str) -> None:  # Esc keeps what was typed for the next `b` (issue 13.4)
+            self.glass_draft = (pnr, why)
+
+        if not (personnummer or reason):
+            personnummer, reason = self.glass_draft
+        self.app.push_screen(BreakGlassPrompt(personnummer, reason, error, keep=keep), done)
 
     @work(group="break-glass", exit_on_error=False)
     async def break_glass(self, personnummer: str, reason: str) -> None:

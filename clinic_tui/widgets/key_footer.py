@@ -19,7 +19,14 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import Footer
 
-from clinic_tui.i18n import _
+from clinic_tui.i18n import N_, _
+
+#: the app's help action (clinic_tui/shell.py), shown first
+HELP_ACTION = "help"
+#: narrower than this, the footer is compact
+NARROW = 112
+#: Textual's own footer word for the command palette, translated like the rest
+PALETTE = N_("palette")
 
 
 def _shown(screen: Screen) -> tuple:
@@ -54,13 +61,44 @@ class KeyFooter(Footer):
     def compose(self) -> ComposeResult:
         if self._told and self.is_attached:
             self._composed = _shown(self.screen)
+            # below 112 columns (80x24) the keys sit closer, so more of them fit
+            self.compact = self.app.size.width < NARROW
+        widgets = []
         for widget in super().compose():
             # a key (FooterKey, not exported by Textual): the one part with a description
             if isinstance(getattr(widget, "description", None), str):
                 widget.description = _(widget.description)
                 if widget.tooltip:
                     widget.tooltip = _(str(widget.tooltip))
-            yield widget
+                if getattr(widget, "action", None) == HELP_ACTION:
+                    # help comes first, so a narrow terminal never cuts it off, under its first key
+                    # as the user's keymap has it ("?", not the F1 beside it)
+                    widgets.insert(0, widget)
+                    keys = self._help_keys()
+                    if keys:
+                        widget.key_display = keys[0]
+                    continue
+            widgets.append(widget)
+        # in the order the screen declares its keys: Textual moves a key the keymap remapped to
+        # the end, where a narrow footer cuts it off
+        screen = self.screen if widgets else None
+        declared = {
+            b.action: i for i, b in enumerate(getattr(screen, "BINDINGS", [])) if isinstance(b, Binding)
+        }
+        first = 1 if widgets and getattr(widgets[0], "action", None) == HELP_ACTION else 0
+        widgets[first:] = sorted(
+            widgets[first:], key=lambda w: declared.get(getattr(w, "action", None), len(declared))
+        )
+        yield from widgets
+
+    def _help_keys(self) -> list[str]:
+        """The keys that open help now (after the keymap), function keys last."""
+        keys = [
+            self.app.get_key_display(binding)
+            for _node, binding, _enabled, _tooltip in self.screen.active_bindings.values()
+            if binding.action == HELP_ACTION
+        ]
+        return sorted(keys, key=lambda k: k.lower().startswith("f") and k[1:].isdigit())
 
     def bindings_changed(self, screen: Screen) -> None:
         if self._composed is not None and screen is self.screen and _shown(screen) == self._composed:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from rich.text import Text
 from textual import on
+from textual.actions import SkipAction
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -38,9 +40,12 @@ class TextPrompt(ModalScreen[str | None]):
         min_length: int = 1,
         max_length: int = 2000,
         initial: str = "",
+        keep: Callable[[str], object] | None = None,
     ):
-        """``title`` and ``prompt`` are shown as written (plain text: never read as markup)."""
+        """``title`` and ``prompt`` are shown as written (plain text: never read as markup).
+        ``keep`` is given what was typed when the dialog is cancelled (Esc never throws it away)."""
         super().__init__()
+        self.keep = keep
         self.title_text = title
         self.prompt = prompt
         self.min_length = min_length
@@ -61,11 +66,13 @@ class TextPrompt(ModalScreen[str | None]):
         self.query_one(TextArea).focus()
 
     def action_cancel(self) -> None:
+        if self.keep is not None:
+            self.keep(self.query_one(TextArea).text)
         self.dismiss(None)
 
     @on(Button.Pressed, "#cancel")
     def _cancel(self) -> None:
-        self.dismiss(None)
+        self.action_cancel()
 
     @on(Button.Pressed, "#ok")
     def action_commit(self) -> None:
@@ -158,11 +165,23 @@ class BreakGlassPrompt(ModalScreen[tuple[str, str] | None]):
             tooltip=N_("Open the record"),
             priority=True,
         ),
+        # checked as the key arrives (as on the login screen): a scanner or a paste sends the
+        # personnummer, Tab and the reason in one burst, and a focus move made when the field handles
+        # Tab would come after the reason had gone into the personnummer field (issue 13.8)
+        Binding("tab,enter", "to_reason", show=False, priority=True),
     ]
 
-    def __init__(self, personnummer: str = "", reason: str = "", error: str = ""):
+    def __init__(
+        self,
+        personnummer: str = "",
+        reason: str = "",
+        error: str = "",
+        keep: Callable[[str, str], object] | None = None,
+    ):
+        """``keep`` is given the personnummer and reason typed when the dialog is cancelled."""
         super().__init__()
         self.initial = (personnummer, reason, error)
+        self.keep = keep
 
     def compose(self) -> ComposeResult:
         pnr, reason, error = self.initial
@@ -187,12 +206,20 @@ class BreakGlassPrompt(ModalScreen[tuple[str, str] | None]):
     def on_mount(self) -> None:
         self.query_one("#glass-pnr", Input).focus()
 
+    def action_to_reason(self) -> None:
+        if self.focused is not self.query_one("#glass-pnr", Input):
+            raise SkipAction()  # elsewhere Tab and Enter do what they always do
+        self.set_focus(self.query_one("#glass-reason", TextArea))  # now, not after the queued keys
+
     def action_cancel(self) -> None:
+        if self.keep is not None:
+            pnr = self.query_one("#glass-pnr", Input).value
+            self.keep(pnr, self.query_one("#glass-reason", TextArea).text)
         self.dismiss(None)
 
     @on(Button.Pressed, "#cancel")
     def _cancel(self) -> None:
-        self.dismiss(None)
+        self.action_cancel()
 
     @on(Input.Submitted, "#glass-pnr")
     def _next(self) -> None:

@@ -11,6 +11,8 @@ as one ``Strip`` (the way Toolong draws log lines with ``render_line`` on a ``Sc
 - Up/Down/PageUp/PageDown/Home/End move the cursor; Enter or a click on the cursor row selects.
 - ``RowHighlighted`` and ``RowSelected`` carry the row key and index.
 - One column may be flexible (``width=None``): it takes the width the others leave.
+- On a narrow terminal, columns with a ``least`` width shrink toward it (each in proportion to what
+  it can give up) before anything is pushed off screen; the table scrolls sideways only below that.
 """
 
 from __future__ import annotations
@@ -59,6 +61,9 @@ class Column:
     #: cells of text; None: this column takes what the others leave (at least ``min_width``)
     width: int | None
     min_width: int = 10
+    #: the fewest cells the column gives up to when the terminal is too narrow for every column at
+    #: its width (80x24); None: it does not shrink
+    least: int | None = None
 
 
 @dataclass(frozen=True)
@@ -225,16 +230,33 @@ class RowTable(ScrollView, can_focus=True):
         self._scroll_to_cursor()
 
     def _widths(self, available: int) -> list[int]:
-        fixed = sum((c.width or 0) + 2 * PAD for c in self.columns)  # with every column's padding
-        flexible = [c for c in self.columns if c.width is None]
-        rest = max(0, available - fixed)
-        share = rest // len(flexible) if flexible else 0
-        return [c.width if c.width is not None else max(c.min_width, share) for c in self.columns]
+        columns = self.columns
+        pads = 2 * PAD * len(columns)
+        widths = [c.width if c.width is not None else c.min_width for c in columns]
+        over = sum(widths) + pads - available
+        if over <= 0:  # room to spare: the flexible columns share it
+            flexible = [c for c in columns if c.width is None]
+            fixed = sum(c.width for c in columns if c.width is not None)
+            share = (available - pads - fixed) // len(flexible) if flexible else 0
+            return [c.width if c.width is not None else max(c.min_width, share) for c in columns]
+        slack = [w - (c.least if c.least is not None else w) for c, w in zip(columns, widths, strict=True)]
+        cut = min(over, sum(slack))
+        if cut:
+            taken = [s * cut // sum(slack) for s in slack]
+            for i in range(len(columns)):  # what rounding left, from the columns that can still give
+                extra = min(slack[i] - taken[i], cut - sum(taken))
+                taken[i] += extra
+            widths = [w - t for w, t in zip(widths, taken, strict=True)]
+        return widths
 
     def _least_width(self) -> int:
-        """The width the table needs at the least (the flexible column at its minimum): it scrolls
-        sideways only below that, and the vertical scrollbar never pushes it into doing so."""
-        return sum((c.width if c.width is not None else c.min_width) + 2 * PAD for c in self.columns)
+        """The width the table needs at the least (every column at its least): it scrolls sideways
+        only below that, and the vertical scrollbar never pushes it into doing so."""
+        least = [
+            c.least if c.least is not None else c.width if c.width is not None else c.min_width
+            for c in self.columns
+        ]
+        return sum(w + 2 * PAD for w in least)
 
     def _line(self, texts: Sequence[tuple[str, Style | None]], widths: list[int], base: Style) -> Strip:
         segments = []

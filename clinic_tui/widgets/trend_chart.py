@@ -14,6 +14,7 @@ from textual.widget import Widget
 from textual_plotext import PlotextPlot
 
 from clinic_tui.i18n import _
+from clinic_tui.i18n.formats import day_month, month_year, number
 
 
 @dataclass
@@ -66,7 +67,10 @@ class TrendChart(Widget):
             plt.plot(xs, ys, marker="braille", color="cyan")
             lows = [v for v in ys] + [v for _, v in data.thresholds]
             span = (max(lows) - min(lows)) or 1.0
-            plt.ylim(min(lows) - span * 0.1, max(lows) + span * 0.1)
+            low, high = min(lows) - span * 0.1, max(lows) + span * 0.1
+            plt.ylim(low, high)
+            y_ticks = [low + (high - low) * i / 4 for i in range(5)]
+            plt.yticks(y_ticks, [number(v, digits=_y_digits(high - low)) for v in y_ticks])
         for label, value in data.thresholds:
             plt.hline(value, "red" if "high" in label or "grade" in label else "orange")
         if data.alerts:
@@ -74,7 +78,7 @@ class TrendChart(Widget):
                 [x_of(t) for t, _ in data.alerts], [v for _, v in data.alerts], marker="x", color="red"
             )
         ticks = _day_ticks(data.days)
-        plt.xticks(ticks, [_tick_label(end, d) for d in ticks])
+        plt.xticks(ticks, [_tick_label(end, d, data.days) for d in ticks])
         plot.refresh()
 
 
@@ -83,7 +87,14 @@ def _day_ticks(days: int) -> list[float]:
     return [float(-d) for d in range(days, -1, -step)]
 
 
-def _tick_label(end: datetime, offset_days: float) -> str:
+def _y_digits(span: float) -> int:
+    """Decimals worth showing on the value axis: none for steps, one for a weight, two for a small span."""
+    return 0 if span >= 50 else 1 if span >= 2 else 2
+
+
+def _tick_label(end: datetime, offset_days: float, days: int = 30) -> str:
+    """A day on the time axis in the UI's language; on axes longer than 90 days, month and year."""
     from datetime import timedelta
 
-    return (end + timedelta(days=offset_days)).astimezone().strftime("%d %b")
+    moment = end + timedelta(days=offset_days)
+    return month_year(moment) if days > 90 else day_month(moment)

@@ -138,3 +138,31 @@ def test_a_translated_text_and_the_fallback():
 def test_an_unknown_language_is_refused():
     with pytest.raises(ValueError, match="sv"):
         i18n.set_language("xx")
+
+
+def untranslated_messages(language: str) -> list:
+    """The messages of a language's catalogue with an empty translation (or an empty plural form)."""
+    found = []
+    for m in catalog_tool.read(catalog_tool.po_path(language), language):
+        if not m.id:
+            continue
+        string = catalog_tool._key(m.string)
+        if not string or (isinstance(string, tuple) and not all(string)):
+            found.append(m.id)
+    return found
+
+
+def test_every_message_has_a_swedish_translation():
+    """Swedish is chosen in full or not at all: no screen half in English. Fix: translate the
+    message in sv/LC_MESSAGES/clinic.po, then ``python -m tools.i18n``."""
+    missing = untranslated_messages("sv")
+    assert not missing, "untranslated in sv/clinic.po:\n" + "\n".join(map(str, missing))
+
+
+def test_the_swedish_check_sees_an_empty_translation(tmp_path, monkeypatch):
+    """(So the check above can fail.)"""
+    po = tmp_path / "sv" / "LC_MESSAGES" / "clinic.po"
+    po.parent.mkdir(parents=True)
+    po.write_text('msgid ""\nmsgstr ""\n\nmsgid "Log in"\nmsgstr "Logga in"\n\nmsgid "Quit"\nmsgstr ""\n')
+    monkeypatch.setattr(catalog_tool, "po_path", lambda language: po)
+    assert untranslated_messages("sv") == ["Quit"]

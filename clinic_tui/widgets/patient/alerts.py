@@ -12,6 +12,7 @@ from textual.widgets import DataTable, Static
 
 from clinic_tui import labels
 from clinic_tui.api.schemas import AlertItem, PatientAlerts, PatientDetail
+from clinic_tui.domain.roles import Basis
 from clinic_tui.i18n import _
 from clinic_tui.views.alert_actions import ALERT_KEYS, KEYED_ACTIONS, AlertActions, state_text
 from clinic_tui.views.format import local_time, plain, withheld
@@ -52,6 +53,7 @@ class AlertsPanel(AlertActions, PatientPanel):
             self.load_alerts()
 
     def show_record(self, d: PatientDetail, first: bool) -> None:
+        self.access_basis = d.access_basis
         shared = "vitals" in d.shared
         self.query_one("#patient-alerts", DataTable).display = shared
         if not shared:
@@ -67,6 +69,7 @@ class AlertsPanel(AlertActions, PatientPanel):
         super().wipe()
         self.alerts = {}
         self.loaded = False
+        self.access_basis = None
         if not self.is_mounted:
             return
         self.query_one("#patient-alerts", DataTable).clear()
@@ -105,7 +108,7 @@ class AlertsPanel(AlertActions, PatientPanel):
                 table.add_row(
                     Text(labels.severity(a.severity), style="bold red" if a.severity == "high" else "yellow"),
                     plain(state_text(a)),
-                    plain(a.message),
+                    plain(labels.alert_text(a.rule_id, a.loinc, a.params, a.message)),
                     plain(local_time(a.opened_at)),
                     key=str(a.id),
                 )
@@ -136,6 +139,16 @@ class AlertsPanel(AlertActions, PatientPanel):
         if not self.loaded or not table.row_count:
             return None
         return self.alerts.get(int(table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value))
+
+    #: what the record rests on (PatientDetail.access_basis); None until it has arrived
+    access_basis: str | None = None
+
+    def alert_key_state(self, action: str) -> bool | None:
+        """Acting on alerts needs a consent naming the organization (the server's policy,
+        ACT_ON_ALERT): under emergency access the keys are not offered at all (issue 13.10)."""
+        if self.access_basis is not None and self.access_basis != Basis.CONSENT:
+            return False
+        return super().alert_key_state(action)
 
     def answers(self) -> dict[str, bool | None]:
         states = {f"alert:{action}": self.alert_key_state(action) for action in KEYED_ACTIONS}

@@ -12,6 +12,7 @@ from textual import work
 from textual.app import ComposeResult
 from textual.widgets import Static
 
+from clinic_tui import labels
 from clinic_tui.api.schemas import PatientDetail
 from clinic_tui.domain.roles import Basis
 from clinic_tui.i18n import _
@@ -66,7 +67,7 @@ class IdentityPanel(PatientPanel):
             ident = Text()
             ident.append(d.label, style="bold")
             born = _("born {date}").format(date=d.birth_date)
-            ident.append(f"   {personnummer_display(d.personnummer)}   {born}   {d.sex}")
+            ident.append(f"   {personnummer_display(d.personnummer)}   {born}   {labels.sex(d.sex)}")
         else:
             ident = Text(d.label, style="bold")
             ident.append("   " + _("identity") + " ", style="dim")

@@ -11,8 +11,10 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import DataTable, Static
 
+from clinic_tui import labels
 from clinic_tui.api.schemas import PatientDetail
 from clinic_tui.i18n import N_, _
+from clinic_tui.i18n.formats import number
 from clinic_tui.views.format import local_time, plain, withheld
 from clinic_tui.widgets.key_footer import key_hints
 from clinic_tui.widgets.patient.base import PatientPanel, Visit
@@ -88,7 +90,10 @@ class VitalsPanel(PatientPanel):
         if d.latest is not None:
             for v in d.latest:
                 table.add_row(
-                    plain(v.display), plain(f"{v.value:g}"), plain(v.unit), plain(local_time(v.effective_at))
+                    plain(labels.measurement(v.loinc, v.display)),
+                    plain(number(v.value)),
+                    plain(labels.unit(v.unit)),
+                    plain(local_time(v.effective_at)),
                 )
             note.update("" if d.latest else _("No measurements yet."))
             table.display = True
@@ -157,8 +162,8 @@ class VitalsPanel(PatientPanel):
             return
         chart.show(
             ChartData(
-                title=series.display,
-                unit=series.unit,
+                title=labels.measurement(series.loinc, series.display),
+                unit=labels.unit(series.unit),
                 points=[(p.at, p.value) for p in series.points],
                 thresholds=[(t.label, t.value) for t in series.thresholds],
                 alerts=[(a.last_seen_at, a.value) for a in series.alerts if a.value is not None],
@@ -179,7 +184,7 @@ class VitalsPanel(PatientPanel):
             note += " " + _("(downsampled on the server)")
         if series.thresholds:
             lines = ", ".join(
-                f"{t.label} {t.value:g}" + (" " + _("(set for this patient)") if t.overridden else "")
+                f"{t.label} {number(t.value)}" + (" " + _("(set for this patient)") if t.overridden else "")
                 for t in series.thresholds
             )
             note += "; " + _("lines: {lines}").format(lines=lines)
