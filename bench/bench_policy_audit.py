@@ -14,7 +14,8 @@
         the product: the same authentication (``deps.authenticate``, then the connection handed
         back as ``get_guard`` does), query and projection with a fixed full ``Decision``; no
         policy, no audit scope, no record.
-    Reports median / p95 and the ratio (goal <= 1.3x). ``--parts a`` runs only this part.
+    The bodies are asserted identical, and the product's request to leave one audit record, the
+    bench-only one none. Reports median / p95 and the ratio (goal <= 1.3x). ``--parts a`` runs only this part.
 (b) ``audit.append`` + commit per record from 8 threads, each with its own session, on PostgreSQL
     (``--pg``) and SQLite; 1 thread for reference. (bench/bench_audit_append.py compares this
     before and after the audit shards.)
@@ -64,6 +65,7 @@ from clinic_server.audit import chain as audit  # noqa: E402
 from clinic_server.db import make_engine, make_sessionmaker  # noqa: E402
 from clinic_server.db.migrate import upgrade  # noqa: E402
 from clinic_server.db.models import (  # noqa: E402
+    AuditEvent,
     Condition,
     Consent,
     Employer,
@@ -206,10 +208,19 @@ async def read_overhead(url: str, reads: int, world: tuple[User, list[str], str]
     timings: dict[str, list[float]] = {"with": [], "without": []}
     paths = {"with": "/api/v1/patients/{}", "without": "/api/v1/bench/patients/{}"}
     async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
-        # identical bodies: the comparison is like for like
+        # identical bodies: the comparison is like for like; and only the product route records
+        records = sa.select(sa.func.count()).select_from(AuditEvent)
+
+        def count() -> int:
+            with app.state.engine.connect() as conn:
+                return conn.execute(records).scalar_one()
+
+        before = count()
         a = await client.get(paths["with"].format(ids[0]), headers=headers)
+        after_product = count()
         b = await client.get(paths["without"].format(ids[0]), headers=headers)
         assert a.status_code == b.status_code == 200 and a.json() == b.json(), (a.text, b.text)
+        assert (after_product - before, count() - after_product) == (1, 0), "one record, then none"
         for i in range(reads + 200):
             pid = rng.choice(ids)
             order = ("with", "without") if i % 2 else ("without", "with")
