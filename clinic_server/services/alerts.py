@@ -207,6 +207,10 @@ def state_parts(state: str, now: datetime) -> list[ColumnElement[bool]]:
     """One condition per index range: ``state = X`` (plus the snooze test where it matters)."""
     if state == "open":
         return [Alert.state == lifecycle.AlertState.OPEN, _expired_snooze_back_to("open", now)]
+    if state == lifecycle.AlertState.SNOOZED:  # a snooze whose time is up reads as open or acknowledged
+        return [and_(Alert.state == lifecycle.AlertState.SNOOZED, Alert.snoozed_until > now)]
+    if state in (lifecycle.AlertState.ESCALATED, lifecycle.AlertState.RESOLVED):
+        return [Alert.state == state]
     states = lifecycle.ACTIVE_STATES if state == "active" else lifecycle.AlertState
     return [Alert.state == s for s in sorted(states)]
 

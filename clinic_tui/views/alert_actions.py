@@ -94,6 +94,15 @@ def state_text(alert: AlertItem, now: datetime | None = None, *, short: bool = F
     return labels.state(state)
 
 
+def _view_key(app) -> str:
+    """The key that switches the queue's view, as the nurse has it mapped."""
+    from clinic_tui.views.alerts import AlertQueueScreen
+    from clinic_tui.widgets.key_footer import shown_key
+
+    binding = next(b for b in AlertQueueScreen.BINDINGS if b.id == "alerts.view")
+    return shown_key(app, binding)
+
+
 class AlertActions:
     """Mixin for the screen or widget that acts on the selected alert.
 
@@ -198,11 +207,11 @@ class AlertActions:
                 return
             raise
         drafts.pop((alert.id, action), None)
-        self.app.notify(
-            _("Alert {done}: {label}").format(done=labels.done(action), label=updated.label),
-            timeout=3,
-            markup=False,
-        )
+        text = _("Alert {done}: {label}").format(done=labels.done(action), label=updated.label)
+        if action is AlertAction.ESCALATE:  # it leaves the active queue: say where it went (13.12)
+            where = _("It has left the active queue: the queue's Escalated view ({key}) shows it.")
+            text += " " + where.format(key=_view_key(self.app))
+        self.app.notify(text, timeout=8 if action is AlertAction.ESCALATE else 3, markup=False)
         self.alert_changed(updated)
 
     def _keep_note(self: DOMNode, alert: AlertItem, action: AlertAction, note: str, text: str) -> None:

@@ -587,3 +587,35 @@ async def test_the_typed_client_round_trips_every_alert_endpoint(app, c, session
     finally:
         await client.aclose()
         await other.aclose()
+
+
+async def test_the_queue_shows_each_state_on_its_own(http, c, session, anna):
+    """Snoozed (while its time is ahead), escalated and resolved each have a view (issue 13.12)."""
+    await _raise_bp(http, c, "nora")
+    await _raise_bp(http, c, "vera")
+    await _raise_bp(http, c, "bo")
+    nora, vera, bo = (_alerts(session, c.people[n])[0] for n in ("nora", "vera", "bo"))
+    for a in (nora, vera):
+        assert (await _transition(http, anna, a.id, "acknowledge", 1)).status_code == 200
+    r = await _transition(http, anna, nora.id, "resolve", 2, note="Re-measured: 138/85.")
+    assert r.status_code == 200
+    r = await _transition(http, anna, vera.id, "escalate", 2, note="Needs a doctor today.")
+    assert r.status_code == 200
+    until = now() + timedelta(hours=1)
+    r = await _transition(http, anna, bo.id, "snooze", 1, snooze_until=until.isoformat())
+    assert r.status_code == 200
+
+    async def ids(state):
+        return [(i["id"], i["state"]) for i in (await _queue(http, anna, state=state))["items"]]
+
+    assert await ids("resolved") == [(nora.id, "resolved")]
+    assert await ids("escalated") == [(vera.id, "escalated")]
+    assert await ids("snoozed") == [(bo.id, "snoozed")]
+    assert await ids("active") == [(bo.id, "snoozed")]
+    # the snooze runs out: it is open again, no longer in the snoozed view
+    session.execute(update(Alert).where(Alert.id == bo.id).values(snoozed_until=now()))
+    session.commit()
+    assert await ids("snoozed") == []
+    assert await ids("open") == [(bo.id, "open")]
+    r = await http.get("/alerts", headers=anna, params={"state": "gone"})
+    assert r.status_code == 422

@@ -1,0 +1,93 @@
+"""The queue's views (issue 13.12): active, snoozed, escalated, resolved; an escalated alert is
+found again, with whom it went to."""
+
+from datetime import timedelta
+
+import pytest
+from textual.widgets import Static, TextArea
+
+from clinic_tui.views.alerts import AlertQueueScreen
+from clinic_tui.widgets.modals import TextPrompt
+from clinic_tui.widgets.row_table import RowTable
+from tests.factories import PASSWORD
+from tests.tui.conftest import log_in, settle, toasts
+from tests.vitals_util import clinic, now, obs, post
+
+
+@pytest.fixture
+def c(world, session):
+    return clinic(world, session)
+
+
+def _ids(screen: AlertQueueScreen) -> list[int]:
+    return [int(key) for key in screen.query_one(RowTable).keys]
+
+
+def _status(screen: AlertQueueScreen) -> str:
+    return str(screen.query_one("#list-status", Static).render())
+
+
+async def test_an_escalated_alert_is_found_in_the_escalated_view(tui, c, http):
+    t = now() - timedelta(hours=1)
+    await post(http, c.keys["nora"], obs("8480-6", 186, t))  # high: first
+    await post(http, c.keys["bo"], obs("8867-4", 135, t + timedelta(minutes=1)))  # high: second
+    app = tui()
+    async with app.run_test(size=(140, 45), notifications=True) as pilot:
+        await log_in(pilot, "anna", PASSWORD)
+        queue = app.screen
+        assert isinstance(queue, AlertQueueScreen)
+        assert queue.sub_title == "View: Active"
+        first, second = _ids(queue)
+        await pilot.press("a")
+        await settle(pilot)
+        await pilot.press("e")
+        await settle(pilot)
+        assert isinstance(app.screen, TextPrompt)
+        app.screen.query_one(TextArea).insert("BP 186 twice; needs a doctor today.")
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        assert app.screen is queue
+        assert _ids(queue) == [second]  # it left the active queue...
+        assert "Escalated view (v)" in toasts(app)  # ...and she is told where it went
+
+        await pilot.press("v")
+        await settle(pilot)
+        assert queue.sub_title == "View: Snoozed"
+        assert _ids(queue) == [] and _status(queue) == "No snoozed alerts."
+        await pilot.press("v")
+        await settle(pilot)
+        assert queue.sub_title == "View: Escalated"
+        assert _ids(queue) == [first]
+        assert "escalated" in queue.query_one(RowTable).row_text(0)
+        await pilot.press("v")
+        await settle(pilot)
+        assert queue.sub_title == "View: Resolved" and _ids(queue) == []
+        await pilot.press("v")
+        await settle(pilot)
+        assert queue.sub_title == "View: Active" and _ids(queue) == [second]
+
+
+async def test_the_views_follow_the_queue_as_it_changes(tui, c, http):
+    """A snooze shows in the snoozed view; the poll drops an alert that leaves the view shown."""
+    await post(http, c.keys["nora"], obs("8480-6", 186, now() - timedelta(minutes=30)))
+    app = tui()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await log_in(pilot, "anna", PASSWORD)
+        queue = app.screen
+        [alert] = _ids(queue)
+        queue.show_view("snoozed")
+        await settle(pilot)
+        assert _ids(queue) == []
+        until = now() + timedelta(hours=2)
+        await app.session.client.transition_alert(alert, "snooze", 1, snooze_until=until)
+        await queue.poll().wait()
+        await settle(pilot)
+        assert _ids(queue) == [alert]
+        assert "snoozed until" in queue.query_one(RowTable).row_text(0)
+        await app.session.client.transition_alert(alert, "unsnooze", 2)
+        await queue.poll().wait()
+        await settle(pilot)
+        assert _ids(queue) == []
+        # the palette offers the view switch
+        commands = [str(cmd.title) for cmd in app.get_system_commands(queue)]
+        assert "Alerts: View" in commands
