@@ -4,10 +4,12 @@ found again, with whom it went to."""
 from datetime import timedelta
 
 import pytest
-from textual.widgets import Static, TextArea
+from textual.widgets import DataTable, Input, Static, TextArea
 
+from clinic_server.db.models import Alert
 from clinic_tui.views.alerts import AlertQueueScreen
-from clinic_tui.widgets.modals import TextPrompt
+from clinic_tui.views.patient import PatientScreen
+from clinic_tui.widgets.modals import EscalatePrompt
 from clinic_tui.widgets.row_table import RowTable
 from tests.factories import PASSWORD
 from tests.tui.conftest import log_in, settle, toasts
@@ -27,7 +29,9 @@ def _status(screen: AlertQueueScreen) -> str:
     return str(screen.query_one("#list-status", Static).render())
 
 
-async def test_an_escalated_alert_is_found_in_the_escalated_view(tui, c, http):
+async def test_an_escalated_alert_names_its_recipient_and_is_found_in_the_escalated_view(
+    tui, c, http, session
+):
     t = now() - timedelta(hours=1)
     await post(http, c.keys["nora"], obs("8480-6", 186, t))  # high: first
     await post(http, c.keys["bo"], obs("8867-4", 135, t + timedelta(minutes=1)))  # high: second
@@ -42,8 +46,19 @@ async def test_an_escalated_alert_is_found_in_the_escalated_view(tui, c, http):
         await settle(pilot)
         await pilot.press("e")
         await settle(pilot)
-        assert isinstance(app.screen, TextPrompt)
-        app.screen.query_one(TextArea).insert("BP 186 twice; needs a doctor today.")
+        prompt = app.screen
+        assert isinstance(prompt, EscalatePrompt)
+        assert prompt.focused is prompt.query_one("#prompt-recipient", Input)  # to whom, first
+        await pilot.press("tab")
+        prompt.query_one(TextArea).insert("BP 186 twice; needs a doctor today.")
+        await pilot.press("ctrl+s")  # no recipient: refused, said why, nothing sent
+        await settle(pilot)
+        assert app.screen is prompt
+        assert "Name who takes it over" in str(prompt.query_one("#prompt-error", Static).render())
+        assert prompt.focused is prompt.query_one("#prompt-recipient", Input)
+        session.expire_all()
+        assert session.get(Alert, first).state == "acknowledged"
+        await pilot.press(*"Dr. Lind, cardiology")
         await pilot.press("ctrl+s")
         await settle(pilot)
         assert app.screen is queue
@@ -58,7 +73,19 @@ async def test_an_escalated_alert_is_found_in_the_escalated_view(tui, c, http):
         await settle(pilot)
         assert queue.sub_title == "View: Escalated"
         assert _ids(queue) == [first]
-        assert "escalated" in queue.query_one(RowTable).row_text(0)
+        assert "to Dr. Lind" in queue.query_one(RowTable).row_text(0)  # to whom
+        # the patient screen's alert says to whom, and the note says it too
+        await pilot.press("o")
+        await settle(pilot)
+        assert isinstance(app.screen, PatientScreen)
+        table = app.screen.query_one("#patient-alerts", DataTable)
+        row = table.get_row(str(first))
+        assert "escalated to Dr. Lind, cardiology" in " ".join(str(cell) for cell in row)
+        notes = str(app.screen.query_one("#alert-notes", Static).render())
+        assert "escalated to Dr. Lind, cardiology: BP 186 twice" in notes
+        await pilot.press("escape")
+        await settle(pilot)
+        assert app.screen is queue and queue.sub_title == "View: Escalated"
         await pilot.press("v")
         await settle(pilot)
         assert queue.sub_title == "View: Resolved" and _ids(queue) == []
