@@ -248,7 +248,7 @@ class AlertActions:
         text = _("Alert {done}: {label}").format(done=labels.done(action), label=updated.label)
         if action is AlertAction.ESCALATE:  # it leaves the active queue: say where it went (13.12)
             where = _("It has left the active queue: the queue's Escalated view ({key}) shows it.")
-            text += " " + where.format(key=_view_key(self.app))
+            text += ". " + where.format(key=_view_key(self.app))
         self.app.notify(text, timeout=8 if action is AlertAction.ESCALATE else 3, markup=False)
         self.alert_changed(updated)
 

@@ -647,6 +647,7 @@ async def test_escalating_names_a_recipient_kept_within_the_organization(http, c
     assert rec.action == "escalate"
     written = " ".join(str(getattr(rec, col.key)) for col in rec.__table__.columns)
     assert "Lind" not in written and "SpO2" not in written
+    assert (rec.details["recipient"], rec.details["note"]) == (True, True)  # that there was one, no more
     [item] = (await _queue(http, anna, state="escalated"))["items"]
     assert (item["id"], item["escalated_to"]) == (a.id, "Dr. Lind, cardiology")
     [pa] = (await http.get(f"/patients/{a.person_id}/alerts", headers=anna)).json()["items"]
