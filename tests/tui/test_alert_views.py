@@ -118,3 +118,41 @@ async def test_the_views_follow_the_queue_as_it_changes(tui, c, http):
         # the palette offers the view switch
         commands = [str(cmd.title) for cmd in app.get_system_commands(queue)]
         assert "Alerts: View" in commands
+
+
+async def test_the_escalate_dialog_fits_80x24_and_esc_keeps_the_recipient_and_the_note(tui, c, http, session):
+    await post(http, c.keys["nora"], obs("8480-6", 186, now() - timedelta(minutes=30)))
+    app = tui()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await log_in(pilot, "anna", PASSWORD)
+        queue = app.screen
+        [alert] = _ids(queue)
+        await pilot.press("a")
+        await settle(pilot)
+        await pilot.press("e")
+        await settle(pilot)
+        prompt = app.screen
+        assert isinstance(prompt, EscalatePrompt)
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        # the error and the buttons are inside the dialog on a 24-row screen, not clipped off
+        box = prompt.query_one(".modal-box").content_region
+        for widget in (prompt.query_one("#prompt-error", Static), prompt.query_one("#ok")):
+            assert widget.region.height and box.contains_region(widget.region), (widget, box)
+        await pilot.press(*"Dr. Ek")
+        await pilot.press("tab", *"Pulse 140 at rest")
+        await pilot.press("escape")
+        await settle(pilot)
+        assert app.screen is queue
+        await pilot.press("e")
+        await settle(pilot)
+        prompt = app.screen
+        assert isinstance(prompt, EscalatePrompt)
+        assert prompt.query_one("#prompt-recipient", Input).value == "Dr. Ek"
+        assert prompt.query_one(TextArea).text == "Pulse 140 at rest"
+        assert prompt.focused is prompt.query_one(TextArea)  # the name is there: on to the note
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        assert app.screen is queue and _ids(queue) == []
+    session.expire_all()
+    assert session.get(Alert, alert).state == "escalated"
