@@ -530,6 +530,10 @@ def test_demo_starts_with_a_queue_and_the_feed_adds_to_it(app, session):
     for a in closed:  # closed by the patient's nurse, with a note
         notes = session.scalars(select(AlertEvent.note).where(AlertEvent.alert_id == a.id)).all()
         assert any(notes)
+        last = session.scalars(
+            select(AlertEvent).where(AlertEvent.alert_id == a.id).order_by(AlertEvent.id.desc())
+        ).first()
+        assert bool(last.recipient) == (a.state == "escalated")  # an escalation names to whom
     nurse_ids = set(session.scalars(select(User.id).where(User.role == "nurse")))
     assert set(session.scalars(select(AlertEvent.user_id))) <= nurse_ids
     before = session.scalar(select(func.count()).select_from(Alert))
