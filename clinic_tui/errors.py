@@ -177,6 +177,11 @@ WORDING: dict[str, Wording] = {
         (N_("A note is required for this: say what was done, or who took it over."),),
         "warning",
     ),
+    ErrorCode.RECIPIENT_REQUIRED: Wording(
+        N_("A recipient is required"),
+        (N_("Name who takes the alert over (e.g. Dr. Lind, cardiology); nothing was changed."),),
+        "warning",
+    ),
     ErrorCode.INVALID_THRESHOLD: Wording(
         N_("Not accepted"),
         (

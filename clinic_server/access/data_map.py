@@ -269,6 +269,8 @@ HOLDINGS: tuple[Holding, ...] = (
             "user_id": _T,
             "at": _T,
             "note": Category.VITALS,
+            # who an escalation went to ("Dr. Lind, cardiology"): part of the handling, like the note
+            "recipient": Category.VITALS,
         },
         via="alert",
         dated_by="at",

@@ -63,6 +63,8 @@ ESCALATE_NOTES = [
     "Escalated to the physician on duty; patient booked for a visit tomorrow.",
     "Patient reports dizziness; escalated to the doctor, medication review requested.",
 ]
+#: who the demo's nurses escalate to (chosen by alert id: the random sequence stays as it was)
+ESCALATE_TO = ["Dr. Lind, physician on duty", "Dr. Ek, cardiology"]
 
 
 # --------------------------------------------------------------------------- devices
@@ -165,6 +167,7 @@ class _DemoNurses:
                     user_id=nurse,
                     at=done_at,
                     note=note,
+                    recipient=ESCALATE_TO[alert.id % len(ESCALATE_TO)] if escalate else None,
                 ),
             ]
         )

@@ -163,6 +163,26 @@ def alert_item(a: Alert, label: str, decision: Decision, now: datetime, model=Al
     )
 
 
+def escalated_to(session: Session, alerts: Sequence[Alert], organization_id: str) -> dict[int, str]:
+    """alert id -> who an escalated alert was handed to, where a nurse of ``organization_id``
+    escalated it (like a note, the name stays within the organization that wrote it)."""
+    ids = [a.id for a in alerts if a.state == lifecycle.AlertState.ESCALATED]
+    if not ids:
+        return {}
+    found: dict[int, str] = {}
+    for alert_id, recipient, org in session.execute(
+        select(AlertEvent.alert_id, AlertEvent.recipient, User.organization_id)
+        .join(User, User.id == AlertEvent.user_id)
+        .where(AlertEvent.alert_id.in_(ids), AlertEvent.to_state == lifecycle.AlertState.ESCALATED)
+        .order_by(AlertEvent.at, AlertEvent.id)
+    ):
+        if org == organization_id and recipient:
+            found[alert_id] = recipient
+        else:
+            found.pop(alert_id, None)
+    return found
+
+
 def disclosed(alerts: Sequence[Alert], visible: Visible) -> dict[str, set[Category]]:
     """The categories each person's alerts in a response carry."""
     out: dict[str, set[Category]] = {}
@@ -207,6 +227,10 @@ def state_parts(state: str, now: datetime) -> list[ColumnElement[bool]]:
     """One condition per index range: ``state = X`` (plus the snooze test where it matters)."""
     if state == "open":
         return [Alert.state == lifecycle.AlertState.OPEN, _expired_snooze_back_to("open", now)]
+    if state == lifecycle.AlertState.SNOOZED:  # a snooze whose time is up reads as open or acknowledged
+        return [and_(Alert.state == lifecycle.AlertState.SNOOZED, Alert.snoozed_until > now)]
+    if state in (lifecycle.AlertState.ESCALATED, lifecycle.AlertState.RESOLVED):
+        return [Alert.state == state]
     states = lifecycle.ACTIVE_STATES if state == "active" else lifecycle.AlertState
     return [Alert.state == s for s in sorted(states)]
 
@@ -257,7 +281,13 @@ def queue(guard: Guard, *, state: str, severity: str | None, q: str | None, afte
     rows = rows[:limit]
     by_id = {a.id: a for a in session.scalars(select(Alert).where(Alert.id.in_([r[2] for r in rows])))}
     alerts = [by_id[r[2]] for r in rows]
-    items = [alert_item(a, visible.labels[a.person_id], visible.decisions[a.person_id], now) for a in alerts]
+    to = escalated_to(session, alerts, guard.actor.organization_id)
+    items = [
+        alert_item(
+            a, visible.labels[a.person_id], visible.decisions[a.person_id], now, escalated_to=to.get(a.id)
+        )
+        for a in alerts
+    ]
     guard.disclose(disclosed(alerts, visible), visible.decisions)
     guard.scope.note(state=state, filtered=bool(needle or ranks), paged=bool(after))
     guard.scope.reason = f"{len(items)} alerts of people with a consent covering vitals"
@@ -330,9 +360,13 @@ def changes(guard: Guard, *, since: datetime) -> AlertChanges:
     guard.disclose(disclosed(alerts, visible), visible.decisions)
     guard.scope.note(changes_since=since.isoformat(), truncated=truncated)
     guard.scope.reason = f"{len(alerts)} changed alerts of people with a consent covering vitals"
+    to = escalated_to(session, alerts, guard.actor.organization_id)
     return AlertChanges(
         items=[
-            alert_item(a, visible.labels[a.person_id], visible.decisions[a.person_id], now) for a in alerts
+            alert_item(
+                a, visible.labels[a.person_id], visible.decisions[a.person_id], now, escalated_to=to.get(a.id)
+            )
+            for a in alerts
         ],
         counts=counts(session, visible, now),
         since=since,
@@ -409,6 +443,7 @@ def transition(guard: Guard, alert_id: int, body: AlertTransition) -> AlertItem:
             f"A note is required to {action} an alert: say what was done or who took it over.",
             action=str(action),
         )
+    recipient = _recipient(action, body)
     snooze_until = _snooze_until(action, body, now)
     if target in lifecycle.ACTIVE_STATES and alert.state not in lifecycle.ACTIVE_STATES:
         other = session.scalar(
@@ -463,12 +498,17 @@ def transition(guard: Guard, alert_id: int, body: AlertTransition) -> AlertItem:
             user_id=guard.user.id,
             at=changed_at,
             note=note,
+            recipient=recipient,
         )
     )
     guard.scope.note(
-        action=str(action), **{"from": str(current)}, to=str(target), version=body.expected_version + 1,
+        action=str(action),
+        **{"from": str(current)},
+        to=str(target),
+        version=body.expected_version + 1,
         note=note is not None,
-    )  # fmt: skip
+        recipient=recipient is not None,
+    )  # fmt: skip  (whether there was a note or a recipient: never their text)
     session.flush()
     session.refresh(alert)
     named = Category.IDENTITY in access.allowed
@@ -477,7 +517,31 @@ def transition(guard: Guard, alert_id: int, body: AlertTransition) -> AlertItem:
         guard.scope.returned({Category.IDENTITY})
     if conditions and alert.rule_id in WORDED_BY_DIAGNOSIS:
         guard.scope.returned({Category.CONDITIONS})
-    return alert_item(alert, label, access.decision, now)
+    to = escalated_to(session, [alert], guard.actor.organization_id)
+    return alert_item(alert, label, access.decision, now, escalated_to=to.get(alert.id))
+
+
+def _recipient(action: lifecycle.AlertAction, body: AlertTransition) -> str | None:
+    """Escalating names who takes it over; no other action takes a recipient."""
+    recipient = (body.recipient or "").strip() or None
+    if action != lifecycle.AlertAction.ESCALATE:
+        if recipient is not None:
+            raise refused(
+                422,
+                ErrorCode.INVALID_REQUEST,
+                "recipient only goes with the escalate action.",
+                field="recipient",
+            )
+        return None
+    if recipient is None:
+        raise refused(
+            422,
+            ErrorCode.RECIPIENT_REQUIRED,
+            "Escalating needs a recipient: name who takes it over (e.g. Dr. Lind, cardiology).",
+            action=str(action),
+            field="recipient",
+        )
+    return recipient
 
 
 def _snooze_until(action: lifecycle.AlertAction, body: AlertTransition, now: datetime) -> datetime | None:

@@ -535,8 +535,9 @@ def _alert_event(ctx: ExportContext, e) -> None:
         },
         "agent": [{"who": ctx.user(e.user_id)}],
     }
-    if e.note:
-        resource["reason"] = [{"text": e.note}]
+    if e.note or e.recipient:
+        to = f"escalated to {e.recipient}" if e.recipient else ""
+        resource["reason"] = [{"text": ": ".join(t for t in (to, e.note) if t)}]
     ctx.provenance("alert_event", e.id, ctx.ref("alert", e.alert_id), e.at, **resource)
 
 

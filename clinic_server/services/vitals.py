@@ -16,7 +16,7 @@ from clinic_server.access.policy import Action
 from clinic_server.db.models import Alert, AlertEvent, Observation, User
 from clinic_server.errors import refused
 from clinic_server.services import alert_engine
-from clinic_server.services.alerts import WORDED_BY_DIAGNOSIS, alert_item, labels_for
+from clinic_server.services.alerts import WORDED_BY_DIAGNOSIS, alert_item, escalated_to, labels_for
 from clinic_tui.api.schemas import (
     AlertEventOut,
     ErrorCode,
@@ -162,10 +162,12 @@ def patient_alerts(guard: Guard, person_id: str, *, limit: int) -> PatientAlerts
                     by=who if ours else None,
                     by_other_organization=not ours,
                     note=ev.note if ours else None,
+                    recipient=ev.recipient if ours else None,
                 )
             )
     named = access.may(Category.IDENTITY)
     label = labels_for(session, [person.id], {person.id} if named else set())[person.id]
+    to = escalated_to(session, alerts, guard.actor.organization_id)
     items = [
         alert_item(
             a,
@@ -175,6 +177,7 @@ def patient_alerts(guard: Guard, person_id: str, *, limit: int) -> PatientAlerts
             model=PatientAlert,
             inputs=project_inputs(a.rule_id, a.inputs or {}, conditions_shared),
             events=events[a.id],
+            escalated_to=to.get(a.id),
         )
         for a in alerts
     ]

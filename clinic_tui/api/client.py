@@ -372,14 +372,21 @@ class ClinicClient:
         *,
         note: str | None = None,
         snooze_until: datetime | None = None,
+        recipient: str | None = None,
     ) -> wire.AlertItem:
-        """acknowledge / resolve / escalate (note required) / snooze (snooze_until) / unsnooze / reopen.
+        """acknowledge / resolve / escalate (note and recipient required) / snooze (snooze_until) /
+        unsnooze / reopen.
 
         Raises ``AlertConflict`` when someone else changed the alert first (its params say who and
-        when), ``ApiError`` with code "invalid_transition" (409) or "note_required" (422).
+        when), ``ApiError`` with code "invalid_transition" (409), "note_required" or
+        "recipient_required" (422).
         """
         body = wire.AlertTransition(
-            action=action, expected_version=expected_version, note=note, snooze_until=snooze_until
+            action=action,
+            expected_version=expected_version,
+            note=note,
+            snooze_until=snooze_until,
+            recipient=recipient,
         )
         try:
             return await self._call(

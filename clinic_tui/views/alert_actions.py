@@ -32,7 +32,7 @@ from clinic_tui.domain.alert_lifecycle import (
 )
 from clinic_tui.i18n import N_, _
 from clinic_tui.i18n.formats import day_month, timestamp
-from clinic_tui.widgets.modals import SnoozePrompt, TextPrompt
+from clinic_tui.widgets.modals import EscalatePrompt, SnoozePrompt, TextPrompt
 
 #: (action, key, footer description, tooltip): the alert keys, each with the binding id alert.<action>
 _KEYS = (
@@ -67,6 +67,8 @@ ALERT_KEYS = tuple(
 LIFECYCLE_KEYS = frozenset(
     {AlertAction.ACKNOWLEDGE, AlertAction.RESOLVE, AlertAction.ESCALATE, AlertAction.SNOOZE}
 )
+#: where a draft of who an escalation goes to waits, beside its note: (alert id, RECIPIENT)
+RECIPIENT = "recipient"
 #: "… when you resolve that alert again"
 VERB = {AlertAction.RESOLVE: N_("resolve"), AlertAction.ESCALATE: N_("escalate")}
 #: the title of the note prompt
@@ -82,16 +84,30 @@ def state_now(alert: AlertItem, now: datetime | None = None) -> AlertState:
 
 
 def state_text(alert: AlertItem, now: datetime | None = None, *, short: bool = False) -> str:
-    """What a row says of the alert's state: "snoozed until 14:30" while snoozed."""
+    """What a row says of the alert's state: "snoozed until 14:30" while snoozed, "escalated to
+    Dr. Lind, cardiology" (in a narrow column "to Dr. Lind, …") once handed on."""
     state = state_now(alert, now)
     if state is AlertState.SNOOZED and alert.snoozed_until is not None:
         until = alert.snoozed_until.astimezone()
         today = datetime.now().astimezone().date()
         when = timestamp(until, with_date=False) if until.date() == today else day_month(until)
         return _("snoozed until {time}").format(time=when)
+    if state is AlertState.ESCALATED and alert.escalated_to:
+        if short:
+            return _("to {recipient}").format(recipient=alert.escalated_to)
+        return _("escalated to {recipient}").format(recipient=alert.escalated_to)
     if short and state is AlertState.ACKNOWLEDGED:
         return _("ack'd")
     return labels.state(state)
+
+
+def _view_key(app) -> str:
+    """The key that switches the queue's view, as the nurse has it mapped."""
+    from clinic_tui.views.alerts import AlertQueueScreen
+    from clinic_tui.widgets.key_footer import shown_key
+
+    binding = next(b for b in AlertQueueScreen.BINDINGS if b.id == "alerts.view")
+    return shown_key(app, binding)
 
 
 class AlertActions:
@@ -127,12 +143,23 @@ class AlertActions:
         if alert is not None:
             self.act(alert, action)
 
-    def act(self: DOMNode, alert: AlertItem, action: str, note: str = "") -> None:
+    def act(self: DOMNode, alert: AlertItem, action: str, note: str = "", recipient: str = "") -> None:
         action = AlertAction(action)
         if action not in allowed_actions(state_now(alert)):
             return  # (the footer does not offer it; a key pressed as the state changed does nothing)
         drafts = self.app.session.drafts
-        if action in NEEDS_NOTE:
+        if action is AlertAction.ESCALATE:  # to whom, and the note (issue 13.12)
+            prompt = EscalatePrompt(
+                _(NOTE_TITLE[action]).format(label=alert.label),
+                Text(alert.message + "\n" + _("Name who takes it over, and note what was done, and why.")),
+                initial=note or drafts.get((alert.id, action), ""),
+                recipient=recipient or drafts.get((alert.id, RECIPIENT), ""),
+                keep=lambda to, text: self._keep_draft(alert, action, text, to),
+            )
+            self.app.push_screen(
+                prompt, lambda got: got and self._send(alert, action, note=got[1], recipient=got[0])
+            )
+        elif action in NEEDS_NOTE:
             prompt = TextPrompt(
                 _(NOTE_TITLE[action]).format(label=alert.label),
                 Text(alert.message + "\n" + _("A note is required: what was done, and why.")),
@@ -147,9 +174,16 @@ class AlertActions:
         else:
             self._send(alert, action)
 
-    def _keep_draft(self: DOMNode, alert: AlertItem, action: AlertAction, text: str) -> None:
+    def _keep_draft(
+        self: DOMNode, alert: AlertItem, action: AlertAction, text: str, recipient: str | None = None
+    ) -> None:
         """Esc in the note dialog: what was typed waits for the next time (issue 13.4)."""
         drafts = self.app.session.drafts
+        if recipient is not None:
+            if recipient.strip():
+                drafts[(alert.id, RECIPIENT)] = recipient
+            else:
+                drafts.pop((alert.id, RECIPIENT), None)
         if text.strip():
             drafts[(alert.id, action)] = text
             self.app.notify(_("Your note is kept for this alert."), timeout=4)
@@ -157,14 +191,24 @@ class AlertActions:
             drafts.pop((alert.id, action), None)
 
     def _send(
-        self: DOMNode, alert: AlertItem, action: str, note: str | None = None, until: datetime | None = None
+        self: DOMNode,
+        alert: AlertItem,
+        action: str,
+        note: str | None = None,
+        until: datetime | None = None,
+        recipient: str | None = None,
     ):
         self.run_worker(
-            self._transition(alert, action, note, until), group="alert-action", exit_on_error=False
+            self._transition(alert, action, note, until, recipient), group="alert-action", exit_on_error=False
         )
 
     async def _transition(
-        self, alert: AlertItem, action: AlertAction, note: str | None, until: datetime | None
+        self,
+        alert: AlertItem,
+        action: AlertAction,
+        note: str | None,
+        until: datetime | None,
+        recipient: str | None = None,
     ) -> None:
         """Recovers where a note would be lost (kept, the prompt back) or the alert changed under
         her (reloaded); anything else goes to the app's one error handler."""
@@ -174,12 +218,12 @@ class AlertActions:
         drafts = self.app.session.drafts
         try:
             updated = await self.app.session.client.transition_alert(
-                alert.id, action, alert.version, note=note, snooze_until=until
+                alert.id, action, alert.version, note=note, snooze_until=until, recipient=recipient
             )
         except Unreachable as exc:
             if note is None:
                 raise
-            self._keep_note(alert, action, note, describe(exc).text)
+            self._keep_note(alert, action, note, describe(exc).text, recipient)
             return
         except ApiError as exc:
             if exc.status == 409:
@@ -187,6 +231,8 @@ class AlertActions:
                 text = problem.text
                 if note is not None:
                     drafts[(alert.id, action)] = note
+                    if recipient:
+                        drafts[(alert.id, RECIPIENT)] = recipient
                     text += " " + _("Your note is kept for this alert.")
                 self.app.notify(
                     text, title=_("The alert changed meanwhile"), severity="warning", timeout=10, markup=False
@@ -194,24 +240,34 @@ class AlertActions:
                 self.alert_changed(None)
                 return
             if exc.status == 422 and note is not None:
-                self._keep_note(alert, action, note, describe(exc).text)
+                self._keep_note(alert, action, note, describe(exc).text, recipient)
                 return
             raise
         drafts.pop((alert.id, action), None)
-        self.app.notify(
-            _("Alert {done}: {label}").format(done=labels.done(action), label=updated.label),
-            timeout=3,
-            markup=False,
-        )
+        drafts.pop((alert.id, RECIPIENT), None)
+        text = _("Alert {done}: {label}").format(done=labels.done(action), label=updated.label)
+        if action is AlertAction.ESCALATE:  # it leaves the active queue: say where it went (13.12)
+            where = _("It has left the active queue: the queue's Escalated view ({key}) shows it.")
+            text += ". " + where.format(key=_view_key(self.app))
+        self.app.notify(text, timeout=8 if action is AlertAction.ESCALATE else 3, markup=False)
         self.alert_changed(updated)
 
-    def _keep_note(self: DOMNode, alert: AlertItem, action: AlertAction, note: str, text: str) -> None:
+    def _keep_note(
+        self: DOMNode,
+        alert: AlertItem,
+        action: AlertAction,
+        note: str,
+        text: str,
+        recipient: str | None = None,
+    ) -> None:
         """The note was not saved: give it back, in the prompt if she is still here, else as a draft."""
         if self.on_view(alert):
             self.app.notify(text + " " + _("Your note is kept."), severity="error", timeout=8, markup=False)
-            self.act(alert, action, note=note)  # the prompt returns, with the text in it
+            self.act(alert, action, note=note, recipient=recipient or "")  # the prompt returns, filled in
             return
         self.app.session.drafts[(alert.id, action)] = note
+        if recipient:
+            self.app.session.drafts[(alert.id, RECIPIENT)] = recipient
         self.app.notify(
             text
             + " "

@@ -1,7 +1,9 @@
 """The alert queue: the nurse's home. Ordered by severity, then age; updates itself.
 
-It holds the active alerts (``ACTIVE_STATES``): open, acknowledged, and snoozed ones, which say
-until when and come back as they were when the time is up (on the next poll).
+By default it holds the active alerts (``ACTIVE_STATES``): open, acknowledged, and snoozed ones,
+which say until when and come back as they were when the time is up (on the next poll). ``v``
+switches it to the alerts snoozed now, the escalated ones (to whom) or the resolved ones, and back
+(``VIEWS``); the header names the view shown.
 
 Paged at the API (keyset): the table holds the pages loaded so far, never the whole queue, and
 more are fetched as the cursor nears the end. Live updates are merged by alert id inside one
@@ -20,7 +22,7 @@ from textual.widgets import Header, Input, Static
 
 from clinic_tui import labels
 from clinic_tui.api.schemas import AlertCounts, AlertItem
-from clinic_tui.domain.alert_lifecycle import ACTIVE_STATES
+from clinic_tui.domain.alert_lifecycle import ACTIVE_STATES, AlertState
 from clinic_tui.domain.alerts import severity_rank
 from clinic_tui.i18n import N_, _, ngettext
 from clinic_tui.i18n.formats import number
@@ -46,6 +48,22 @@ COLUMNS = (
     (N_("Age"), 6, 6),
     (N_("State"), 19, 19),  # "snoozed until 14:30"
 )
+
+
+#: the queue's views, in the order ``v`` goes through them: (state asked of the server, its name,
+#: what an empty view says)
+VIEWS = (
+    ("active", N_("Active"), N_("No active alerts.")),
+    (AlertState.SNOOZED.value, N_("Snoozed"), N_("No snoozed alerts.")),
+    (AlertState.ESCALATED.value, N_("Escalated"), N_("No escalated alerts.")),
+    (AlertState.RESOLVED.value, N_("Resolved"), N_("No resolved alerts.")),
+)
+VIEW_NAMES = {state: name for state, name, _empty in VIEWS}
+
+
+def in_view(view: str, a: AlertItem) -> bool:
+    """Does ``a`` (its state as the server read it just now) belong in the queue's ``view``?"""
+    return a.state in ACTIVE_STATES if view == "active" else a.state == view
 
 
 def sort_key(a: AlertItem):
@@ -85,6 +103,13 @@ class AlertQueueScreen(AlertActions, AppScreen):
         ),
         Binding("p", "patients", N_("Patients"), id="alerts.patients", tooltip=N_("All your patients")),
         Binding("r", "refresh", N_("Refresh"), id="alerts.refresh", tooltip=N_("Reload the queue")),
+        Binding(
+            "v",
+            "next_view",
+            N_("View"),
+            id="alerts.view",
+            tooltip=N_("Show the next view: active, snoozed, escalated, resolved"),
+        ),
     ]
 
     def __init__(self):
@@ -96,6 +121,8 @@ class AlertQueueScreen(AlertActions, AppScreen):
         self.loading_more = False
         #: what the table shows, by row key (to keep the cursor's place when its alert leaves)
         self.shown: dict[str, AlertItem] = {}
+        #: which alerts the queue shows (a state of ``VIEWS``)
+        self.view = "active"
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -110,6 +137,7 @@ class AlertQueueScreen(AlertActions, AppScreen):
     def on_mount(self) -> None:
         user = self.app.session.user
         self.title = _("Alerts — {organization}").format(organization=user.organization_name)
+        self.sub_title = _("View: {name}").format(name=_(VIEW_NAMES[self.view]))
         self.query_one(RowTable).focus()
         self.reload()
         self.set_interval(POLL_SECONDS, self.poll)
@@ -122,7 +150,7 @@ class AlertQueueScreen(AlertActions, AppScreen):
 
     @work(exclusive=True, group="alerts", exit_on_error=False)
     async def reload(self) -> None:
-        page = await self.app.session.client.alerts(state="active", q=self.filter_text, limit=PAGE)
+        page = await self.app.session.client.alerts(state=self.view, q=self.filter_text, limit=PAGE)
         self.alerts = {a.id: a for a in page.items}
         self.next_cursor = page.next_cursor
         self.since = page.server_time
@@ -136,7 +164,7 @@ class AlertQueueScreen(AlertActions, AppScreen):
         self.loading_more = True
         try:
             page = await self.app.session.client.alerts(
-                state="active", q=self.filter_text, after=self.next_cursor, limit=PAGE
+                state=self.view, q=self.filter_text, after=self.next_cursor, limit=PAGE
             )
         finally:
             self.loading_more = False
@@ -159,11 +187,11 @@ class AlertQueueScreen(AlertActions, AppScreen):
         self.merge(changes.items)
 
     def merge(self, items: list[AlertItem]) -> None:
-        """Apply changed alerts by id: drop closed ones, update or add active ones (snoozed too)."""
+        """Apply changed alerts by id: drop those that left the view, update or add those in it."""
         needle = (self.filter_text or "").lower()
         last = max(self.alerts.values(), key=sort_key) if self.alerts and self.next_cursor else None
         for a in items:
-            if a.state not in ACTIVE_STATES:
+            if not in_view(self.view, a):
                 self.alerts.pop(a.id, None)
                 continue
             if needle and needle not in f"{a.label} {a.rule_id} {a.message}".lower():
@@ -217,7 +245,7 @@ class AlertQueueScreen(AlertActions, AppScreen):
         self.query_one("#alert-counts", Static).update(counts)
         n = len(self.alerts)
         if not n:
-            status = _("No active alerts.")
+            status = _(next(empty for state, _name, empty in VIEWS if state == self.view))
         else:
             status = ngettext("{n} alert shown", "{n} alerts shown", n).format(n=n)
             if self.next_cursor:
@@ -272,6 +300,21 @@ class AlertQueueScreen(AlertActions, AppScreen):
         self.app.push_screen(PatientListScreen())
 
     def action_refresh(self) -> None:
+        self.reload()
+
+    def action_next_view(self) -> None:
+        states = [state for state, _name, _empty in VIEWS]
+        self.show_view(states[(states.index(self.view) + 1) % len(states)])
+
+    def show_view(self, view: str) -> None:
+        """Show the alerts of ``view`` (a state of ``VIEWS``), from the top."""
+        self.view = view
+        self.sub_title = _("View: {name}").format(name=_(VIEW_NAMES[view]))
+        self.alerts = {}
+        self.next_cursor = None
+        self.shown = {}
+        self.query_one(RowTable).set_rows([])
+        self.query_one("#list-status", Static).update(_("Loading…"))
         self.reload()
 
     def action_filter(self) -> None:

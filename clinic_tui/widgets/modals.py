@@ -6,7 +6,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from rich.text import Text
-from textual import on
+from textual import events, on
 from textual.actions import SkipAction
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -75,6 +75,9 @@ class TextPrompt(ModalScreen[str | None]):
         self.action_cancel()
 
     @on(Button.Pressed, "#ok")
+    def _ok(self) -> None:
+        self.action_commit()  # (a method call: a subclass's own commit runs)
+
     def action_commit(self) -> None:
         text = self.query_one(TextArea).text.strip()
         error = self.query_one("#prompt-error", Static)
@@ -89,6 +92,78 @@ class TextPrompt(ModalScreen[str | None]):
             error.update(_("At most {n} characters, please.").format(n=self.max_length))
             return
         self.dismiss(text)
+
+
+class EscalatePrompt(TextPrompt):
+    """Escalate: who takes the alert over (a name, as a clinic says it: "Dr. Lind, cardiology"),
+    and the note. Dismissed with ``(recipient, note)``; an empty recipient is refused here.
+
+    ``keep`` is given ``(recipient, note)`` when the dialog is cancelled.
+    """
+
+    def __init__(
+        self,
+        title: str,
+        prompt: str | Text,
+        *,
+        initial: str = "",
+        recipient: str = "",
+        keep: Callable[[str, str], object] | None = None,
+    ):
+        super().__init__(title, prompt, initial=initial)
+        self.initial_recipient = recipient
+        self.keep_both = keep
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="modal-box"):
+            yield Static(Text(self.title_text), classes="modal-title")
+            yield Static(Text(self.prompt) if isinstance(self.prompt, str) else self.prompt, classes="muted")
+            yield Static(_("To whom (name, and unit or role):"))
+            yield Input(
+                self.initial_recipient,
+                placeholder=_("e.g. Dr. Lind, cardiology"),
+                max_length=200,
+                id="prompt-recipient",
+            )
+            yield Static(_("Note:"))
+            yield TextArea(self.initial, id="prompt-text", soft_wrap=True)
+            yield Static("", id="prompt-error", classes="modal-error")
+            with Horizontal(classes="modal-buttons"):
+                yield Button(_("Save (Ctrl+S)"), id="ok", variant="primary")
+                yield Button(_("Cancel (Esc)"), id="cancel")
+
+    def on_mount(self, event: events.Mount) -> None:
+        event.prevent_default()  # (TextPrompt's own would focus the note)
+        if self.initial_recipient.strip():
+            self.query_one(TextArea).focus()
+        else:
+            self.query_one("#prompt-recipient", Input).focus()
+
+    @property
+    def recipient(self) -> str:
+        return self.query_one("#prompt-recipient", Input).value.strip()
+
+    @on(Input.Submitted, "#prompt-recipient")
+    def _to_note(self) -> None:
+        self.query_one(TextArea).focus()
+
+    def action_cancel(self) -> None:
+        if self.keep_both is not None:
+            self.keep_both(self.recipient, self.query_one(TextArea).text)
+        self.dismiss(None)
+
+    def action_commit(self) -> None:
+        if not self.recipient:
+            self.query_one("#prompt-error", Static).update(
+                _("Name who takes it over (e.g. Dr. Lind, cardiology).")
+            )
+            self.query_one("#prompt-recipient", Input).focus()
+            return
+        text = self.query_one(TextArea).text.strip()
+        if not text:
+            self.query_one("#prompt-error", Static).update(_("This cannot be empty."))
+            return
+        self.dismiss((self.recipient, text[: self.max_length]))
 
 
 SNOOZE_CHOICES = [

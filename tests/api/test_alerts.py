@@ -179,7 +179,7 @@ async def test_invalid_transitions_are_409_naming_the_state(http, c, session, an
     await _transition(http, anna, a.id, "acknowledge", 1)
     r = await _transition(http, anna, a.id, "acknowledge", 2)
     assert r.status_code == 409 and "already acknowledged" in r.json()["message"]
-    r = await _transition(http, anna, a.id, "escalate", 2, note="Doctor on duty informed.")
+    r = await _transition(http, anna, a.id, "escalate", 2, note="Doctor informed.", recipient="Dr. Ek")
     assert r.status_code == 200 and r.json()["state"] == "escalated"
     r = await _transition(http, anna, a.id, "acknowledge", 3)
     assert r.status_code == 409 and "it is escalated" in r.json()["message"]
@@ -530,6 +530,10 @@ def test_demo_starts_with_a_queue_and_the_feed_adds_to_it(app, session):
     for a in closed:  # closed by the patient's nurse, with a note
         notes = session.scalars(select(AlertEvent.note).where(AlertEvent.alert_id == a.id)).all()
         assert any(notes)
+        last = session.scalars(
+            select(AlertEvent).where(AlertEvent.alert_id == a.id).order_by(AlertEvent.id.desc())
+        ).first()
+        assert bool(last.recipient) == (a.state == "escalated")  # an escalation names to whom
     nurse_ids = set(session.scalars(select(User.id).where(User.role == "nurse")))
     assert set(session.scalars(select(AlertEvent.user_id))) <= nurse_ids
     before = session.scalar(select(func.count()).select_from(Alert))
@@ -587,3 +591,78 @@ async def test_the_typed_client_round_trips_every_alert_endpoint(app, c, session
     finally:
         await client.aclose()
         await other.aclose()
+
+
+async def test_the_queue_shows_each_state_on_its_own(http, c, session, anna):
+    """Snoozed (while its time is ahead), escalated and resolved each have a view (issue 13.12)."""
+    await _raise_bp(http, c, "nora")
+    await _raise_bp(http, c, "vera")
+    await _raise_bp(http, c, "bo")
+    nora, vera, bo = (_alerts(session, c.people[n])[0] for n in ("nora", "vera", "bo"))
+    for a in (nora, vera):
+        assert (await _transition(http, anna, a.id, "acknowledge", 1)).status_code == 200
+    r = await _transition(http, anna, nora.id, "resolve", 2, note="Re-measured: 138/85.")
+    assert r.status_code == 200
+    r = await _transition(http, anna, vera.id, "escalate", 2, note="A doctor today.", recipient="Dr. Ek")
+    assert r.status_code == 200
+    until = now() + timedelta(hours=1)
+    r = await _transition(http, anna, bo.id, "snooze", 1, snooze_until=until.isoformat())
+    assert r.status_code == 200
+
+    async def ids(state):
+        return [(i["id"], i["state"]) for i in (await _queue(http, anna, state=state))["items"]]
+
+    assert await ids("resolved") == [(nora.id, "resolved")]
+    assert await ids("escalated") == [(vera.id, "escalated")]
+    assert await ids("snoozed") == [(bo.id, "snoozed")]
+    assert await ids("active") == [(bo.id, "snoozed")]
+    # the snooze runs out: it is open again, no longer in the snoozed view
+    session.execute(update(Alert).where(Alert.id == bo.id).values(snoozed_until=now()))
+    session.commit()
+    assert await ids("snoozed") == []
+    assert await ids("open") == [(bo.id, "open")]
+    r = await http.get("/alerts", headers=anna, params={"state": "gone"})
+    assert r.status_code == 422
+
+
+async def test_escalating_names_a_recipient_kept_within_the_organization(http, c, session, anna):
+    """Escalate needs who takes it over (issue 13.12): stored with the event, shown to the
+    organization that escalated, never written into the audit record."""
+    await _raise_bp(http, c, "bo")  # bo has a consent to both organizations
+    [a] = _alerts(session, c.people["bo"])
+    assert (await _transition(http, anna, a.id, "acknowledge", 1)).status_code == 200
+    events_before = session.scalar(select(func.count()).select_from(AlertEvent))
+    for recipient in (None, "   "):
+        extra = {} if recipient is None else {"recipient": recipient}
+        r = await _transition(http, anna, a.id, "escalate", 2, note="Needs a doctor today.", **extra)
+        assert r.status_code == 422 and r.json()["code"] == "recipient_required", r.text
+    r = await _transition(http, anna, a.id, "acknowledge", 2, recipient="Dr. Lind")
+    assert r.status_code == 409  # (acknowledged already: the state is checked first)
+    [same] = _alerts(session, c.people["bo"])
+    assert (same.state, same.version) == ("acknowledged", 2)  # nothing changed
+    assert session.scalar(select(func.count()).select_from(AlertEvent)) == events_before
+
+    r = await _transition(
+        http, anna, a.id, "escalate", 2, note="SpO2 84 twice.", recipient="  Dr. Lind, cardiology "
+    )
+    assert r.status_code == 200, r.text
+    assert (r.json()["state"], r.json()["escalated_to"]) == ("escalated", "Dr. Lind, cardiology")
+    rec = last_audit(session)
+    assert rec.action == "escalate"
+    written = " ".join(str(getattr(rec, col.key)) for col in rec.__table__.columns)
+    assert "Lind" not in written and "SpO2" not in written
+    assert (rec.details["recipient"], rec.details["note"]) == (True, True)  # that there was one, no more
+    [item] = (await _queue(http, anna, state="escalated"))["items"]
+    assert (item["id"], item["escalated_to"]) == (a.id, "Dr. Lind, cardiology")
+    [pa] = (await http.get(f"/patients/{a.person_id}/alerts", headers=anna)).json()["items"]
+    assert pa["escalated_to"] == "Dr. Lind, cardiology"
+    assert pa["events"][-1]["recipient"] == "Dr. Lind, cardiology"
+    # the other organization sees that it was escalated, not to whom
+    bertil = bearer(await login(http, "bertil"))
+    [item] = (await _queue(http, bertil, state="escalated"))["items"]
+    assert item["id"] == a.id and item["escalated_to"] is None
+    [pa] = (await http.get(f"/patients/{a.person_id}/alerts", headers=bertil)).json()["items"]
+    assert pa["escalated_to"] is None and pa["events"][-1]["recipient"] is None
+    # reopened, it is no longer escalated to anyone
+    r = await _transition(http, anna, a.id, "reopen", 3)
+    assert r.status_code == 200 and r.json()["escalated_to"] is None

@@ -112,3 +112,5 @@ class AlertEvent(Base):
     user_id: Mapped[str] = mapped_column(ForeignKey("app_user.id"))
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     note: Mapped[str | None] = mapped_column(Text, nullable=True)
+    #: escalate: who it was handed to, as the nurse named them ("Dr. Lind, cardiology")
+    recipient: Mapped[str | None] = mapped_column(String(200), nullable=True)

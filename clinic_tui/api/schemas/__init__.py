@@ -43,6 +43,7 @@ class ErrorCode(StrEnum):
     CONFLICT = "conflict"
     INVALID_TRANSITION = "invalid_transition"
     NOTE_REQUIRED = "note_required"
+    RECIPIENT_REQUIRED = "recipient_required"
     INVALID_THRESHOLD = "invalid_threshold"
     INVALID_DEVICE_KEY = "invalid_device_key"
     INVALID_BATCH = "invalid_batch"
@@ -269,6 +270,8 @@ class AlertItem(Wire):
     #: while snoozed: until when, and the state it comes back as (open or acknowledged)
     snoozed_until: datetime | None = None
     snoozed_from: AlertState | None = None
+    #: while escalated: who it was handed to, when a nurse of the reader's organization escalated it
+    escalated_to: str | None = None
 
 
 class AlertCounts(Wire):
@@ -304,6 +307,8 @@ class AlertTransition(Wire):
     note: text(4000) | None = None
     #: required to snooze: when the alert comes back as open
     snooze_until: Instant | None = None
+    #: required (non-blank) to escalate: who takes it over, by name ("Dr. Lind, cardiology")
+    recipient: line(200) | None = None
 
 
 class AlertEventOut(Wire):
@@ -315,6 +320,8 @@ class AlertEventOut(Wire):
     by_other_organization: bool = False
     #: the note, likewise only within the reader's organization
     note: str | None = None
+    #: escalate: who it was handed to, likewise only within the reader's organization
+    recipient: str | None = None
 
 
 class PatientAlert(AlertItem):

@@ -114,9 +114,10 @@ class AlertsPanel(AlertActions, PatientPanel):
                 )
                 for ev in a.events:
                     if ev.note:
-                        notes.append(
-                            f"{local_time(ev.at)}  {ev.by} {labels.state(ev.to_state)}: ", style="dim"
-                        )
+                        did = labels.state(ev.to_state)
+                        if ev.recipient:
+                            did = _("escalated to {recipient}").format(recipient=ev.recipient)
+                        notes.append(f"{local_time(ev.at)}  {ev.by} {did}: ", style="dim")
                         notes.append(ev.note + "\n")
             if keep and keep in {str(k) for k in self.alerts}:
                 table.move_cursor(row=table.get_row_index(keep))
