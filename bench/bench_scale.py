@@ -225,6 +225,7 @@ def main() -> int:
     ap.add_argument("--scale", type=int, default=1, help="1: today's benchmark data; 10: ten times it")
     ap.add_argument("--audit-records", type=int, help="cap the audit log (default: 1,000,000 x scale)")
     ap.add_argument("--runs", type=int, default=60)
+    ap.add_argument("--build-only", action="store_true", help="build the database, measure nothing")
     ap.add_argument("--measure-only", action="store_true", help="measure the database the last run built")
     args = ap.parse_args()
     if not args.database_url.startswith("postgresql"):
@@ -249,6 +250,8 @@ def main() -> int:
     print(f"{written:,} audit records in {fill_s:.0f} s")
     supervisor = world["supervisors"][world["orgs"][0]][1]  # username
     build = {"care_and_people": round(care_s, 1), "audit_copy": round(fill_s, 1)}
+    if args.build_only:
+        return 0
     return report(args, url, load_start, build, written, anna, supervisor)
 
 
