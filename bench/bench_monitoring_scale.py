@@ -63,7 +63,7 @@ from clinic_server.db.models import (  # noqa: E402
 )
 from clinic_server.jobs.findings import scan_findings  # noqa: E402
 from clinic_server.services.findings.identity import IdentityKey, link_user  # noqa: E402
-from clinic_server.services.security import hash_password, make_access_token  # noqa: E402
+from clinic_server.services.security import hash_password, make_access_token, open_session  # noqa: E402
 from clinic_server.settings import Settings  # noqa: E402
 from clinic_tui.domain import personnummer  # noqa: E402
 
@@ -534,7 +534,11 @@ async def audit_view(url: str, world: dict, runs: int, rng: random.Random) -> li
     org = world["orgs"][0]
     sup_id, _ = world["supervisors"][org]
     with app.state.sessionmaker() as s:
-        token = make_access_token(s.get(User, sup_id), SECRET, datetime.now(UTC), 600)
+        now = datetime.now(UTC)
+        # a token names an open session (issue 9: a session is revocable)
+        sid, _refresh = open_session(s, sup_id, now, 1)
+        s.commit()
+        token = make_access_token(s.get(User, sup_id), SECRET, now, 600, sid)
     nurse = world["nurses"][org][3][1]
     patient = world["patients"][org][7]
     with app.state.engine.connect() as conn:
