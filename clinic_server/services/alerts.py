@@ -116,11 +116,11 @@ def labels_for(session: Session, person_ids, identity: frozenset[str] | set[str]
     out = {pid: pseudonym(pid) for pid in person_ids}
     named = [pid for pid in out if pid in identity]
     rows = []
-    for i in range(0, len(named), 500):
-        rows += session.execute(
+    if named:
+        rows = session.execute(
             select(
                 Person.id, Person.given_name, Person.family_name, Person.birth_date, Person.personnummer
-            ).where(Person.id.in_(named[i : i + 500]))
+            ).where(member_of(session, Person.id, named))
         ).all()
     names = Counter(f"{given} {family}" for _pid, given, family, _born, _pnr in rows)
     born = Counter((f"{given} {family}", b) for _pid, given, family, b, _pnr in rows)
