@@ -35,8 +35,9 @@ class LoginScreen(AppScreen):
         Binding("escape", "clear", N_("Clear"), id="login.clear", tooltip=N_("Clear the form and any error")),
         # checked as the key arrives, not after the username field has read it: a password manager's
         # auto-type (``user{TAB}password{ENTER}``) comes in one burst, and a focus move made when the
-        # field handles Enter or Tab would come after the whole password had gone into the username
-        Binding("enter,tab", "to_password", show=False, priority=True),
+        # field handles Enter would come after the whole password had gone into the username (Tab:
+        # the app's own priority binding, ClinicApp.BINDINGS, moves focus as it arrives everywhere)
+        Binding("enter", "to_password", show=False, priority=True),
     ]
 
     def __init__(self, message: str | None = None):
@@ -140,9 +141,9 @@ class LoginScreen(AppScreen):
         self.query_one("#password", Input).focus()
 
     def action_to_password(self) -> None:
-        """Enter or Tab in the username field: on to the password, before the next key is routed."""
+        """Enter in the username field: on to the password, before the next key is routed."""
         if self.focused is not self.query_one("#username", Input):
-            raise SkipAction()  # elsewhere Enter and Tab do what they always do
+            raise SkipAction()  # elsewhere Enter does what it always does
         self.set_focus(self.query_one("#password", Input))
 
     @on(Input.Submitted, "#password")

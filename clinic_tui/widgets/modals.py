@@ -241,9 +241,10 @@ class BreakGlassPrompt(ModalScreen[tuple[str, str] | None]):
             priority=True,
         ),
         # checked as the key arrives (as on the login screen): a scanner or a paste sends the
-        # personnummer, Tab and the reason in one burst, and a focus move made when the field handles
-        # Tab would come after the reason had gone into the personnummer field (issue 13.8)
-        Binding("tab,enter", "to_reason", show=False, priority=True),
+        # personnummer, Enter and the reason in one burst, and a focus move made when the field
+        # handles Enter would come after the reason had gone into the personnummer field (issue
+        # 13.8); Tab does the same through the app's own priority binding (ClinicApp.BINDINGS)
+        Binding("enter", "to_reason", show=False, priority=True),
     ]
 
     def __init__(
@@ -283,7 +284,7 @@ class BreakGlassPrompt(ModalScreen[tuple[str, str] | None]):
 
     def action_to_reason(self) -> None:
         if self.focused is not self.query_one("#glass-pnr", Input):
-            raise SkipAction()  # elsewhere Tab and Enter do what they always do
+            raise SkipAction()  # elsewhere Enter does what it always does
         self.set_focus(self.query_one("#glass-reason", TextArea))  # now, not after the queued keys
 
     def action_cancel(self) -> None:
