@@ -35,6 +35,7 @@ from clinic_server.api.deps import (
     open_scope,
     request_info,
 )
+from clinic_server.api.finish import FinishStartedRequests
 from clinic_server.api.routing import SCOPE_KIND
 from clinic_server.audit import tally
 from clinic_server.audit.scope import AuditScope, who_of
@@ -238,6 +239,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.engine = engine
     app.state.sessionmaker = make_sessionmaker(engine)
+    app.add_middleware(FinishStartedRequests)
 
     async def _owed_record(request: Request, outcome: Outcome, reason: str, kind: str) -> None:
         try:
