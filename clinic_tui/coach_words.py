@@ -213,10 +213,20 @@ def _answer_labels() -> dict[str, str]:
     }
 
 
+def _inline(label: str) -> str:
+    """An answer's label inside a sentence: "More than 10 hours" reads "more than 10 hours" there
+    (a label that starts with an acronym or a number stays as it is)."""
+    if len(label) > 1 and label[0].isupper() and label[1].islower():
+        return label[0].lower() + label[1:]
+    return label
+
+
 def explanation(key: str, params: Mapping[str, object]) -> str:
     """One conclusion's explanation; answer codes among its params read as the answers' labels."""
     answers = _answer_labels()
-    params = {k: _(answers[v]) if isinstance(v, str) and v in answers else v for k, v in params.items()}
+    params = {
+        k: _inline(_(answers[v])) if isinstance(v, str) and v in answers else v for k, v in params.items()
+    }
     for name in ("missing", "field"):
         if isinstance(params.get(name), str):
             params[name] = ", ".join(field_label(f.strip()) for f in params[name].split(","))

@@ -60,3 +60,14 @@ def test_numbers_and_explanations_are_worded_in_the_users_language():
     assert line == "BMI 25,2 från 81,5 kg och 180 cm"
     # an answer code reads as its answer; an unknown key is shown as it came, not dropped
     assert "ny_nyckel" in coach_words.explanation("ny_nyckel", {"x": 1})
+
+
+def test_an_answer_inside_an_explanation_reads_as_part_of_the_sentence():
+    from clinic_tui import coach_words, i18n
+
+    line = coach_words.explanation("sitting_hours", {"sitting": "h_11_plus", "threshold_hours": 8})
+    assert line == "sitting more than 10 hours a day (flagged from 8 h)"
+    i18n.set_language("sv")
+    assert "Mer än" not in coach_words.explanation(
+        "sitting_hours", {"sitting": "h_11_plus", "threshold_hours": 8}
+    )
