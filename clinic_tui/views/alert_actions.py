@@ -239,10 +239,19 @@ class AlertActions:
                 )
                 self.alert_changed(None)
                 return
-            if exc.status == 422 and note is not None:
-                self._keep_note(alert, action, note, describe(exc).text, recipient)
-                return
-            raise
+            if note is None:
+                raise
+            if exc.status in (401, 403):
+                # the app's handler asks her to log in again (or says why not): the note waits as a
+                # draft of this session for the next time she acts on the alert
+                drafts[(alert.id, action)] = note
+                if recipient:
+                    drafts[(alert.id, RECIPIENT)] = recipient
+                raise
+            # refused as invalid, or nothing could be changed (the database away, a server error):
+            # the note comes back to be sent again
+            self._keep_note(alert, action, note, describe(exc).text, recipient)
+            return
         drafts.pop((alert.id, action), None)
         drafts.pop((alert.id, RECIPIENT), None)
         text = _("Alert {done}: {label}").format(done=labels.done(action), label=updated.label)

@@ -1,6 +1,7 @@
 """A stopped server must never lose what a user typed: a real uvicorn server, really stopped."""
 
 import asyncio
+import contextlib
 import socket
 import threading
 from datetime import timedelta
@@ -8,6 +9,7 @@ from datetime import timedelta
 import pytest
 import uvicorn
 from textual.widgets import Input, Static, TextArea
+from textual.worker import WorkerFailed
 
 from clinic_tui.app import ClinicApp
 from clinic_tui.views.alerts import AlertQueueScreen
@@ -121,3 +123,70 @@ async def test_a_queue_reload_against_a_stopped_server_says_so(app, c, http):
                 await pilot.pause(0.05)
             assert "Cannot reach the server" in toasts(tui)
             assert tui.screen.alerts  # what was on screen stays
+
+
+async def test_a_database_outage_is_told_keeps_the_note_and_recovers_by_itself(app, c, http, session):
+    """The database refuses connections for a while (issue 14's fault run, seen from the nurse's
+    chair): she is told the server cannot reach its database, her note stays in the dialog, and
+    once the database is back the queue updates on its own and the same Ctrl+S saves the note."""
+    from sqlalchemy import select
+
+    from clinic_server.db import make_engine, make_sessionmaker
+    from clinic_server.db.models import Alert
+    from tests.api.test_database_unavailable import _closed_port
+
+    await post(http, c.keys["nora"], obs("8480-6", 184, now() - timedelta(minutes=3)))
+    working = app.state.sessionmaker
+    down = make_engine(f"postgresql+psycopg://postgres@127.0.0.1:{_closed_port()}/nowhere?connect_timeout=2")
+    with RealServer(app) as server:
+        tui = ClinicApp(server_url=f"http://127.0.0.1:{server.port}")
+        try:
+            async with tui.run_test(size=(140, 45), notifications=True) as pilot:
+                await log_in(pilot, "anna", PASSWORD)
+                queue = tui.screen
+                assert isinstance(queue, AlertQueueScreen) and len(queue.alerts) == 1
+                await pilot.press("a")
+                await settle(pilot)
+                await pilot.press("x")
+                await settle(pilot)
+                assert isinstance(tui.screen, TextPrompt)
+                tui.screen.query_one(TextArea).insert(NOTE)
+
+                app.state.sessionmaker = make_sessionmaker(down)  # the database goes away
+                await pilot.press("ctrl+s")
+                await settle(pilot)
+                assert isinstance(tui.screen, TextPrompt)  # the dialog is back, every word kept
+                assert tui.screen.query_one(TextArea).text == NOTE
+                assert "cannot reach its database" in toasts(tui)
+
+                app.state.sessionmaker = working  # the database is back
+                await pilot.press("ctrl+s")
+                await settle(pilot)
+                assert tui.screen is queue
+            session.expire_all()
+            alert = session.scalars(select(Alert)).one()
+            assert alert.state == "resolved"
+
+            # the queue, refreshed while the database was away, recovers on its next poll by itself
+            tui = ClinicApp(server_url=f"http://127.0.0.1:{server.port}")
+            async with tui.run_test(size=(140, 45), notifications=True) as pilot:
+                await settle(pilot)  # (her session resumes from the keyring)
+                if not isinstance(tui.screen, AlertQueueScreen):
+                    await log_in(pilot, "anna", PASSWORD)
+                queue = tui.screen
+                assert isinstance(queue, AlertQueueScreen)
+                await post(http, c.keys["nora"], obs("8480-6", 188, now() - timedelta(minutes=1)))
+                app.state.sessionmaker = make_sessionmaker(down)
+                with contextlib.suppress(WorkerFailed):  # (the app's error handler tells her)
+                    await queue.poll().wait()
+                for _ in range(10):
+                    await pilot.pause(0.05)
+                assert "cannot reach its database" in toasts(tui)
+                assert not queue.alerts
+                app.state.sessionmaker = working
+                await queue.poll().wait()
+                await settle(pilot)
+                assert len(queue.alerts) == 1
+        finally:
+            app.state.sessionmaker = working
+            down.dispose()
