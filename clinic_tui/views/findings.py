@@ -139,6 +139,22 @@ class OpensRecords:
         self.app.push_screen(AuditRecordScreen(record))
 
 
+def judged_bindings(part: str, back_tooltip: str) -> list[Binding]:
+    """The keys of a screen with something to judge; binding ids ``{part}.back`` and so on."""
+    return [
+        Binding("escape", "back", N_("Back"), id=f"{part}.back", tooltip=back_tooltip),
+        Binding("j", "judge", N_("Verdict"), id=f"{part}.judge", tooltip=N_("Record a verdict with a note")),
+        Binding(
+            "w",
+            "who",
+            N_("Who is this?"),
+            id=f"{part}.who",
+            tooltip=N_("Show the person's name and personnummer (the look-up is audited)"),
+        ),
+        Binding("r", "refresh", N_("Refresh"), id=f"{part}.refresh", tooltip=N_("Reload")),
+    ]
+
+
 class Judged(OpensRecords):
     """A screen with something to judge (a finding, a break-the-glass access): the verdict dialog,
     sending ``expected_version``; a stopped server keeps the note, a conflict reloads and says who."""
@@ -162,6 +178,24 @@ class Judged(OpensRecords):
 
     def shown(self, result) -> None:
         raise NotImplementedError
+
+    #: the ids of the head and reason lines (``#finding-head``), and the evidence table's title
+    PART: str = ""
+    EVIDENCE_TITLE: str = ""
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield WhoAmI(id="whoami")
+        with VerticalScroll(id="detail"):
+            yield Static("", id=f"{self.PART}-head")
+            yield Static("", id=f"{self.PART}-reason")
+            yield Static(_(AUDITED_LOOKUP), id="identity", classes="muted")
+            yield Static(_(self.EVIDENCE_TITLE), classes="section-title")
+            yield DataTable(id="evidence", cursor_type="row", zebra_stripes=True)
+            yield Static(_("Verdicts"), classes="section-title")
+            yield Static("", id="verdicts")
+        yield Static("", id="detail-status")
+        yield KeyFooter()
 
     def action_judge(self) -> None:
         verdict, note = self.kept
@@ -345,37 +379,14 @@ class FindingsScreen(AppScreen):
 class FindingScreen(Judged, AppScreen):
     """One finding: why it fired, the records behind it, the verdicts so far."""
 
-    BINDINGS = [
-        Binding("escape", "back", N_("Back"), id="finding.back", tooltip=N_("Back to the findings")),
-        Binding("j", "judge", N_("Verdict"), id="finding.judge", tooltip=N_("Record a verdict with a note")),
-        Binding(
-            "w",
-            "who",
-            N_("Who is this?"),
-            id="finding.who",
-            tooltip=N_("Show the person's name and personnummer (the look-up is audited)"),
-        ),
-        Binding("r", "refresh", N_("Refresh"), id="finding.refresh", tooltip=N_("Reload")),
-    ]
+    BINDINGS = judged_bindings("finding", N_("Back to the findings"))
+    PART = "finding"
+    EVIDENCE_TITLE = N_("Evidence (Enter opens the full record)")
 
     def __init__(self, finding_id: int):
         super().__init__()
         self.finding_id = finding_id
         self.finding: FindingDetail | None = None
-
-    def compose(self) -> ComposeResult:
-        yield Header()
-        yield WhoAmI(id="whoami")
-        with VerticalScroll(id="detail"):
-            yield Static("", id="finding-head")
-            yield Static("", id="finding-reason")
-            yield Static(_(AUDITED_LOOKUP), id="identity", classes="muted")
-            yield Static(_("Evidence (Enter opens the full record)"), classes="section-title")
-            yield DataTable(id="evidence", cursor_type="row", zebra_stripes=True)
-            yield Static(_("Verdicts"), classes="section-title")
-            yield Static("", id="verdicts")
-        yield Static("", id="detail-status")
-        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.title = _("Finding {id}").format(id=self.finding_id)

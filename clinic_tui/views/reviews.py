@@ -9,10 +9,7 @@ from __future__ import annotations
 
 from rich.text import Text
 from textual import on, work
-from textual.app import ComposeResult
-from textual.binding import Binding
-from textual.containers import VerticalScroll
-from textual.widgets import DataTable, Header, Static
+from textual.widgets import DataTable, Static
 
 from clinic_tui import findings_text
 from clinic_tui.api.schemas import BreakGlassReview
@@ -21,54 +18,27 @@ from clinic_tui.domain.findings import Verdict
 from clinic_tui.i18n import N_, _
 from clinic_tui.views.base import AppScreen
 from clinic_tui.views.findings import (
-    AUDITED_LOOKUP,
     Judged,
     add_event_columns,
     event_row,
     history_text,
+    judged_bindings,
     monitoring,
     person_label,
     show_identity,
 )
 from clinic_tui.views.format import local_time
-from clinic_tui.widgets.key_footer import KeyFooter
-from clinic_tui.widgets.whoami import WhoAmI
 
 
 class GrantScreen(Judged, AppScreen):
-    BINDINGS = [
-        Binding("escape", "back", N_("Back"), id="grant.back", tooltip=N_("Back to the reviews")),
-        Binding("j", "judge", N_("Verdict"), id="grant.judge", tooltip=N_("Record a verdict with a note")),
-        Binding(
-            "w",
-            "who",
-            N_("Who is this?"),
-            id="grant.who",
-            tooltip=N_("Show the person's name and personnummer (the look-up is audited)"),
-        ),
-        Binding("r", "refresh", N_("Refresh"), id="grant.refresh", tooltip=N_("Reload")),
-    ]
+    BINDINGS = judged_bindings("grant", N_("Back to the reviews"))
+    PART = "grant"
+    EVIDENCE_TITLE = N_("Records under this access (Enter opens the full record)")
 
     def __init__(self, grant_id: str):
         super().__init__()
         self.grant_id = grant_id
         self.grant: GrantDetail | None = None
-
-    def compose(self) -> ComposeResult:
-        yield Header()
-        yield WhoAmI(id="whoami")
-        with VerticalScroll(id="detail"):
-            yield Static("", id="grant-head")
-            yield Static("", id="grant-reason")
-            yield Static(_(AUDITED_LOOKUP), id="identity", classes="muted")
-            yield Static(
-                _("Records under this access (Enter opens the full record)"), classes="section-title"
-            )
-            yield DataTable(id="evidence", cursor_type="row", zebra_stripes=True)
-            yield Static(_("Verdicts"), classes="section-title")
-            yield Static("", id="verdicts")
-        yield Static("", id="detail-status")
-        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.title = _("Emergency access review")
