@@ -255,9 +255,31 @@ def _parse_severity(severity: str | None) -> list[int] | None:
     return sorted(set(ranks))
 
 
-def queue(guard: Guard, *, state: str, severity: str | None, q: str | None, after: str | None, limit: int):
-    """The caller's alert queue: most severe first, then oldest first; keyset-paged."""
+def queue(
+    guard: Guard,
+    *,
+    state: str,
+    severity: str | None,
+    q: str | None,
+    after: str | None,
+    limit: int,
+    resolved_since: datetime | None = None,
+):
+    """The caller's alert queue: most severe first, then oldest first; keyset-paged.
+
+    ``resolved_since`` (state "resolved" only) keeps the alerts resolved at or after it: the
+    client sends its user's local midnight for "resolved today". A resolved alert's
+    ``updated_at`` is when it was resolved: the alert engine merges findings only into active
+    alerts, and any transition out of resolved (reopen) makes it something else.
+    """
     ranks = _parse_severity(severity)
+    if resolved_since is not None and state != lifecycle.AlertState.RESOLVED:
+        raise refused(
+            422,
+            ErrorCode.INVALID_REQUEST,
+            "resolved_since only goes with state=resolved.",
+            field="resolved_since",
+        )
     try:
         cursor = decode_cursor(after) if after else None
     except ValueError:
@@ -274,6 +296,8 @@ def queue(guard: Guard, *, state: str, severity: str | None, q: str | None, afte
             filters.append(Alert.severity_rank.in_(ranks))
         if needle:
             filters.append(_matches(session, visible, needle))
+        if resolved_since is not None:
+            filters.append(Alert.updated_at >= resolved_since)
         rows = keyset_page(
             session, key=QUEUE_KEY, parts=state_parts(state, now), filters=filters, after=cursor, limit=limit
         )
@@ -290,6 +314,8 @@ def queue(guard: Guard, *, state: str, severity: str | None, q: str | None, afte
     ]
     guard.disclose(disclosed(alerts, visible), visible.decisions)
     guard.scope.note(state=state, filtered=bool(needle or ranks), paged=bool(after))
+    if resolved_since is not None:
+        guard.scope.note(resolved_since=resolved_since.isoformat())
     guard.scope.reason = f"{len(items)} alerts of people with a consent covering vitals"
     last = alerts[-1] if alerts else None
     return AlertPage(

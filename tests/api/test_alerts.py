@@ -666,3 +666,30 @@ async def test_escalating_names_a_recipient_kept_within_the_organization(http, c
     # reopened, it is no longer escalated to anyone
     r = await _transition(http, anna, a.id, "reopen", 3)
     assert r.status_code == 200 and r.json()["escalated_to"] is None
+
+
+async def test_the_resolved_view_shows_what_was_resolved_since_the_given_midnight(http, c, session, anna):
+    """Resolved today (issue 13, deliverable 4): ``resolved_since`` (the client's local midnight)
+    keeps the alerts resolved at or after it; one resolved yesterday is not listed."""
+    await _raise_bp(http, c, "nora")
+    await _raise_bp(http, c, "vera")
+    nora, vera = (_alerts(session, c.people[n])[0] for n in ("nora", "vera"))
+    for a in (nora, vera):
+        assert (await _transition(http, anna, a.id, "acknowledge", 1)).status_code == 200
+        assert (await _transition(http, anna, a.id, "resolve", 2, note="Re-measured.")).status_code == 200
+    midnight = now().replace(hour=0, minute=0, second=0, microsecond=0)
+    # vera's was resolved yesterday evening
+    session.execute(update(Alert).where(Alert.id == vera.id).values(updated_at=midnight - timedelta(hours=2)))
+    session.commit()
+    page = await _queue(http, anna, state="resolved", resolved_since=midnight.isoformat())
+    assert [i["id"] for i in page["items"]] == [nora.id]
+    assert last_audit(session).details["resolved_since"] == midnight.isoformat()
+    # without it, every resolved alert (as before)
+    assert {i["id"] for i in (await _queue(http, anna, state="resolved"))["items"]} == {nora.id, vera.id}
+    # it only goes with the resolved view, and it needs an offset
+    for params in (
+        {"state": "active", "resolved_since": midnight.isoformat()},
+        {"state": "resolved", "resolved_since": "2026-11-30T00:00"},
+    ):
+        r = await http.get("/alerts", headers=anna, params=params)
+        assert r.status_code == 422, params

@@ -29,9 +29,18 @@ def alert_queue(
     ] = None,
     after: Annotated[line(200) | None, Query(description="next_cursor of the previous page")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    resolved_since: Annotated[
+        Instant | None,
+        Query(
+            description="state=resolved only: those resolved at or after this time, with offset "
+            "(the client's local midnight: resolved today)"
+        ),
+    ] = None,
 ) -> AlertPage:
     """The caller's alert queue: most severe first, then oldest first; keyset-paged."""
-    return alerts.queue(guard, state=state, severity=severity, q=q, after=after, limit=limit)
+    return alerts.queue(
+        guard, state=state, severity=severity, q=q, after=after, limit=limit, resolved_since=resolved_since
+    )
 
 
 @router.get("/changes", response_model=AlertChanges, responses={403: {}, 422: {}})
