@@ -2,7 +2,8 @@
 
 By default it holds the active alerts (``ACTIVE_STATES``): open, acknowledged, and snoozed ones,
 which say until when and come back as they were when the time is up (on the next poll). ``v``
-switches it to the alerts snoozed now, the escalated ones (to whom) or those resolved today (since
+switches it to the alerts she has taken on (Mine: acknowledged, snoozed or escalated, and she was
+the last to act on them), the alerts snoozed now, the escalated ones (to whom) or those resolved today (since
 the local midnight of this computer, sent to the server as ``resolved_since``), and back
 (``VIEWS``); the header names the view shown.
 
@@ -55,11 +56,14 @@ COLUMNS = (
 #: what an empty view says)
 VIEWS = (
     ("active", N_("Active"), N_("No active alerts.")),
+    ("mine", N_("Mine"), N_("No alerts taken on by you.")),
     (AlertState.SNOOZED.value, N_("Snoozed"), N_("No snoozed alerts.")),
     (AlertState.ESCALATED.value, N_("Escalated"), N_("No escalated alerts.")),
     (AlertState.RESOLVED.value, N_("Resolved today"), N_("No alerts resolved today.")),
 )
 VIEW_NAMES = {state: name for state, name, _empty in VIEWS}
+#: the states of an alert someone has taken on (the Mine view: those she was the last to act on)
+MINE_STATES = frozenset({AlertState.ACKNOWLEDGED, AlertState.SNOOZED, AlertState.ESCALATED})
 
 
 def local_midnight() -> datetime:
@@ -77,6 +81,8 @@ def in_view(view: str, a: AlertItem) -> bool:
     """Does ``a`` (its state as the server read it just now) belong in the queue's ``view``?"""
     if view == "active":
         return a.state in ACTIVE_STATES
+    if view == "mine":  # taken on by her: the last to act on it, and not resolved or back as open
+        return a.mine and a.state in MINE_STATES
     if view == AlertState.RESOLVED:  # resolved today: a resolved alert's last change is its resolution
         return a.state == view and a.updated_at >= local_midnight()
     return a.state == view
@@ -124,7 +130,7 @@ class AlertQueueScreen(AlertActions, AppScreen):
             "next_view",
             N_("View"),
             id="alerts.view",
-            tooltip=N_("Show the next view: active, snoozed, escalated, resolved today"),
+            tooltip=N_("Show the next view: active, mine, snoozed, escalated, resolved today"),
         ),
     ]
 

@@ -12,6 +12,7 @@ from clinic_tui.views.alerts import AlertQueueScreen, local_midnight
 from clinic_tui.views.patient import PatientScreen
 from clinic_tui.widgets.modals import EscalatePrompt
 from clinic_tui.widgets.row_table import RowTable
+from tests.conftest import bearer, login
 from tests.factories import PASSWORD
 from tests.tui.conftest import log_in, settle, toasts
 from tests.vitals_util import clinic, now, obs, post
@@ -66,6 +67,10 @@ async def test_an_escalated_alert_names_its_recipient_and_is_found_in_the_escala
         assert _ids(queue) == [second]  # it left the active queue...
         assert "Escalated view (v)" in toasts(app)  # ...and she is told where it went
 
+        await pilot.press("v")
+        await settle(pilot)
+        assert queue.sub_title == "View: Mine"  # she escalated it: she took it on
+        assert _ids(queue) == [first]
         await pilot.press("v")
         await settle(pilot)
         assert queue.sub_title == "View: Snoozed"
@@ -189,3 +194,42 @@ async def test_the_resolved_view_shows_the_alerts_resolved_today(tui, c, http, s
         await queue.poll().wait()
         await settle(pilot)
         assert _ids(queue) == [today]
+
+
+async def test_mine_shows_the_alerts_she_has_taken_on_and_not_her_colleagues(tui, c, http):
+    """Mine (issue 13, deliverable 4), right after Active: anna's acknowledged alert is there,
+    the one agnes (same organization) acknowledged is not; when agnes acts on anna's, it leaves."""
+    t = now() - timedelta(hours=1)
+    await post(http, c.keys["nora"], obs("8480-6", 186, t))
+    await post(http, c.keys["bo"], obs("8867-4", 135, t + timedelta(minutes=1)))
+    agnes = bearer(await login(http, "agnes"))
+    app = tui()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await log_in(pilot, "anna", PASSWORD)
+        queue = app.screen
+        hers, colleagues = _ids(queue)
+        await pilot.press("a")  # the cursor is on the first
+        await settle(pilot)
+        r = await http.post(
+            f"/alerts/{colleagues}/transition",
+            headers=agnes,
+            json={"action": "acknowledge", "expected_version": 1},
+        )
+        assert r.status_code == 200, r.text
+        await pilot.press("v")
+        await settle(pilot)
+        assert queue.sub_title == "View: Mine"
+        assert _ids(queue) == [hers]
+        until = (now() + timedelta(hours=1)).isoformat()
+        r = await http.post(
+            f"/alerts/{hers}/transition",
+            headers=agnes,
+            json={"action": "snooze", "expected_version": 2, "snooze_until": until},
+        )
+        assert r.status_code == 200, r.text
+        await queue.poll().wait()
+        await settle(pilot)
+        assert _ids(queue) == [] and _status(queue) == "No alerts taken on by you."
+        await pilot.press("v")
+        await settle(pilot)
+        assert queue.sub_title == "View: Snoozed" and _ids(queue) == [hers]

@@ -19,8 +19,11 @@ router = AuditedRouter(prefix="/alerts", tags=["alerts"])
 def alert_queue(
     guard: GuardDep,
     state: Annotated[
-        Literal["open", "active", "snoozed", "escalated", "resolved", "all"],
-        Query(description="open (default), active, snoozed (time still ahead), escalated, resolved, all"),
+        Literal["open", "active", "mine", "snoozed", "escalated", "resolved", "all"],
+        Query(
+            description="open (default), active, mine (acknowledged, snoozed or escalated, last by "
+            "the caller), snoozed (time still ahead), escalated, resolved, all"
+        ),
     ] = "open",
     severity: Annotated[line(30) | None, Query(description="high, medium, low; comma-separated")] = None,
     q: Annotated[
