@@ -14,6 +14,7 @@ batch update, and the cursor stays on the alert it was on.
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime, time
 
 from rich.text import Text
@@ -86,6 +87,25 @@ def in_view(view: str, a: AlertItem) -> bool:
     if view == AlertState.RESOLVED:  # resolved today: a resolved alert's last change is its resolution
         return a.state == view and a.updated_at >= local_midnight()
     return a.state == view
+
+
+#: the server's label for a namesake: "Johanna Hansson (1957-01-03)", or with the personnummer
+#: where the birth date is shared too (``services/alerts.labels_for``)
+NAMESAKE = re.compile(r"(?P<name>.+) \((?P<detail>\d{4}-\d{2}-\d{2}|\d{8}-\d{4})\)")
+
+
+def patient_cell(label: str) -> Cell:
+    """The Patient cell. A namesake's label offers shorter forms for a narrow column, ending in
+    what tells her apart, which survives the cut: "J. Hansson 1957-01-03", "Hansson 1957-01-03",
+    at 80 columns "H… 1957-01-03"."""
+    found = NAMESAKE.fullmatch(label)
+    if found is None:
+        return Cell(label)
+    *given, family = found["name"].split()
+    detail = found["detail"]
+    initials = " ".join(f"{g[0]}." for g in given)
+    shorter = (f"{initials} {family} {detail}".strip(), f"{family} {detail}")
+    return Cell(label, shorter=shorter, tail=detail)
 
 
 def sort_key(a: AlertItem):
@@ -235,7 +255,7 @@ class AlertQueueScreen(AlertActions, AppScreen):
         value = f"{number(a.value)} {labels.unit(a.unit)}".strip() if a.value is not None else ""
         return (
             Cell(labels.severity(a.severity).upper(), SEVERITY_STYLE[a.severity]),
-            Cell(a.label),
+            patient_cell(a.label),
             Cell(labels.alert_text(a.rule_id, a.loinc, a.params, a.message)),
             Cell(value),
             Cell(age_text(a.opened_at, now)),

@@ -392,6 +392,34 @@ async def test_two_patients_with_the_same_name_are_told_apart_in_the_queue(tui, 
         assert [a.label for a in app.screen.alerts.values()] == ["Johanna Hansson (1984-07-13)"]
 
 
+async def test_at_80x24_namesakes_are_still_told_apart_by_what_is_drawn(tui, c, http, world, session):
+    """The Patient column is 13 cells at 80 columns: the birth date (or the personnummer) that
+    tells two Johanna Hansson apart is what survives the cut, not the name they share."""
+    twins = [
+        world.person("Johanna", "Hansson", birth=date(1957, 1, 3)),
+        world.person("Johanna", "Hansson", birth=date(1984, 7, 13)),
+        # the same name and birth date: told apart by the personnummer
+        world.person("Karl", "Ek", birth=date(1950, 2, 2)),
+        world.person("Karl", "Ek", birth=date(1950, 2, 2)),
+    ]
+    for person in twins:
+        world.consent(person, c.north)
+    session.commit()
+    for person in twins:
+        await post(http, device(session, person), obs("8480-6", 186, now() - timedelta(minutes=5)))
+    app = tui()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await log_in(pilot, "anna", PASSWORD)
+        table = app.screen.query_one(RowTable)
+        drawn = [table.render_line(y).text for y in range(1, table.row_count + 1)]
+        for person in twins:
+            pnr = f"{person.personnummer[:8]}-{person.personnummer[8:]}"
+            detail = person.birth_date.isoformat() if person.given_name == "Johanna" else pnr
+            assert sum(detail in line for line in drawn) == 1, (detail, drawn)
+        for line in drawn:  # and the rest of the row is where it was
+            assert "186 mmHg" in line and "open" in line, line
+
+
 # ---------------------------------------------------------------------- issue 13.10
 
 
