@@ -723,9 +723,13 @@ async def test_mine_lists_the_alerts_the_caller_was_last_to_take_on(http, c, ses
     rec = last_audit(session)
     assert (rec.action, rec.outcome, rec.details["state"]) == ("list", "allowed", "mine")
     assert await mine(agnes) == sorted([(vera.id, "acknowledged", True), (bo.id, "snoozed", True)])
-    # the active queue says which are hers
+    # the active queue says which are hers, and so does the patient's alert list
     active = {i["id"]: i["mine"] for i in (await _queue(http, anna, state="active"))["items"]}
     assert active == {nora.id: True, vera.id: False, bo.id: False}
+    r = await http.get(f"/patients/{bo.person_id}/alerts", headers=anna)
+    assert [(i["id"], i["mine"]) for i in r.json()["items"]] == [(bo.id, False)]
+    r = await http.get(f"/patients/{nora.person_id}/alerts", headers=anna)
+    assert {i["id"]: i["mine"] for i in r.json()["items"]} == {nora.id: True, pulse.id: True}
     # resolved, it leaves her Mine view
     assert (await _transition(http, anna, nora.id, "resolve", 2, note="Re-measured.")).status_code == 200
     assert await mine(anna) == [(pulse.id, "escalated", True)]
