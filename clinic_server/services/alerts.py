@@ -183,6 +183,33 @@ def escalated_to(session: Session, alerts: Sequence[Alert], organization_id: str
     return found
 
 
+def last_actor() -> ColumnElement:
+    """The user of an alert's latest event (acknowledge, snooze, escalate, resolve, reopen...),
+    correlated with ``Alert``: who last took it on."""
+    return (
+        select(AlertEvent.user_id)
+        .where(AlertEvent.alert_id == Alert.id)
+        .order_by(AlertEvent.at.desc(), AlertEvent.id.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+
+
+def taken_on_by(session: Session, alerts: Sequence[Alert], user_id: str) -> set[int]:
+    """The ids of ``alerts`` whose latest event is ``user_id``'s."""
+    ids = [a.id for a in alerts]
+    if not ids:
+        return set()
+    last: dict[int, str] = {}
+    for alert_id, actor in session.execute(
+        select(AlertEvent.alert_id, AlertEvent.user_id)
+        .where(AlertEvent.alert_id.in_(ids))
+        .order_by(AlertEvent.at, AlertEvent.id)
+    ):
+        last[alert_id] = actor
+    return {alert_id for alert_id, actor in last.items() if actor == user_id}
+
+
 def disclosed(alerts: Sequence[Alert], visible: Visible) -> dict[str, set[Category]]:
     """The categories each person's alerts in a response carry."""
     out: dict[str, set[Category]] = {}
@@ -231,6 +258,15 @@ def state_parts(state: str, now: datetime) -> list[ColumnElement[bool]]:
         return [and_(Alert.state == lifecycle.AlertState.SNOOZED, Alert.snoozed_until > now)]
     if state in (lifecycle.AlertState.ESCALATED, lifecycle.AlertState.RESOLVED):
         return [Alert.state == state]
+    if state == "mine":  # taken on: acknowledged, snoozed (unless back as open), escalated
+        return [
+            Alert.state == lifecycle.AlertState.ACKNOWLEDGED,
+            and_(
+                Alert.state == lifecycle.AlertState.SNOOZED,
+                or_(Alert.snoozed_until > now, Alert.snoozed_from == lifecycle.AlertState.ACKNOWLEDGED),
+            ),
+            Alert.state == lifecycle.AlertState.ESCALATED,
+        ]
     states = lifecycle.ACTIVE_STATES if state == "active" else lifecycle.AlertState
     return [Alert.state == s for s in sorted(states)]
 
@@ -255,9 +291,35 @@ def _parse_severity(severity: str | None) -> list[int] | None:
     return sorted(set(ranks))
 
 
-def queue(guard: Guard, *, state: str, severity: str | None, q: str | None, after: str | None, limit: int):
-    """The caller's alert queue: most severe first, then oldest first; keyset-paged."""
+def queue(
+    guard: Guard,
+    *,
+    state: str,
+    severity: str | None,
+    q: str | None,
+    after: str | None,
+    limit: int,
+    resolved_since: datetime | None = None,
+):
+    """The caller's alert queue: most severe first, then oldest first; keyset-paged.
+
+    ``state="mine"``: the alerts the caller has taken on and not resolved — acknowledged, snoozed
+    or escalated, whose latest event (``alert_event``) is hers; a colleague who acts on one after
+    her makes it the colleague's.
+
+    ``resolved_since`` (state "resolved" only) keeps the alerts resolved at or after it: the
+    client sends its user's local midnight for "resolved today". A resolved alert's
+    ``updated_at`` is when it was resolved: the alert engine merges findings only into active
+    alerts, and any transition out of resolved (reopen) makes it something else.
+    """
     ranks = _parse_severity(severity)
+    if resolved_since is not None and state != lifecycle.AlertState.RESOLVED:
+        raise refused(
+            422,
+            ErrorCode.INVALID_REQUEST,
+            "resolved_since only goes with state=resolved.",
+            field="resolved_since",
+        )
     try:
         cursor = decode_cursor(after) if after else None
     except ValueError:
@@ -274,6 +336,10 @@ def queue(guard: Guard, *, state: str, severity: str | None, q: str | None, afte
             filters.append(Alert.severity_rank.in_(ranks))
         if needle:
             filters.append(_matches(session, visible, needle))
+        if resolved_since is not None:
+            filters.append(Alert.updated_at >= resolved_since)
+        if state == "mine":
+            filters.append(last_actor() == guard.user.id)
         rows = keyset_page(
             session, key=QUEUE_KEY, parts=state_parts(state, now), filters=filters, after=cursor, limit=limit
         )
@@ -282,14 +348,22 @@ def queue(guard: Guard, *, state: str, severity: str | None, q: str | None, afte
     by_id = {a.id: a for a in session.scalars(select(Alert).where(Alert.id.in_([r[2] for r in rows])))}
     alerts = [by_id[r[2]] for r in rows]
     to = escalated_to(session, alerts, guard.actor.organization_id)
+    mine = taken_on_by(session, alerts, guard.user.id)
     items = [
         alert_item(
-            a, visible.labels[a.person_id], visible.decisions[a.person_id], now, escalated_to=to.get(a.id)
+            a,
+            visible.labels[a.person_id],
+            visible.decisions[a.person_id],
+            now,
+            escalated_to=to.get(a.id),
+            mine=a.id in mine,
         )
         for a in alerts
     ]
     guard.disclose(disclosed(alerts, visible), visible.decisions)
     guard.scope.note(state=state, filtered=bool(needle or ranks), paged=bool(after))
+    if resolved_since is not None:
+        guard.scope.note(resolved_since=resolved_since.isoformat())
     guard.scope.reason = f"{len(items)} alerts of people with a consent covering vitals"
     last = alerts[-1] if alerts else None
     return AlertPage(
@@ -361,10 +435,16 @@ def changes(guard: Guard, *, since: datetime) -> AlertChanges:
     guard.scope.note(changes_since=since.isoformat(), truncated=truncated)
     guard.scope.reason = f"{len(alerts)} changed alerts of people with a consent covering vitals"
     to = escalated_to(session, alerts, guard.actor.organization_id)
+    mine = taken_on_by(session, alerts, guard.user.id)
     return AlertChanges(
         items=[
             alert_item(
-                a, visible.labels[a.person_id], visible.decisions[a.person_id], now, escalated_to=to.get(a.id)
+                a,
+                visible.labels[a.person_id],
+                visible.decisions[a.person_id],
+                now,
+                escalated_to=to.get(a.id),
+                mine=a.id in mine,
             )
             for a in alerts
         ],
@@ -518,7 +598,7 @@ def transition(guard: Guard, alert_id: int, body: AlertTransition) -> AlertItem:
     if conditions and alert.rule_id in WORDED_BY_DIAGNOSIS:
         guard.scope.returned({Category.CONDITIONS})
     to = escalated_to(session, [alert], guard.actor.organization_id)
-    return alert_item(alert, label, access.decision, now, escalated_to=to.get(alert.id))
+    return alert_item(alert, label, access.decision, now, escalated_to=to.get(alert.id), mine=True)
 
 
 def _recipient(action: lifecycle.AlertAction, body: AlertTransition) -> str | None:

@@ -16,7 +16,13 @@ from clinic_server.access.policy import Action
 from clinic_server.db.models import Alert, AlertEvent, Observation, User
 from clinic_server.errors import refused
 from clinic_server.services import alert_engine
-from clinic_server.services.alerts import WORDED_BY_DIAGNOSIS, alert_item, escalated_to, labels_for
+from clinic_server.services.alerts import (
+    WORDED_BY_DIAGNOSIS,
+    alert_item,
+    escalated_to,
+    labels_for,
+    taken_on_by,
+)
 from clinic_tui.api.schemas import (
     AlertEventOut,
     ErrorCode,
@@ -168,6 +174,7 @@ def patient_alerts(guard: Guard, person_id: str, *, limit: int) -> PatientAlerts
     named = access.may(Category.IDENTITY)
     label = labels_for(session, [person.id], {person.id} if named else set())[person.id]
     to = escalated_to(session, alerts, guard.actor.organization_id)
+    mine = taken_on_by(session, alerts, guard.user.id)
     items = [
         alert_item(
             a,
@@ -178,6 +185,7 @@ def patient_alerts(guard: Guard, person_id: str, *, limit: int) -> PatientAlerts
             inputs=project_inputs(a.rule_id, a.inputs or {}, conditions_shared),
             events=events[a.id],
             escalated_to=to.get(a.id),
+            mine=a.id in mine,
         )
         for a in alerts
     ]

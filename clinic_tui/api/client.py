@@ -343,13 +343,18 @@ class ClinicClient:
         q: str | None = None,
         after: str | None = None,
         limit: int = 50,
+        resolved_since: datetime | None = None,
     ) -> wire.AlertPage:
-        """The alert queue (state "open", "active" or "all"), most severe then oldest first.
+        """The alert queue (state "open", "active", "snoozed", "escalated", "resolved" or "all"),
+        most severe then oldest first.
 
         Pass ``page.next_cursor`` as ``after`` for the next page; ``severity`` is e.g. "high" or
-        "high,medium"; ``q`` matches shared names, pseudonyms, rule ids and messages.
+        "high,medium"; ``q`` matches shared names, pseudonyms, rule ids and messages;
+        ``resolved_since`` (with "resolved", an aware time) keeps those resolved at or after it.
         """
         params: dict = {"state": state, "limit": limit}
+        if resolved_since is not None:
+            params["resolved_since"] = resolved_since.isoformat()
         if severity:
             params["severity"] = severity
         if q:

@@ -2,7 +2,9 @@
 
 By default it holds the active alerts (``ACTIVE_STATES``): open, acknowledged, and snoozed ones,
 which say until when and come back as they were when the time is up (on the next poll). ``v``
-switches it to the alerts snoozed now, the escalated ones (to whom) or the resolved ones, and back
+switches it to the alerts she has taken on (Mine: acknowledged, snoozed or escalated, and she was
+the last to act on them), the alerts snoozed now, the escalated ones (to whom) or those resolved today (since
+the local midnight of this computer, sent to the server as ``resolved_since``), and back
 (``VIEWS``); the header names the view shown.
 
 Paged at the API (keyset): the table holds the pages loaded so far, never the whole queue, and
@@ -12,7 +14,8 @@ batch update, and the cursor stays on the alert it was on.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import re
+from datetime import UTC, date, datetime, time
 
 from rich.text import Text
 from textual import on, work
@@ -54,16 +57,55 @@ COLUMNS = (
 #: what an empty view says)
 VIEWS = (
     ("active", N_("Active"), N_("No active alerts.")),
+    ("mine", N_("Mine"), N_("No alerts taken on by you.")),
     (AlertState.SNOOZED.value, N_("Snoozed"), N_("No snoozed alerts.")),
     (AlertState.ESCALATED.value, N_("Escalated"), N_("No escalated alerts.")),
-    (AlertState.RESOLVED.value, N_("Resolved"), N_("No resolved alerts.")),
+    (AlertState.RESOLVED.value, N_("Resolved today"), N_("No alerts resolved today.")),
 )
 VIEW_NAMES = {state: name for state, name, _empty in VIEWS}
+#: the states of an alert someone has taken on (the Mine view: those she was the last to act on)
+MINE_STATES = frozenset({AlertState.ACKNOWLEDGED, AlertState.SNOOZED, AlertState.ESCALATED})
+
+
+def local_midnight() -> datetime:
+    """The start of today on this computer's clock, as an aware time (the offset of that moment,
+    which on a daylight-saving day may differ from the offset now)."""
+    return datetime.combine(date.today(), time()).astimezone()
+
+
+def resolved_since(view: str) -> datetime | None:
+    """What the server is asked for the Resolved view: those resolved since local midnight."""
+    return local_midnight() if view == AlertState.RESOLVED else None
 
 
 def in_view(view: str, a: AlertItem) -> bool:
     """Does ``a`` (its state as the server read it just now) belong in the queue's ``view``?"""
-    return a.state in ACTIVE_STATES if view == "active" else a.state == view
+    if view == "active":
+        return a.state in ACTIVE_STATES
+    if view == "mine":  # taken on by her: the last to act on it, and not resolved or back as open
+        return a.mine and a.state in MINE_STATES
+    if view == AlertState.RESOLVED:  # resolved today: a resolved alert's last change is its resolution
+        return a.state == view and a.updated_at >= local_midnight()
+    return a.state == view
+
+
+#: the server's label for a namesake: "Johanna Hansson (1957-01-03)", or with the personnummer
+#: where the birth date is shared too (``services/alerts.labels_for``)
+NAMESAKE = re.compile(r"(?P<name>.+) \((?P<detail>\d{4}-\d{2}-\d{2}|\d{8}-\d{4})\)")
+
+
+def patient_cell(label: str) -> Cell:
+    """The Patient cell. A namesake's label offers shorter forms for a narrow column, ending in
+    what tells her apart, which survives the cut: "J. Hansson 1957-01-03", "Hansson 1957-01-03",
+    at 80 columns "H… 1957-01-03"."""
+    found = NAMESAKE.fullmatch(label)
+    if found is None:
+        return Cell(label)
+    *given, family = found["name"].split()
+    detail = found["detail"]
+    initials = " ".join(f"{g[0]}." for g in given)
+    shorter = (f"{initials} {family} {detail}".strip(), f"{family} {detail}")
+    return Cell(label, shorter=shorter, tail=detail)
 
 
 def sort_key(a: AlertItem):
@@ -108,7 +150,7 @@ class AlertQueueScreen(AlertActions, AppScreen):
             "next_view",
             N_("View"),
             id="alerts.view",
-            tooltip=N_("Show the next view: active, snoozed, escalated, resolved"),
+            tooltip=N_("Show the next view: active, mine, snoozed, escalated, resolved today"),
         ),
     ]
 
@@ -150,7 +192,9 @@ class AlertQueueScreen(AlertActions, AppScreen):
 
     @work(exclusive=True, group="alerts", exit_on_error=False)
     async def reload(self) -> None:
-        page = await self.app.session.client.alerts(state=self.view, q=self.filter_text, limit=PAGE)
+        page = await self.app.session.client.alerts(
+            state=self.view, q=self.filter_text, limit=PAGE, resolved_since=resolved_since(self.view)
+        )
         self.alerts = {a.id: a for a in page.items}
         self.next_cursor = page.next_cursor
         self.since = page.server_time
@@ -164,7 +208,11 @@ class AlertQueueScreen(AlertActions, AppScreen):
         self.loading_more = True
         try:
             page = await self.app.session.client.alerts(
-                state=self.view, q=self.filter_text, after=self.next_cursor, limit=PAGE
+                state=self.view,
+                q=self.filter_text,
+                after=self.next_cursor,
+                limit=PAGE,
+                resolved_since=resolved_since(self.view),
             )
         finally:
             self.loading_more = False
@@ -207,7 +255,7 @@ class AlertQueueScreen(AlertActions, AppScreen):
         value = f"{number(a.value)} {labels.unit(a.unit)}".strip() if a.value is not None else ""
         return (
             Cell(labels.severity(a.severity).upper(), SEVERITY_STYLE[a.severity]),
-            Cell(a.label),
+            patient_cell(a.label),
             Cell(labels.alert_text(a.rule_id, a.loinc, a.params, a.message)),
             Cell(value),
             Cell(age_text(a.opened_at, now)),

@@ -48,6 +48,7 @@ from clinic_tui.meeting_drafts import MeetingDraft
 from clinic_tui.views.base import AppScreen
 from clinic_tui.views.participant import assessment_text
 from clinic_tui.widgets.key_footer import KeyFooter
+from clinic_tui.widgets.typed import after_typing
 
 EB = fitness.EKBLOM_BAK_2016.id
 AR = fitness.ASTRAND_RYHMING.id
@@ -440,6 +441,9 @@ class MeetingScreen(AppScreen):
     # ------------------------------------------------------------------ saving
 
     def action_save(self) -> None:
+        after_typing(self, self.save)  # after the keys that came before Ctrl+S
+
+    def save(self) -> None:
         if self.saved is not None or self.sending:
             return
         self.clear_errors()
@@ -667,6 +671,9 @@ class CorrectionPrompt(ModalScreen[CorrectionIn | None]):
 
     @on(Button.Pressed, "#ok")
     def action_commit(self) -> None:
+        after_typing(self, self.commit)  # after the keys that came before Ctrl+S
+
+    def commit(self) -> None:
         error = self.query_one("#correction-error", Static)
         field = self.query_one("#correction-field", Select).value
         if not isinstance(field, str):

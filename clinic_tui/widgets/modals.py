@@ -16,6 +16,7 @@ from textual.widgets import Button, Input, OptionList, Static, TextArea
 from textual.widgets.option_list import Option
 
 from clinic_tui.i18n import N_, _
+from clinic_tui.widgets.typed import after_typing
 
 
 class TextPrompt(ModalScreen[str | None]):
@@ -76,9 +77,12 @@ class TextPrompt(ModalScreen[str | None]):
 
     @on(Button.Pressed, "#ok")
     def _ok(self) -> None:
-        self.action_commit()  # (a method call: a subclass's own commit runs)
+        self.action_commit()
 
     def action_commit(self) -> None:
+        after_typing(self, self.commit)  # (a method call: a subclass's own commit runs)
+
+    def commit(self) -> None:
         text = self.query_one(TextArea).text.strip()
         error = self.query_one("#prompt-error", Static)
         if len(text) < self.min_length:
@@ -152,7 +156,7 @@ class EscalatePrompt(TextPrompt):
             self.keep_both(self.recipient, self.query_one(TextArea).text)
         self.dismiss(None)
 
-    def action_commit(self) -> None:
+    def commit(self) -> None:
         if not self.recipient:
             self.query_one("#prompt-error", Static).update(
                 _("Name who takes it over (e.g. Dr. Lind, cardiology).")
@@ -303,6 +307,9 @@ class BreakGlassPrompt(ModalScreen[tuple[str, str] | None]):
 
     @on(Button.Pressed, "#ok")
     def action_commit(self) -> None:
+        after_typing(self, self.commit)
+
+    def commit(self) -> None:
         from clinic_tui.domain.personnummer import PersonnummerError, normalize
 
         error = self.query_one("#glass-error", Static)

@@ -13,6 +13,8 @@ as one ``Strip`` (the way Toolong draws log lines with ``render_line`` on a ``Sc
 - One column may be flexible (``width=None``): it takes the width the others leave.
 - On a narrow terminal, columns with a ``least`` width shrink toward it (each in proportion to what
   it can give up) before anything is pushed off screen; the table scrolls sideways only below that.
+- A cell too long for its column is cut with an ellipsis, or drawn in a shorter form it offers
+  (``Cell.shorter``), cut so that its ``tail`` survives (the birth date of a namesake).
 """
 
 from __future__ import annotations
@@ -50,6 +52,25 @@ def _fit(text: str, width: int) -> str:
     return set_cell_size(text, width - 1) + "…" if width > 1 else set_cell_size(text, width)
 
 
+def _fit_cell(cell: Cell, width: int) -> str:
+    """The cell's text fitted to ``width``; where it is too long, its first ``shorter`` form that
+    fits, else the last one cut so that its ``tail`` (what tells the row apart) survives."""
+    text = cell.text.translate(_CONTROLS)
+    if cell_len(text) <= width or not cell.shorter:
+        return _fit(text, width)
+    for form in cell.shorter:
+        text = form.translate(_CONTROLS)
+        if cell_len(text) <= width:
+            return set_cell_size(text, width)
+    tail = cell.tail.translate(_CONTROLS)
+    if not tail or not text.endswith(tail):
+        return _fit(text, width)
+    room = width - cell_len(tail) - 1  # the head, then a space before the tail
+    if room < 2:  # not even a letter and its ellipsis: the tail alone
+        return _fit(tail, width)
+    return _fit(text[: len(text) - len(tail)].rstrip(), room) + " " + tail
+
+
 @lru_cache(maxsize=64)
 def _style(definition: str) -> Style:
     return Style.parse(definition)
@@ -70,6 +91,10 @@ class Column:
 class Cell:
     text: str
     style: str | None = None
+    #: shorter forms, in order, drawn when ``text`` does not fit its column
+    shorter: tuple[str, ...] = ()
+    #: the end of the last shorter form that must survive a cut (what tells this row apart)
+    tail: str = ""
 
 
 @dataclass(frozen=True)
@@ -258,10 +283,10 @@ class RowTable(ScrollView, can_focus=True):
         ]
         return sum(w + 2 * PAD for w in least)
 
-    def _line(self, texts: Sequence[tuple[str, Style | None]], widths: list[int], base: Style) -> Strip:
+    def _line(self, cells: Sequence[tuple[Cell, Style | None]], widths: list[int], base: Style) -> Strip:
         segments = []
-        for (text, style), width in zip(texts, widths, strict=True):
-            body = _fit(text.translate(_CONTROLS), width)
+        for (cell, style), width in zip(cells, widths, strict=True):
+            body = _fit_cell(cell, width)
             cell_style = base + style if style is not None else base
             segments.append(Segment(" " * PAD, base))
             segments.append(Segment(body, cell_style))
@@ -274,7 +299,7 @@ class RowTable(ScrollView, can_focus=True):
         scroll_x = int(self.scroll_x)
         if y == 0:
             base = self.get_component_rich_style("row-table--header")
-            strip = self._line([(c.label, None) for c in self.columns], widths, base)
+            strip = self._line([(Cell(c.label), None) for c in self.columns], widths, base)
         else:
             index = int(self.scroll_y) + y - 1
             if index >= len(self.rows):
@@ -285,6 +310,6 @@ class RowTable(ScrollView, can_focus=True):
             else:
                 parity = "row-table--even-row" if index % 2 else "row-table--odd-row"
                 base = self.rich_style + self.get_component_rich_style(parity)
-            texts = [(c.text, _style(c.style) if c.style else None) for c in row.cells]
-            strip = self._line(texts, widths, base)
+            cells = [(c, _style(c.style) if c.style else None) for c in row.cells]
+            strip = self._line(cells, widths, base)
         return strip.crop_extend(scroll_x, scroll_x + width, self.rich_style)

@@ -14,6 +14,7 @@ from clinic_tui import findings_text, labels
 from clinic_tui.domain.findings import Verdict
 from clinic_tui.i18n import N_, _
 from clinic_tui.views.format import local_time
+from clinic_tui.widgets.typed import after_typing
 
 #: the choices, in the order shown; the keys 1-3 pick them
 VERDICTS = (Verdict.JUSTIFIED, Verdict.NOT_JUSTIFIED, Verdict.NEEDS_FOLLOW_UP)
@@ -78,6 +79,9 @@ class VerdictPrompt(ModalScreen[tuple[Verdict, str] | None]):
 
     @on(Button.Pressed, "#ok")
     def action_commit(self) -> None:
+        after_typing(self, self.commit)  # after the note's keys that came before Ctrl+S
+
+    def commit(self) -> None:
         error = self.query_one("#verdict-error", Static)
         verdict = self.chosen
         note = self.query_one(TextArea).text.strip()

@@ -666,3 +666,73 @@ async def test_escalating_names_a_recipient_kept_within_the_organization(http, c
     # reopened, it is no longer escalated to anyone
     r = await _transition(http, anna, a.id, "reopen", 3)
     assert r.status_code == 200 and r.json()["escalated_to"] is None
+
+
+async def test_the_resolved_view_shows_what_was_resolved_since_the_given_midnight(http, c, session, anna):
+    """Resolved today (issue 13, deliverable 4): ``resolved_since`` (the client's local midnight)
+    keeps the alerts resolved at or after it; one resolved yesterday is not listed."""
+    await _raise_bp(http, c, "nora")
+    await _raise_bp(http, c, "vera")
+    nora, vera = (_alerts(session, c.people[n])[0] for n in ("nora", "vera"))
+    for a in (nora, vera):
+        assert (await _transition(http, anna, a.id, "acknowledge", 1)).status_code == 200
+        assert (await _transition(http, anna, a.id, "resolve", 2, note="Re-measured.")).status_code == 200
+    midnight = now().replace(hour=0, minute=0, second=0, microsecond=0)
+    # vera's was resolved yesterday evening
+    session.execute(update(Alert).where(Alert.id == vera.id).values(updated_at=midnight - timedelta(hours=2)))
+    session.commit()
+    page = await _queue(http, anna, state="resolved", resolved_since=midnight.isoformat())
+    assert [i["id"] for i in page["items"]] == [nora.id]
+    assert last_audit(session).details["resolved_since"] == midnight.isoformat()
+    # without it, every resolved alert (as before)
+    assert {i["id"] for i in (await _queue(http, anna, state="resolved"))["items"]} == {nora.id, vera.id}
+    # it only goes with the resolved view, and it needs an offset
+    for params in (
+        {"state": "active", "resolved_since": midnight.isoformat()},
+        {"state": "resolved", "resolved_since": "2026-11-30T00:00"},
+    ):
+        r = await http.get("/alerts", headers=anna, params=params)
+        assert r.status_code == 422, params
+
+
+async def test_mine_lists_the_alerts_the_caller_was_last_to_take_on(http, c, session, anna):
+    """Mine (issue 13, deliverable 4): the alerts not resolved whose last event (acknowledge,
+    snooze, escalate...) is the caller's; a colleague's in the same organization are hers."""
+    for name in ("nora", "vera", "bo"):
+        await _raise_bp(http, c, name)
+    nora, vera, bo = (_alerts(session, c.people[n])[0] for n in ("nora", "vera", "bo"))
+    await post(http, c.keys["nora"], obs(LOINC_HEART_RATE, 140))
+    [pulse] = _alerts(session, c.people["nora"], "hr.tachy")
+    agnes = bearer(await login(http, "agnes"))  # anna's colleague in the same organization
+    assert (await _transition(http, anna, nora.id, "acknowledge", 1)).status_code == 200
+    assert (await _transition(http, agnes, vera.id, "acknowledge", 1)).status_code == 200
+    # anna took bo's on, then agnes snoozed it: it is agnes's now
+    assert (await _transition(http, anna, bo.id, "acknowledge", 1)).status_code == 200
+    until = (now() + timedelta(hours=1)).isoformat()
+    assert (await _transition(http, agnes, bo.id, "snooze", 2, snooze_until=until)).status_code == 200
+    # anna escalated nora's pulse: still hers (handed on by her)
+    assert (await _transition(http, anna, pulse.id, "acknowledge", 1)).status_code == 200
+    r = await _transition(http, anna, pulse.id, "escalate", 2, note="A doctor today.", recipient="Dr. Ek")
+    assert r.status_code == 200 and r.json()["mine"] is True
+
+    async def mine(headers):
+        items = (await _queue(http, headers, state="mine"))["items"]
+        return sorted((i["id"], i["state"], i["mine"]) for i in items)
+
+    assert await mine(anna) == sorted([(nora.id, "acknowledged", True), (pulse.id, "escalated", True)])
+    rec = last_audit(session)
+    assert (rec.action, rec.outcome, rec.details["state"]) == ("list", "allowed", "mine")
+    assert await mine(agnes) == sorted([(vera.id, "acknowledged", True), (bo.id, "snoozed", True)])
+    # the active queue says which are hers, and so does the patient's alert list
+    active = {i["id"]: i["mine"] for i in (await _queue(http, anna, state="active"))["items"]}
+    assert active == {nora.id: True, vera.id: False, bo.id: False}
+    r = await http.get(f"/patients/{bo.person_id}/alerts", headers=anna)
+    assert [(i["id"], i["mine"]) for i in r.json()["items"]] == [(bo.id, False)]
+    r = await http.get(f"/patients/{nora.person_id}/alerts", headers=anna)
+    assert {i["id"]: i["mine"] for i in r.json()["items"]} == {nora.id: True, pulse.id: True}
+    # resolved, it leaves her Mine view
+    assert (await _transition(http, anna, nora.id, "resolve", 2, note="Re-measured.")).status_code == 200
+    assert await mine(anna) == [(pulse.id, "escalated", True)]
+    # a nurse of another organization who acts on none of them has none
+    bertil = bearer(await login(http, "bertil"))
+    assert await mine(bertil) == []

@@ -4,13 +4,15 @@ found again, with whom it went to."""
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import update
 from textual.widgets import DataTable, Input, Static, TextArea
 
 from clinic_server.db.models import Alert
-from clinic_tui.views.alerts import AlertQueueScreen
+from clinic_tui.views.alerts import AlertQueueScreen, local_midnight
 from clinic_tui.views.patient import PatientScreen
 from clinic_tui.widgets.modals import EscalatePrompt
 from clinic_tui.widgets.row_table import RowTable
+from tests.conftest import bearer, login
 from tests.factories import PASSWORD
 from tests.tui.conftest import log_in, settle, toasts
 from tests.vitals_util import clinic, now, obs, post
@@ -67,6 +69,10 @@ async def test_an_escalated_alert_names_its_recipient_and_is_found_in_the_escala
 
         await pilot.press("v")
         await settle(pilot)
+        assert queue.sub_title == "View: Mine"  # she escalated it: she took it on
+        assert _ids(queue) == [first]
+        await pilot.press("v")
+        await settle(pilot)
         assert queue.sub_title == "View: Snoozed"
         assert _ids(queue) == [] and _status(queue) == "No snoozed alerts."
         await pilot.press("v")
@@ -88,7 +94,7 @@ async def test_an_escalated_alert_names_its_recipient_and_is_found_in_the_escala
         assert app.screen is queue and queue.sub_title == "View: Escalated"
         await pilot.press("v")
         await settle(pilot)
-        assert queue.sub_title == "View: Resolved" and _ids(queue) == []
+        assert queue.sub_title == "View: Resolved today" and _ids(queue) == []
         await pilot.press("v")
         await settle(pilot)
         assert queue.sub_title == "View: Active" and _ids(queue) == [second]
@@ -156,3 +162,74 @@ async def test_the_escalate_dialog_fits_80x24_and_esc_keeps_the_recipient_and_th
         assert app.screen is queue and _ids(queue) == []
     session.expire_all()
     assert session.get(Alert, alert).state == "escalated"
+
+
+async def test_the_resolved_view_shows_the_alerts_resolved_today(tui, c, http, session):
+    """Resolved today (issue 13, deliverable 4): since this computer's local midnight; an alert
+    resolved yesterday is not listed."""
+    t = now() - timedelta(hours=1)
+    await post(http, c.keys["nora"], obs("8480-6", 186, t))
+    await post(http, c.keys["bo"], obs("8867-4", 135, t + timedelta(minutes=1)))
+    app = tui()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await log_in(pilot, "anna", PASSWORD)
+        queue = app.screen
+        today, yesterday = _ids(queue)
+        queue.show_view("resolved")
+        await settle(pilot)
+        assert queue.sub_title == "View: Resolved today"
+        assert _status(queue) == "No alerts resolved today."
+        for alert in (today, yesterday):
+            await app.session.client.transition_alert(alert, "acknowledge", 1)
+            await app.session.client.transition_alert(alert, "resolve", 2, note="Re-measured: fine.")
+        before_midnight = local_midnight() - timedelta(hours=2)
+        session.execute(update(Alert).where(Alert.id == yesterday).values(updated_at=before_midnight))
+        session.commit()
+        queue.show_view("resolved")
+        await settle(pilot)
+        assert _ids(queue) == [today]
+        # a poll that brings both (changed since the day before) keeps the one of yesterday out
+        queue.alerts.clear()
+        queue.since = local_midnight() - timedelta(days=1)
+        await queue.poll().wait()
+        await settle(pilot)
+        assert _ids(queue) == [today]
+
+
+async def test_mine_shows_the_alerts_she_has_taken_on_and_not_her_colleagues(tui, c, http):
+    """Mine (issue 13, deliverable 4), right after Active: anna's acknowledged alert is there,
+    the one agnes (same organization) acknowledged is not; when agnes acts on anna's, it leaves."""
+    t = now() - timedelta(hours=1)
+    await post(http, c.keys["nora"], obs("8480-6", 186, t))
+    await post(http, c.keys["bo"], obs("8867-4", 135, t + timedelta(minutes=1)))
+    agnes = bearer(await login(http, "agnes"))
+    app = tui()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await log_in(pilot, "anna", PASSWORD)
+        queue = app.screen
+        hers, colleagues = _ids(queue)
+        await pilot.press("a")  # the cursor is on the first
+        await settle(pilot)
+        r = await http.post(
+            f"/alerts/{colleagues}/transition",
+            headers=agnes,
+            json={"action": "acknowledge", "expected_version": 1},
+        )
+        assert r.status_code == 200, r.text
+        await pilot.press("v")
+        await settle(pilot)
+        assert queue.sub_title == "View: Mine"
+        assert _ids(queue) == [hers]
+        until = (now() + timedelta(hours=1)).isoformat()
+        r = await http.post(
+            f"/alerts/{hers}/transition",
+            headers=agnes,
+            json={"action": "snooze", "expected_version": 2, "snooze_until": until},
+        )
+        assert r.status_code == 200, r.text
+        await queue.poll().wait()
+        await settle(pilot)
+        assert _ids(queue) == [] and _status(queue) == "No alerts taken on by you."
+        await pilot.press("v")
+        await settle(pilot)
+        assert queue.sub_title == "View: Snoozed" and _ids(queue) == [hers]

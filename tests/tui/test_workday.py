@@ -11,10 +11,13 @@ from datetime import date, timedelta
 import httpx
 import pytest
 from rich.console import Console
+from sqlalchemy import select
 from textual import events
 from textual.command import CommandPalette
+from textual.keys import _character_to_key
 from textual.widgets import Input, Static, TextArea
 
+from clinic_server.db.models import AlertEvent
 from clinic_tui import i18n
 from clinic_tui.app import ClinicApp
 from clinic_tui.i18n import set_language
@@ -25,7 +28,7 @@ from clinic_tui.views.login import LoginScreen
 from clinic_tui.views.patient import PatientScreen
 from clinic_tui.widgets.help import HelpScreen, key_rows
 from clinic_tui.widgets.key_footer import KeyFooter
-from clinic_tui.widgets.modals import BreakGlassPrompt, TextPrompt
+from clinic_tui.widgets.modals import BreakGlassPrompt, EscalatePrompt, TextPrompt
 from clinic_tui.widgets.patient.alerts import AlertsPanel
 from clinic_tui.widgets.row_table import RowTable
 from tests.factories import PASSWORD
@@ -392,6 +395,34 @@ async def test_two_patients_with_the_same_name_are_told_apart_in_the_queue(tui, 
         assert [a.label for a in app.screen.alerts.values()] == ["Johanna Hansson (1984-07-13)"]
 
 
+async def test_at_80x24_namesakes_are_still_told_apart_by_what_is_drawn(tui, c, http, world, session):
+    """The Patient column is 13 cells at 80 columns: the birth date (or the personnummer) that
+    tells two Johanna Hansson apart is what survives the cut, not the name they share."""
+    twins = [
+        world.person("Johanna", "Hansson", birth=date(1957, 1, 3)),
+        world.person("Johanna", "Hansson", birth=date(1984, 7, 13)),
+        # the same name and birth date: told apart by the personnummer
+        world.person("Karl", "Ek", birth=date(1950, 2, 2)),
+        world.person("Karl", "Ek", birth=date(1950, 2, 2)),
+    ]
+    for person in twins:
+        world.consent(person, c.north)
+    session.commit()
+    for person in twins:
+        await post(http, device(session, person), obs("8480-6", 186, now() - timedelta(minutes=5)))
+    app = tui()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await log_in(pilot, "anna", PASSWORD)
+        table = app.screen.query_one(RowTable)
+        drawn = [table.render_line(y).text for y in range(1, table.row_count + 1)]
+        for person in twins:
+            pnr = f"{person.personnummer[:8]}-{person.personnummer[8:]}"
+            detail = person.birth_date.isoformat() if person.given_name == "Johanna" else pnr
+            assert sum(detail in line for line in drawn) == 1, (detail, drawn)
+        for line in drawn:  # and the rest of the row is where it was
+            assert "186 mmHg" in line and "open" in line, line
+
+
 # ---------------------------------------------------------------------- issue 13.10
 
 
@@ -475,3 +506,90 @@ async def test_f2_in_a_dialog_does_not_rebuild_the_screens_under_it(tui, c, http
         await settle(pilot)
         assert app.screen is prompt and prompt.query_one(TextArea).text == "Called"
         assert i18n.language() == "en"
+
+
+# ---------------------------------------------------------------------- Ctrl+S in the burst
+
+
+def burst(app, *keys: str) -> None:
+    """Post ``keys`` to the app with no pause between them, as a terminal delivers a paste or a
+    fast typist (``pilot.press`` waits until the app is idle after each key). A key of one
+    character is typed text; longer ones are named keys ("tab", "ctrl+s")."""
+    for key in keys:
+        if len(key) == 1:
+            app.post_message(events.Key(_character_to_key(key), key))
+        else:
+            app.post_message(events.Key(key, "\t" if key == "tab" else None))
+
+
+async def test_ctrl_s_in_the_same_burst_as_the_note_saves_all_of_it(tui, c, http, session):
+    """A note typed fast and Ctrl+S in one burst (a paste, a fast typist): the first Ctrl+S saves
+    everything typed before it; the dialog never says the note is empty."""
+    await post(http, c.keys["nora"], obs("8480-6", 186, now() - timedelta(minutes=30)))
+    await post(http, c.keys["bo"], obs("8867-4", 135, now() - timedelta(minutes=20)))
+    app = tui()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await log_in(pilot, "anna", PASSWORD)
+        queue = app.screen
+        first, second = (int(k) for k in queue.query_one(RowTable).keys)
+        await pilot.press("a")
+        await settle(pilot)
+        await pilot.press("x")
+        await settle(pilot)
+        assert isinstance(app.screen, TextPrompt)
+        burst(app, *"Re-measured: 138/85.", "ctrl+s")
+        await settle(pilot)
+        assert app.screen is queue, str(app.screen.query_one("#prompt-error", Static).render())
+        # escalate: the recipient, Tab, the note and Ctrl+S, all in one burst
+        await pilot.press("down")
+        await settle(pilot)
+        await pilot.press("a")
+        await settle(pilot)
+        await pilot.press("e")
+        await settle(pilot)
+        assert isinstance(app.screen, EscalatePrompt)
+        burst(app, *"Dr. Ek", "tab", *"Pulse 135 at rest.", "ctrl+s")
+        await settle(pilot)
+        assert app.screen is queue, str(app.screen.query_one("#prompt-error", Static).render())
+    session.expire_all()
+    done = {
+        e.alert_id: (e.to_state, e.note, e.recipient)
+        for e in session.scalars(select(AlertEvent).where(AlertEvent.to_state.in_(["resolved", "escalated"])))
+    }
+    assert done == {
+        first: ("resolved", "Re-measured: 138/85.", None),
+        second: ("escalated", "Pulse 135 at rest.", "Dr. Ek"),
+    }
+
+
+async def test_ctrl_s_in_the_same_burst_as_the_emergency_reason_opens_the_record(tui, c, http):
+    sune = c.people["sune"]
+    app = tui()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await log_in(pilot, "anna", PASSWORD)
+        await pilot.press("p")
+        await settle(pilot)
+        await pilot.press("b")
+        await settle(pilot)
+        assert isinstance(app.screen, BreakGlassPrompt)
+        burst(app, *sune.personnummer, "tab", *"Found unconscious at home", "ctrl+s")
+        await settle(pilot)
+        if isinstance(app.screen, BreakGlassPrompt):
+            raise AssertionError(str(app.screen.query_one("#glass-error", Static).render()))
+        assert isinstance(app.screen, PatientScreen)
+
+
+async def test_ctrl_s_in_the_same_burst_as_the_verdict_note_records_all_of_it(tui, c):
+    from clinic_tui.widgets.verdict import VerdictPrompt
+
+    app = tui()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await log_in(pilot, "anna", PASSWORD)
+        got = []
+        app.push_screen(VerdictPrompt("Verdict", "A finding"), got.append)
+        await settle(pilot)
+        await pilot.click("#v-needs_follow_up")
+        await pilot.click("#verdict-note")
+        burst(app, *"Ask anna why she opened it.", "ctrl+s")
+        await settle(pilot)
+        assert [(str(v), note) for v, note in got] == [("needs_follow_up", "Ask anna why she opened it.")]

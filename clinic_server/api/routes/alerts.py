@@ -19,8 +19,11 @@ router = AuditedRouter(prefix="/alerts", tags=["alerts"])
 def alert_queue(
     guard: GuardDep,
     state: Annotated[
-        Literal["open", "active", "snoozed", "escalated", "resolved", "all"],
-        Query(description="open (default), active, snoozed (time still ahead), escalated, resolved, all"),
+        Literal["open", "active", "mine", "snoozed", "escalated", "resolved", "all"],
+        Query(
+            description="open (default), active, mine (acknowledged, snoozed or escalated, last by "
+            "the caller), snoozed (time still ahead), escalated, resolved, all"
+        ),
     ] = "open",
     severity: Annotated[line(30) | None, Query(description="high, medium, low; comma-separated")] = None,
     q: Annotated[
@@ -29,9 +32,18 @@ def alert_queue(
     ] = None,
     after: Annotated[line(200) | None, Query(description="next_cursor of the previous page")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    resolved_since: Annotated[
+        Instant | None,
+        Query(
+            description="state=resolved only: those resolved at or after this time, with offset "
+            "(the client's local midnight: resolved today)"
+        ),
+    ] = None,
 ) -> AlertPage:
     """The caller's alert queue: most severe first, then oldest first; keyset-paged."""
-    return alerts.queue(guard, state=state, severity=severity, q=q, after=after, limit=limit)
+    return alerts.queue(
+        guard, state=state, severity=severity, q=q, after=after, limit=limit, resolved_since=resolved_since
+    )
 
 
 @router.get("/changes", response_model=AlertChanges, responses={403: {}, 422: {}})

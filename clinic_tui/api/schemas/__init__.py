@@ -272,6 +272,8 @@ class AlertItem(Wire):
     snoozed_from: AlertState | None = None
     #: while escalated: who it was handed to, when a nurse of the reader's organization escalated it
     escalated_to: str | None = None
+    #: the reader was the last to act on it (its latest event is hers): the queue's Mine view
+    mine: bool = False
 
 
 class AlertCounts(Wire):
