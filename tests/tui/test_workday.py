@@ -247,6 +247,59 @@ async def test_idle_lock_hides_everything_and_the_password_resumes_with_the_typi
         assert queue.query_one("#filter", Input).value == "Nora"  # what was typed is kept
 
 
+async def test_an_account_with_an_authenticator_unlocks_with_password_and_code(
+    configured, c, http, world, session
+):
+    """Unlocking asks for the code as logging in did: a wrong code keeps the screen locked and
+    says so (the code field emptied, the password field ready again); password and the right code
+    open the screen that was locked, with what was typed on it."""
+    import pyotp
+
+    secret = pyotp.random_base32()
+    world.user("tove", "nurse", c.north, totp_secret=secret)
+    session.commit()
+    await post(http, c.keys["nora"], obs("8480-6", 186, now() - timedelta(minutes=5)))
+    totp = pyotp.TOTP(secret)
+    t0 = now()
+    # a code is taken once: the login spends this step's, the unlock gives the next step's
+    first, second = totp.at(t0), totp.at(t0 + timedelta(seconds=30))
+    valid = {totp.at(t0 + timedelta(seconds=30 * k)) for k in range(-3, 5)}
+    wrong = next(code for code in (f"{n:06d}" for n in range(123456, 999999, 7919)) if code not in valid)
+    settings_file("lock_minutes = 0\n")  # (locked by hand: F12)
+    app = configured()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await log_in(pilot, "tove", PASSWORD)
+        assert isinstance(app.screen, LoginScreen)  # asked for the code
+        await pilot.press(*first, "enter")
+        await settle(pilot)
+        queue = app.screen
+        assert isinstance(queue, AlertQueueScreen)
+        await pilot.press("slash", *"Nora")
+        await settle(pilot)
+        await pilot.press("f12")
+        await settle(pilot)
+        lock = app.screen
+        assert isinstance(lock, LockScreen)
+        error = lambda: str(lock.query_one("#lock-error", Static).render())  # noqa: E731
+        await pilot.press(*PASSWORD, "enter")
+        await settle(pilot)
+        assert app.screen is lock and "code" in error()
+        assert lock.query_one("#lock-otp", Input).display and app.focused is lock.query_one("#lock-otp")
+        await pilot.press(*wrong, "enter")
+        await settle(pilot)
+        assert app.screen is lock, "a wrong code unlocked the screen"
+        assert "Wrong" in error() and "code" in error()
+        assert lock.query_one("#lock-otp", Input).value == ""
+        assert app.focused is lock.query_one("#lock-password")
+        await pilot.press(*PASSWORD, "enter")  # Enter in the password field: on to the code
+        await settle(pilot)
+        assert app.screen is lock and app.focused is lock.query_one("#lock-otp")
+        await pilot.press(*second, "enter")
+        await settle(pilot)
+        assert app.screen is queue and app.session.logged_in and app.session.user.username == "tove"
+        assert queue.query_one("#filter", Input).value == "Nora"  # what was typed is kept
+
+
 async def test_no_lock_before_anyone_logs_in_and_none_when_switched_off(configured, c):
     settings_file("lock_minutes = 0\n")
     app = configured()
