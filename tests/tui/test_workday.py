@@ -124,6 +124,37 @@ async def test_switching_language_in_the_app_redraws_the_screen_and_keeps_the_se
     assert tomllib.loads(config_file().read_text())["language"] == "en"
 
 
+async def test_in_swedish_the_server_written_texts_are_swedish_too(configured, c, http):
+    """The alert's finding, the conditions and the chart's threshold lines are worded by the client
+    from the rule, its inputs and the codes (the server's English stays its log and audit wording)."""
+    await post(http, c.keys["nora"], obs("8480-6", 186, now() - timedelta(minutes=5)))
+    await post(http, c.keys["nora"], obs("14743-9", 2.6, now() - timedelta(minutes=4)))
+    settings_file('language = "sv"\n')
+    app = configured()
+    async with app.run_test(size=(140, 45)) as pilot:
+        await log_in(pilot, "anna", PASSWORD)
+        shown = screen_text(app)
+        assert "Systoliskt blodtryck 186 mmHg ≥ 180 (grad 3)" in shown
+        assert "Glukos (kapillärt) 2,6 mmol/L < 3 (hypoglykemi nivå 2)" in shown
+        assert "Systolic" not in shown and "Glucose" not in shown
+        assert app.screen.current_alert().rule_id == "bp.grade3"
+        await pilot.press("o")  # her record, charting the measurement of the alert
+        await settle(pilot)
+        shown = screen_text(app)
+        assert "Hjärtsvikt, Hypertoni" in shown and "Heart failure" not in shown
+        assert "Glukos (kapillärt) 2,6 mmol/L" in shown and "Systoliskt blodtryck 186 mmHg ≥" in shown
+        assert "rader: Grad 2 160, Grad 3 180" in shown and "Grade" not in shown
+        panel = app.screen.query_one(AlertsPanel)
+        assert panel.selected_alert().rule_id == "bp.grade3"  # (opened from it)
+        await pilot.press("a")
+        await settle(pilot)
+        await pilot.press("x")  # the note dialog names the alert as the rows do
+        await settle(pilot)
+        assert isinstance(app.screen, TextPrompt)
+        shown = screen_text(app)
+        assert "Systoliskt blodtryck 186 mmHg ≥ 180 (grad 3)" in shown and "Systolic" not in shown
+
+
 async def test_the_language_from_the_environment_short_name(monkeypatch):
     monkeypatch.setenv("CLINIC_LANG", "sv")
     assert load_settings().language == "sv"
