@@ -118,6 +118,24 @@ async def test_the_garbage_collector_is_back_on_once_the_login_screen_is_drawn(a
         gc.enable()
 
 
+@pytest.mark.parametrize(
+    ("size", "classes"), [((80, 24), {"-narrow", "-short"}), ((140, 45), {"-wide", "-tall"})]
+)
+async def test_a_screen_is_born_with_its_size_classes_so_its_first_resize_restyles_nothing(
+    tui, size, classes
+):
+    """(The login screen's first paint: docs/performance.md, issue 13 start-up.)"""
+    from clinic_tui.views.login import LoginScreen
+
+    app = tui()
+    async with app.run_test(size=size) as pilot:
+        await settle(pilot)
+        assert classes <= set(app.screen.classes)  # as Textual set them on the first Resize
+        screen = LoginScreen()
+        assert set(screen.classes) == classes
+    assert set(LoginScreen().classes) == set()  # (built outside a running app: nothing to go by)
+
+
 async def test_an_unknown_theme_is_reported_and_the_default_kept(tui, c):
     settings_file('theme = "no-such-theme"\n')
     app = tui()
