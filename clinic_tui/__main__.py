@@ -38,6 +38,34 @@ def _configured(args: argparse.Namespace) -> bool:
     )
 
 
+def _only_a_language(args: argparse.Namespace) -> str | None:
+    """When the one thing configured is the language (``--lang``, ``CLINIC_LANGUAGE``/``CLINIC_LANG``,
+    or a settings file that holds only ``language``, as F2 writes it), that language: the app shows
+    its login screen in it and reads the settings (pydantic) after its first paint, as with nothing
+    configured. None when anything else is configured, or the language is not one the UI has: then
+    the settings are read, and refused with their reason, before the app starts, as always."""
+    import tomllib
+
+    from clinic_tui.i18n import LANGUAGES
+
+    if args.server or args.ca_file or any(n in os.environ for n in SETTINGS_ENV if n != "CLINIC_LANGUAGE"):
+        return None
+    chosen = [args.lang, os.environ.get("CLINIC_LANGUAGE"), os.environ.get("CLINIC_LANG")]
+    path = settings_file()
+    if path.exists():
+        try:
+            data = tomllib.loads(path.read_text())
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+            return None
+        if set(data) - {"language"}:
+            return None
+        chosen.append(data.get("language"))
+    given = [value for value in chosen if value is not None]
+    if any(value not in LANGUAGES for value in given):
+        return None  # (the settings say why, as before)
+    return given[0] if given else LANGUAGES[0]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="clinic-tui", description=__doc__)
     parser.add_argument(
@@ -60,7 +88,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"clinic-tui {__version__}")
         return 0
     settings = None
-    if _configured(args):
+    language = _only_a_language(args) if _configured(args) else None
+    if _configured(args) and language is None:
         from clinic_tui.settings import SettingsError, load_settings
 
         try:
@@ -69,13 +98,25 @@ def main(argv: list[str] | None = None) -> int:
             print(f"clinic-tui: {exc}", file=sys.stderr)
             return 2
 
-    from clinic_tui.app import ClinicApp
+    import gc
 
-    app = ClinicApp(settings)
+    # No garbage collection until the login screen is drawn: importing Textual and building the
+    # first screen allocate about 100,000 objects and nothing of it is garbage yet, so the
+    # collector's passes (a full one among them) only delay the first paint; the app turns it back
+    # on right after (``ClinicApp.after_first_paint``; docs/performance.md, start-up).
+    collecting = gc.isenabled()
+    gc.disable()
     try:
-        app.run()
+        from clinic_tui.app import ClinicApp
+
+        app = ClinicApp(settings, language=language, collect_after_first_paint=collecting)
+        try:
+            app.run()
+        finally:
+            app.stop_backend()
     finally:
-        app.stop_backend()
+        if collecting:
+            gc.enable()
     return app.return_code or 0
 
 

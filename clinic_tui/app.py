@@ -70,9 +70,11 @@ class ClinicApp(ShellApp):
         server_url: str | None = None,
         transport=None,
         backend_env: dict | None = None,
+        language: str | None = None,
+        collect_after_first_paint: bool = False,
     ):
-        """``settings`` None: read them after the first paint (nothing was configured, or a test);
-        ``server_url`` overrides the settings' server."""
+        """``settings`` None: read them after the first paint (nothing was configured, only the
+        ``language``, or a test); ``server_url`` overrides the settings' server."""
         super().__init__()
         if settings is not None and server_url is not None:
             settings = settings.model_copy(update={"server": server_url})
@@ -85,7 +87,11 @@ class ClinicApp(ShellApp):
         self.server_info: ServerInfo | None = None
         #: set once the server is known (reachable or not)
         self.client_ready = asyncio.Event()
-        i18n.set_language(settings.language if settings is not None else i18n.LANGUAGES[0])
+        #: the language given before the settings were read (``__main__._only_a_language``)
+        self._early_language = language
+        #: ``clinic-tui`` starts with the garbage collector off (``__main__``): on after the first paint
+        self._collect_after_first_paint = collect_after_first_paint
+        i18n.set_language(settings.language if settings is not None else language or i18n.LANGUAGES[0])
 
     # ------------------------------------------------------------------ start-up
 
@@ -94,7 +100,13 @@ class ClinicApp(ShellApp):
             self._apply_settings()
         self.push_screen(LoginScreen())
         # the first paint comes first; importing the HTTP client and starting the backend follow
+        self.call_after_refresh(self.after_first_paint)
         self.call_after_refresh(self.connect)
+
+    def after_first_paint(self) -> None:
+        if self._collect_after_first_paint:
+            self._collect_after_first_paint = False
+            gc.enable()
 
     def _apply_settings(self) -> None:
         settings = self.settings
@@ -117,9 +129,11 @@ class ClinicApp(ShellApp):
         from clinic_tui.settings import ClientSettings, SettingsError, load_settings
 
         try:
-            self.settings = load_settings(server=self._server_url)
+            # (the language shown now: the one given, or the one F2 chose since)
+            language = i18n.language() if self._early_language else None
+            self.settings = load_settings(server=self._server_url, language=language)
         except SettingsError as exc:
-            self.settings = ClientSettings.model_construct(server=self._server_url)
+            self.settings = ClientSettings.model_construct(server=self._server_url, language=i18n.language())
             self.notify(str(exc), title=_("Settings not used"), severity="error", timeout=15, markup=False)
         self._apply_settings()
 

@@ -12,7 +12,6 @@ port and database). Everything here reports *states* (``BackendStatus``); the UI
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import signal
 import sys
@@ -63,6 +62,8 @@ class EmbeddedBackend:
             self.on_status(status)
 
     async def start(self) -> None:
+        import json  # (here, not at import: the app starts the backend after its first paint)
+
         env = dict(os.environ if self.env is None else self.env)
         env["CLINIC_DEMO"] = "1"
         env.pop("CLINIC_DATABASE_URL", None)  # the demo always runs on its own SQLite file

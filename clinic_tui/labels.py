@@ -8,7 +8,7 @@ is read through the functions below, which translate at the moment of showing.
 from __future__ import annotations
 
 from clinic_tui.domain.alert_lifecycle import AlertAction, AlertState
-from clinic_tui.domain.alerts import Severity
+from clinic_tui.domain.alerts import RULES, Severity
 from clinic_tui.domain.categories import Category
 from clinic_tui.domain.roles import Basis, Outcome, Role
 from clinic_tui.i18n import N_, _
@@ -199,12 +199,70 @@ RULE_NOTE = {
 }
 
 
-def alert_text(rule_id: str, loinc: str | None, params: dict, message: str) -> str:
+#: a comparison as people write it (the rules' inputs say ">=")
+COMPARISON = {">=": "≥", "<=": "≤", ">": ">", "<": "<"}
+
+#: a condition, by its code (``clinic_tui.domain.codes.CONDITIONS``; SNOMED CT in
+#: ``CONDITION_SNOMED``). Swedish: the preferred terms of the Swedish edition of SNOMED CT
+#: (Socialstyrelsen) and the abbreviation KOL that Swedish care uses for COPD (sv .po).
+CONDITION = {
+    "heart_failure": N_("Heart failure"),
+    "hypertension": N_("Hypertension"),
+    "diabetes_t2": N_("Type 2 diabetes"),
+    "copd": N_("COPD"),
+}
+#: a threshold line on a chart, by its key (``clinic_tui.domain.alerts.CHART_LINES``; the server's
+#: label is English)
+THRESHOLD_LINE = {
+    "bp_grade2_sys": N_("Grade 2"),
+    "bp_grade3_sys": N_("Grade 3"),
+    "bp_grade2_dia": N_("Grade 2"),
+    "bp_grade3_dia": N_("Grade 3"),
+    "glucose_l2_low": N_("Hypo level 2"),
+    "glucose_l1_low": N_("Hypo level 1"),
+    "glucose_high": N_("Hyperglycaemia"),
+    "spo2_low_copd": N_("Low SpO2 (COPD)"),
+    "spo2_low": N_("Low SpO2"),
+    "hr_low": N_("Bradycardia"),
+    "hr_high": N_("Tachycardia"),
+}
+
+
+def condition(code: str | None, fallback: str) -> str:
+    """A condition's name in the user's language; a code the table lacks as the server named it."""
+    return _word(CONDITION, code) if code in CONDITION else fallback
+
+
+def conditions(codes: list[str] | None, names: list[str]) -> list[str]:
+    """A record's conditions in the user's language: from their codes when the server sent them
+    (pairwise with the English ``names``), else the server's names as they came."""
+    if codes is None or len(codes) != len(names):
+        return list(names)
+    return [condition(code, name) for code, name in zip(codes, names, strict=True)]
+
+
+def threshold_line(key: str, fallback: str) -> str:
+    """A chart's threshold line ("Grad 2") by its key; a key the table lacks as the server wrote it."""
+    word = THRESHOLD_LINE.get(key)
+    return _(word) if word is not None else fallback
+
+
+def alert(item) -> str:
+    """An alert (``AlertItem``) as the UI words it: ``alert_text`` of its rule, version and inputs."""
+    return alert_text(item.rule_id, item.loinc, item.params, item.message, version=item.rule_version)
+
+
+def alert_text(
+    rule_id: str, loinc: str | None, params: dict, message: str, *, version: int | None = None
+) -> str:
     """An alert's finding in the user's language, from its rule and the inputs the reader may see
-    (the server's ``message`` is English, for logs; it is the fallback for a rule this client does
-    not know): ``Systoliskt blodtryck 186 mmHg ≥ 180 (grad 3)``."""
+    (the server's ``message`` is English, for logs and the audit; it is the fallback for a rule, or
+    a version of a rule, this client does not know): ``Systoliskt blodtryck 186 mmHg ≥ 180 (grad 3)``."""
     from clinic_tui.i18n.formats import number
 
+    known = RULES.get(rule_id)
+    if known is None or (version is not None and version != known.version):
+        return message  # a newer server's rule: its inputs may mean something else
     value, threshold = params.get("value"), params.get("threshold")
     if rule_id == "data.missing" and isinstance(params.get("gap_days"), int | float):
         return _("No readings for {days} days (normally sends daily)").format(
@@ -222,7 +280,8 @@ def alert_text(rule_id: str, loinc: str | None, params: dict, message: str) -> s
     what = f"{measurement(loinc, '')} {number(value)} {unit(params.get('unit'))}".strip()
     if not isinstance(threshold, int | float):  # the limit depends on withheld conditions
         return _("{what}, below the patient's limit").format(what=what)
-    text = f"{what} {params.get('comparison', '')} {number(threshold)}".replace("  ", " ")
+    comparison = params.get("comparison", "")
+    text = f"{what} {COMPARISON.get(comparison, comparison)} {number(threshold)}".replace("  ", " ")
     if rule_id == "spo2.low" and params.get("copd"):
         return text + " (" + _("COPD limit") + ")"
     note = RULE_NOTE.get(rule_id)

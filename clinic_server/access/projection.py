@@ -46,6 +46,7 @@ def _common(person: Person, decision: Decision) -> dict:
         data["label"] = f"{person.given_name} {person.family_name}"
     if Category.CONDITIONS in allowed:
         data["conditions"] = [CONDITIONS.get(c.code, c.code) for c in person.conditions]
+        data["condition_codes"] = [c.code for c in person.conditions]
     return data
 
 

@@ -151,7 +151,9 @@ class AlertActions:
         if action is AlertAction.ESCALATE:  # to whom, and the note (issue 13.12)
             prompt = EscalatePrompt(
                 _(NOTE_TITLE[action]).format(label=alert.label),
-                Text(alert.message + "\n" + _("Name who takes it over, and note what was done, and why.")),
+                Text(
+                    labels.alert(alert) + "\n" + _("Name who takes it over, and note what was done, and why.")
+                ),
                 initial=note or drafts.get((alert.id, action), ""),
                 recipient=recipient or drafts.get((alert.id, RECIPIENT), ""),
                 keep=lambda to, text: self._keep_draft(alert, action, text, to),
@@ -162,7 +164,7 @@ class AlertActions:
         elif action in NEEDS_NOTE:
             prompt = TextPrompt(
                 _(NOTE_TITLE[action]).format(label=alert.label),
-                Text(alert.message + "\n" + _("A note is required: what was done, and why.")),
+                Text(labels.alert(alert) + "\n" + _("A note is required: what was done, and why.")),
                 initial=note or drafts.get((alert.id, action), ""),
                 keep=lambda text: self._keep_draft(alert, action, text),
             )
@@ -282,7 +284,7 @@ class AlertActions:
             + " "
             + _(
                 "Your note for {label} ({message}) is kept; it comes back when you {action} that alert again."
-            ).format(label=alert.label, message=alert.message, action=_(VERB[action])),
+            ).format(label=alert.label, message=labels.alert(alert), action=_(VERB[action])),
             title=_("Not {done}").format(done=labels.done(action)),
             severity="error",
             timeout=15,

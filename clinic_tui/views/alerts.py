@@ -242,7 +242,7 @@ class AlertQueueScreen(AlertActions, AppScreen):
             if not in_view(self.view, a):
                 self.alerts.pop(a.id, None)
                 continue
-            if needle and needle not in f"{a.label} {a.rule_id} {a.message}".lower():
+            if needle and needle not in f"{a.label} {a.rule_id} {a.message} {labels.alert(a)}".lower():
                 self.alerts.pop(a.id, None)
                 continue
             # beyond the loaded pages: it will arrive with its page
@@ -256,7 +256,7 @@ class AlertQueueScreen(AlertActions, AppScreen):
         return (
             Cell(labels.severity(a.severity).upper(), SEVERITY_STYLE[a.severity]),
             patient_cell(a.label),
-            Cell(labels.alert_text(a.rule_id, a.loinc, a.params, a.message)),
+            Cell(labels.alert(a)),
             Cell(value),
             Cell(age_text(a.opened_at, now)),
             Cell(state_text(a, now, short=True)),

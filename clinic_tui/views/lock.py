@@ -61,9 +61,12 @@ class LockScreen(AppScreen):
         otp = otp_input.value.replace(" ", "") if otp_input.display else None
         if not password:
             self.show_error(_("Enter your password."))
+            self.query_one("#lock-password", Input).focus()
             return
         if otp_input.display and not otp:
+            # (Enter in the password field after a wrong code: on to the code)
             self.show_error(_("Enter the code from your authenticator app."))
+            otp_input.focus()
             return
         self.unlock(password, otp)
 
@@ -84,8 +87,12 @@ class LockScreen(AppScreen):
             self.show_error(describe(exc).text + " " + _("Your input is kept; try again."))
             return
         except ApiError as exc:
+            # a wrong password or code: both are typed again (a code is good for one try and 30 s),
+            # from the password field; the screens beneath stay locked and as they were
             self.show_error(describe(exc).text)
-            self.query_one("#lock-password", Input).value = ""
+            for input_id in ("#lock-otp", "#lock-password"):
+                self.query_one(input_id, Input).value = ""
+            self.query_one("#lock-password", Input).focus()
             return
         for input_id in ("#lock-password", "#lock-otp"):
             self.query_one(input_id, Input).value = ""

@@ -130,7 +130,9 @@ class PatientListScreen(AppScreen):
                     if shares_identity
                     else withheld(_("not shared")),
                     plain(p.birth_date) if shares_identity else withheld("—"),
-                    plain(", ".join(p.conditions)) if p.conditions is not None else withheld(_("not shared")),
+                    plain(", ".join(labels.conditions(p.condition_codes, p.conditions)))
+                    if p.conditions is not None
+                    else withheld(_("not shared")),
                     Text(labels.basis(p.access_basis), style="bold red")
                     if p.access_basis == Basis.BREAK_GLASS
                     else plain(labels.basis(p.access_basis)),

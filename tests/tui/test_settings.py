@@ -73,6 +73,69 @@ async def test_the_language_and_theme_of_the_settings_apply_from_the_first_scree
         assert {"Filtrera", "Patienter", "Uppdatera"} <= set(footer(tui).values())
 
 
+async def test_a_language_given_before_the_settings_are_read_shows_from_the_first_screen(app, c):
+    """``clinic-tui`` with only the language configured (``__main__._only_a_language``) passes just
+    that and reads the settings after the first paint: the login is Swedish from the start, and the
+    settings read later keep it."""
+    import httpx
+
+    settings_file('language = "sv"\n')
+    tui = ClinicApp(
+        None, language="sv", server_url="http://127.0.0.1:1", transport=httpx.ASGITransport(app=app)
+    )
+    async with tui.run_test(size=(140, 45)) as pilot:
+        assert str(tui.screen.query_one("#brand", Static).render()) == "clinic-tui · logga in"
+        await settle(pilot)
+        assert tui.settings is not None and tui.settings.language == "sv"
+        await log_in(pilot, "anna", PASSWORD)
+        assert isinstance(tui.screen, AlertQueueScreen)
+        assert {"Filtrera", "Patienter", "Uppdatera"} <= set(footer(tui).values())
+
+
+async def test_the_garbage_collector_is_back_on_once_the_login_screen_is_drawn(app):
+    """``clinic-tui`` starts with the collector off (``__main__``, for the first paint) and the app
+    turns it on again right after; an app not told so leaves it as it found it."""
+    import gc
+
+    import httpx
+
+    gc.disable()
+    try:
+        tui = ClinicApp(
+            server_url="http://127.0.0.1:1",
+            transport=httpx.ASGITransport(app=app),
+            collect_after_first_paint=True,
+        )
+        async with tui.run_test(size=(140, 45)) as pilot:
+            await settle(pilot)
+            assert gc.isenabled()
+        gc.disable()
+        tui = ClinicApp(server_url="http://127.0.0.1:1", transport=httpx.ASGITransport(app=app))
+        async with tui.run_test(size=(140, 45)) as pilot:
+            await settle(pilot)
+            assert not gc.isenabled()
+    finally:
+        gc.enable()
+
+
+@pytest.mark.parametrize(
+    ("size", "classes"), [((80, 24), {"-narrow", "-short"}), ((140, 45), {"-wide", "-tall"})]
+)
+async def test_a_screen_is_born_with_its_size_classes_so_its_first_resize_restyles_nothing(
+    tui, size, classes
+):
+    """(The login screen's first paint: docs/performance.md, issue 13 start-up.)"""
+    from clinic_tui.views.login import LoginScreen
+
+    app = tui()
+    async with app.run_test(size=size) as pilot:
+        await settle(pilot)
+        assert classes <= set(app.screen.classes)  # as Textual set them on the first Resize
+        screen = LoginScreen()
+        assert set(screen.classes) == classes
+    assert set(LoginScreen().classes) == set()  # (built outside a running app: nothing to go by)
+
+
 async def test_an_unknown_theme_is_reported_and_the_default_kept(tui, c):
     settings_file('theme = "no-such-theme"\n')
     app = tui()

@@ -127,6 +127,37 @@ async def test_switching_language_in_the_app_redraws_the_screen_and_keeps_the_se
     assert tomllib.loads(config_file().read_text())["language"] == "en"
 
 
+async def test_in_swedish_the_server_written_texts_are_swedish_too(configured, c, http):
+    """The alert's finding, the conditions and the chart's threshold lines are worded by the client
+    from the rule, its inputs and the codes (the server's English stays its log and audit wording)."""
+    await post(http, c.keys["nora"], obs("8480-6", 186, now() - timedelta(minutes=5)))
+    await post(http, c.keys["nora"], obs("14743-9", 2.6, now() - timedelta(minutes=4)))
+    settings_file('language = "sv"\n')
+    app = configured()
+    async with app.run_test(size=(140, 45)) as pilot:
+        await log_in(pilot, "anna", PASSWORD)
+        shown = screen_text(app)
+        assert "Systoliskt blodtryck 186 mmHg ≥ 180 (grad 3)" in shown
+        assert "Glukos (kapillärt) 2,6 mmol/L < 3 (hypoglykemi nivå 2)" in shown
+        assert "Systolic" not in shown and "Glucose" not in shown
+        assert app.screen.current_alert().rule_id == "bp.grade3"
+        await pilot.press("o")  # her record, charting the measurement of the alert
+        await settle(pilot)
+        shown = screen_text(app)
+        assert "Hjärtsvikt, Hypertoni" in shown and "Heart failure" not in shown
+        assert "Glukos (kapillärt) 2,6 mmol/L" in shown and "Systoliskt blodtryck 186 mmHg ≥" in shown
+        assert "rader: Grad 2 160, Grad 3 180" in shown and "Grade" not in shown
+        panel = app.screen.query_one(AlertsPanel)
+        assert panel.selected_alert().rule_id == "bp.grade3"  # (opened from it)
+        await pilot.press("a")
+        await settle(pilot)
+        await pilot.press("x")  # the note dialog names the alert as the rows do
+        await settle(pilot)
+        assert isinstance(app.screen, TextPrompt)
+        shown = screen_text(app)
+        assert "Systoliskt blodtryck 186 mmHg ≥ 180 (grad 3)" in shown and "Systolic" not in shown
+
+
 async def test_the_language_from_the_environment_short_name(monkeypatch):
     monkeypatch.setenv("CLINIC_LANG", "sv")
     assert load_settings().language == "sv"
@@ -247,6 +278,59 @@ async def test_idle_lock_hides_everything_and_the_password_resumes_with_the_typi
         await pilot.press(*PASSWORD, "enter")
         await settle(pilot)
         assert app.screen is queue and app.session.logged_in
+        assert queue.query_one("#filter", Input).value == "Nora"  # what was typed is kept
+
+
+async def test_an_account_with_an_authenticator_unlocks_with_password_and_code(
+    configured, c, http, world, session
+):
+    """Unlocking asks for the code as logging in did: a wrong code keeps the screen locked and
+    says so (the code field emptied, the password field ready again); password and the right code
+    open the screen that was locked, with what was typed on it."""
+    import pyotp
+
+    secret = pyotp.random_base32()
+    world.user("tove", "nurse", c.north, totp_secret=secret)
+    session.commit()
+    await post(http, c.keys["nora"], obs("8480-6", 186, now() - timedelta(minutes=5)))
+    totp = pyotp.TOTP(secret)
+    t0 = now()
+    # a code is taken once: the login spends this step's, the unlock gives the next step's
+    first, second = totp.at(t0), totp.at(t0 + timedelta(seconds=30))
+    valid = {totp.at(t0 + timedelta(seconds=30 * k)) for k in range(-3, 5)}
+    wrong = next(code for code in (f"{n:06d}" for n in range(123456, 999999, 7919)) if code not in valid)
+    settings_file("lock_minutes = 0\n")  # (locked by hand: F12)
+    app = configured()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await log_in(pilot, "tove", PASSWORD)
+        assert isinstance(app.screen, LoginScreen)  # asked for the code
+        await pilot.press(*first, "enter")
+        await settle(pilot)
+        queue = app.screen
+        assert isinstance(queue, AlertQueueScreen)
+        await pilot.press("slash", *"Nora")
+        await settle(pilot)
+        await pilot.press("f12")
+        await settle(pilot)
+        lock = app.screen
+        assert isinstance(lock, LockScreen)
+        error = lambda: str(lock.query_one("#lock-error", Static).render())  # noqa: E731
+        await pilot.press(*PASSWORD, "enter")
+        await settle(pilot)
+        assert app.screen is lock and "code" in error()
+        assert lock.query_one("#lock-otp", Input).display and app.focused is lock.query_one("#lock-otp")
+        await pilot.press(*wrong, "enter")
+        await settle(pilot)
+        assert app.screen is lock, "a wrong code unlocked the screen"
+        assert "Wrong" in error() and "code" in error()
+        assert lock.query_one("#lock-otp", Input).value == ""
+        assert app.focused is lock.query_one("#lock-password")
+        await pilot.press(*PASSWORD, "enter")  # Enter in the password field: on to the code
+        await settle(pilot)
+        assert app.screen is lock and app.focused is lock.query_one("#lock-otp")
+        await pilot.press(*second, "enter")
+        await settle(pilot)
+        assert app.screen is queue and app.session.logged_in and app.session.user.username == "tove"
         assert queue.query_one("#filter", Input).value == "Nora"  # what was typed is kept
 
 

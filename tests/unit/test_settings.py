@@ -71,3 +71,45 @@ def test_the_command_line_knows_where_settings_come_from():
     """__main__ decides without importing pydantic whether there is anything to read."""
     assert cli.settings_file() == config_file()
     assert set(cli.SETTINGS_ENV) == {f"{ENV_PREFIX}{name.upper()}" for name in ClientSettings.model_fields}
+
+
+def _args(*argv: str):
+    import argparse
+
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--server")
+    parser.add_argument("--lang")
+    parser.add_argument("--ca-file")
+    return parser.parse_args(list(argv))
+
+
+def test_only_a_language_configured_is_read_without_pydantic(monkeypatch):
+    """The file F2 writes (only ``language``), ``--lang`` or ``CLINIC_LANG``: the language is known
+    before the first paint and the settings are read after it (issue 13, start-up in Swedish)."""
+    assert cli._only_a_language(_args()) == "en"
+    write('language = "sv"\n')
+    assert cli._only_a_language(_args()) == "sv"
+    assert cli._only_a_language(_args("--lang", "en")) == "en"  # the command line wins
+    monkeypatch.setenv("CLINIC_LANG", "en")
+    assert cli._only_a_language(_args()) == "en"
+    monkeypatch.setenv("CLINIC_LANGUAGE", "sv")
+    assert cli._only_a_language(_args()) == "sv"
+
+
+@pytest.mark.parametrize(
+    ("text", "argv", "env"),
+    [
+        ('language = "sv"\ntheme = "nord"\n', (), {}),  # a theme: it applies from the first paint
+        ('language = "sv"\n[keymap]\n"app.quit" = "q"\n', (), {}),
+        ('language = "de"\n', (), {}),  # refused before the app starts, with its reason
+        ("language = ", (), {}),
+        ('language = "sv"\n', ("--server", "https://clinic.example.org"), {}),
+        ('language = "sv"\n', (), {"CLINIC_LOCK_MINUTES": "5"}),
+        ("", ("--lang", "de"), {}),
+    ],
+)
+def test_anything_more_than_a_valid_language_is_read_before_the_app_starts(monkeypatch, text, argv, env):
+    write(text)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    assert cli._only_a_language(_args(*argv)) is None

@@ -57,8 +57,8 @@ def test_no_ucum_code_is_shown(sv):
         (
             "8480-6",
             186,
-            "Systolic blood pressure 186 mmHg >= 180 (grade 3)",
-            "Systoliskt blodtryck 186 mmHg >= 180 (grad 3)",
+            "Systolic blood pressure 186 mmHg ≥ 180 (grade 3)",
+            "Systoliskt blodtryck 186 mmHg ≥ 180 (grad 3)",
         ),
         (
             "14743-9",
@@ -87,3 +87,22 @@ def test_an_alert_is_worded_in_the_ui_language_from_its_rule_and_inputs(loinc, v
 
 def test_an_unknown_rule_shows_the_servers_message():
     assert labels.alert_text("new.rule", None, {}, "Something the server says") == "Something the server says"
+
+
+def test_a_rule_version_this_client_does_not_know_shows_the_servers_message(sv):
+    """A newer server may have changed what a rule's inputs mean: its English is shown as it came."""
+    inputs = {"value": 186, "unit": "mm[Hg]", "threshold": 180, "comparison": ">="}
+    english = "Systolic blood pressure 186 mmHg ≥ 180 (grade 3)"
+    assert labels.alert_text("bp.grade3", "8480-6", inputs, english, version=2) == english
+    assert labels.alert_text("bp.grade3", "8480-6", inputs, english, version=1).startswith("Systoliskt")
+
+
+def test_conditions_and_threshold_lines_are_named_from_their_codes(sv):
+    assert labels.conditions(["heart_failure", "copd", "new_code"], ["Heart failure", "COPD", "New"]) == [
+        "Hjärtsvikt",
+        "KOL",
+        "New",  # a code this client does not know: as the server named it
+    ]
+    assert labels.conditions(None, ["Heart failure"]) == ["Heart failure"]  # an older server
+    assert labels.threshold_line("bp_grade3_sys", "Grade 3") == "Grad 3"
+    assert labels.threshold_line("new_line", "New line") == "New line"

@@ -155,7 +155,11 @@ class PatientSummary(Wire):
     personnummer: str | None = None
     birth_date: date | None = None
     sex: str | None = None
+    #: the conditions' English names (for logs and API consumers) ...
     conditions: list[str] | None = None
+    #: ... and their codes (``clinic_tui.domain.codes.CONDITIONS``), in the same order: the client
+    #: names them in its language from these (None from a server that did not send them)
+    condition_codes: list[str] | None = None
     #: categories this user may see for this person
     shared: list[str]
     #: categories that exist in the model but are not shared with this user

@@ -108,7 +108,7 @@ class AlertsPanel(AlertActions, PatientPanel):
                 table.add_row(
                     Text(labels.severity(a.severity), style="bold red" if a.severity == "high" else "yellow"),
                     plain(state_text(a)),
-                    plain(labels.alert_text(a.rule_id, a.loinc, a.params, a.message)),
+                    plain(labels.alert(a)),
                     plain(local_time(a.opened_at)),
                     key=str(a.id),
                 )

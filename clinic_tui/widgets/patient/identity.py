@@ -90,7 +90,8 @@ class IdentityPanel(PatientPanel):
 
         conditions = self.query_one("#conditions", Static)
         if d.conditions is not None:
-            conditions.update(plain(", ".join(d.conditions) or _("none recorded")))
+            names = labels.conditions(d.condition_codes, d.conditions)
+            conditions.update(plain(", ".join(names) or _("none recorded")))
         else:
             conditions.update(withheld())
 

@@ -165,7 +165,7 @@ class VitalsPanel(PatientPanel):
                 title=labels.measurement(series.loinc, series.display),
                 unit=labels.unit(series.unit),
                 points=[(p.at, p.value) for p in series.points],
-                thresholds=[(t.label, t.value) for t in series.thresholds],
+                thresholds=[(labels.threshold_line(t.key, t.label), t.value) for t in series.thresholds],
                 alerts=[(a.last_seen_at, a.value) for a in series.alerts if a.value is not None],
                 end=series.end,
                 days=days,
@@ -183,8 +183,9 @@ class VitalsPanel(PatientPanel):
         if shown < series.total:
             note += " " + _("(downsampled on the server)")
         if series.thresholds:
+            own = " " + _("(set for this patient)")
             lines = ", ".join(
-                f"{t.label} {number(t.value)}" + (" " + _("(set for this patient)") if t.overridden else "")
+                f"{labels.threshold_line(t.key, t.label)} {number(t.value)}" + (own if t.overridden else "")
                 for t in series.thresholds
             )
             note += "; " + _("lines: {lines}").format(lines=lines)
