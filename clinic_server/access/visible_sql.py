@@ -109,8 +109,16 @@ def allowed_person_ids(
 ) -> Select:
     """The ids of the people ``decide`` lets ``actor`` read ``category`` of at ``now`` (module
     docstring); ``consent_only``: on the basis of a consent only."""
+    return select(Person.id).where(allows(session, actor, now, category, consent_only=consent_only))
+
+
+def allows(
+    session: Session, actor: Actor, now: datetime, category: Category, *, consent_only: bool = False
+) -> ColumnElement[bool]:
+    """``allowed_person_ids`` as a condition on a ``Person`` row (for a query that already reads
+    ``person``, or to test one person per row of another table)."""
     if actor.role not in (Role.NURSE, Role.COACH):
-        return select(Person.id).where(false())
+        return false()
     if actor.role == Role.COACH:
         raise NotImplementedError("the coach's visibility is decided per person (policy.decide)")
     basis = _care_consent(session, actor, now, (str(category),))
@@ -123,7 +131,7 @@ def allowed_person_ids(
             )
         )
         basis = or_(basis, and_(~_care_consent(session, actor, now, _CATEGORY_NAMES), glass))
-    return select(Person.id).where(
+    return and_(
         Person.restricted.is_(False),
         Person.birth_date <= adult_cutoff(now.date()),
         basis,
