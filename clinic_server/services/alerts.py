@@ -97,10 +97,11 @@ class Visible:
     def shown(self, session: Session, *, drive_index: bool = True) -> ColumnElement[bool]:
         """Alerts of these people, without the diagnosis-only rules of those who withhold conditions.
 
-        ``drive_index=True`` (counts, the change feed: every matching alert is read): ``person_id
-        IN (the people)``, which the planner may run as one hash of them. ``False`` (a page: an
-        ordered walk of the queue index, stopped at the limit): a test per alert read, so the page
-        costs the alerts it reads, not the people the nurse may see. On PostgreSQL that is a
+        ``drive_index=True`` (the counts: every matching alert is read): ``person_id IN (the
+        people)``, which the planner may run as one hash of them. ``False`` (a page: an ordered
+        walk of the queue index, stopped at the limit; the change feed: what changed since the last
+        poll): a test per alert read, so the query costs the alerts it reads, not the people the
+        nurse may see. On PostgreSQL that is a
         correlated ``EXISTS`` under an ``OR`` (so not turned into a join) whose correlation adds a
         redundant ``id >= x`` to ``id = x`` (one primary-key probe still, but not a test the planner
         can hash): a join or a hash would build the set of every visible person first, and the
@@ -482,7 +483,8 @@ def changes(guard: Guard, *, since: datetime) -> AlertChanges:
     visible = visible_people(guard, verb="list")
     session, now = guard.session, guard.now
     found: dict[int, Alert] = {}
-    filtered = visible.shown(session)
+    # tested per alert read: the feed reads what changed (at most CHANGES_MAX + 1), not the queue
+    filtered = visible.shown(session, drive_index=False)
     for a in session.scalars(
         select(Alert)
         .where(Alert.updated_at >= since, filtered)
