@@ -332,8 +332,11 @@ async def run(url: str, n_patients: int, dense: str, rng: random.Random) -> dict
         }
 
     # the plan of the page query as the endpoint builds it (SQLite)
+    from clinic_server.access.policy import Actor
+    from clinic_server.access.visible_sql import allows
     from clinic_server.db.queries import keyset_page
     from clinic_server.services.alerts import QUEUE_KEY, Visible, state_parts
+    from clinic_tui.domain.categories import Category
 
     captured = []
 
@@ -342,9 +345,12 @@ async def run(url: str, n_patients: int, dense: str, rng: random.Random) -> dict
             captured.append(stmt)
             return []
 
-    visible = [f"{i:032x}" for i in range(n_patients) if i % 2 == 0 or i % 5 == 0]
     with app.state.sessionmaker() as session:
-        shown = Visible({}, tuple(visible), frozenset(), frozenset(visible[::3]), {})
+        # anna's queue filter, as the endpoint builds it (the SQL rendering of her visibility)
+        nurse = Actor("u" * 31 + "0", "anna", "nurse", "o" * 31 + "1", "care_provider")
+        at = datetime.now(UTC)
+        cats = (Category.VITALS, Category.CONDITIONS, Category.IDENTITY)
+        shown = Visible(*(allows(session, nurse, at, c, consent_only=True) for c in cats))
         keyset_page(
             Capture(),
             key=QUEUE_KEY,

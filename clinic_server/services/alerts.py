@@ -14,19 +14,22 @@ ordered, limited index range per state, merged; never a sort of every open alert
 
 from __future__ import annotations
 
+import logging
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from types import MappingProxyType
 
-from sqlalchemy import ColumnElement, and_, func, or_, select, update
+from sqlalchemy import ColumnElement, and_, exists, func, literal_column, or_, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
+from clinic_server.access.facts import load_facts
 from clinic_server.access.guard import Guard
 from clinic_server.access.policy import Action, Decision
 from clinic_server.access.projection import pseudonym
+from clinic_server.access.visible_sql import allows
 from clinic_server.db import utcnow
 from clinic_server.db.models import Alert, AlertEvent, Person, User
 from clinic_server.db.queries import decode_cursor, encode_cursor, keyset_page, member_of
@@ -45,6 +48,8 @@ from clinic_tui.domain.alerts import RULES, Severity, project_inputs, severity_r
 from clinic_tui.domain.categories import Category
 from clinic_tui.domain.codes import MEASUREMENTS
 from clinic_tui.domain.text import fold
+
+log = logging.getLogger("clinic_server.services.alerts")
 
 #: how far back each answer of the change feed reaches past the previous one (commit lag)
 CHANGES_OVERLAP = timedelta(seconds=5)
@@ -77,36 +82,163 @@ HINTS = {
 
 @dataclass(frozen=True)
 class Visible:
-    """The people whose alerts the caller may see, and how much of each."""
+    """The people whose alerts the caller may see, as SQL (``access/visible_sql.py``, which mirrors
+    ``policy.decide``): an exact pre-filter, never the authority. Whatever a response shows is
+    decided again, per person shown, by ``authorize`` (``shown_people``). Each is a condition on a
+    ``person`` row."""
+
+    #: the person's consent to the caller's organization covers vitals (the queue is about them)
+    vitals: ColumnElement[bool]
+    #: it covers conditions (their diagnosis-only alerts are shown)
+    conditions: ColumnElement[bool]
+    #: it covers identity (named; their names are told apart)
+    identity: ColumnElement[bool]
+
+    def shown(self, session: Session, *, drive_index: bool = True) -> ColumnElement[bool]:
+        """Alerts of these people, without the diagnosis-only rules of those who withhold conditions.
+
+        ``drive_index=True`` (the counts: every matching alert is read): ``person_id IN (the
+        people)``, which the planner may run as one hash of them. ``False`` (a page: an ordered
+        walk of the queue index, stopped at the limit; the change feed: what changed since the last
+        poll): a test per alert read, so the query costs the alerts it reads, not the people the
+        nurse may see. On PostgreSQL that is a
+        correlated ``EXISTS`` under an ``OR`` (so not turned into a join) whose correlation adds a
+        redundant ``id >= x`` to ``id = x`` (one primary-key probe still, but not a test the planner
+        can hash): a join or a hash would build the set of every visible person first, and the
+        planner does not see what that costs (its estimate of the consents' JSON test is far too
+        low). On SQLite ``x || ''`` keeps it from driving the query by the person
+        index (as in ``db.queries.member_of``)."""
+        if drive_index:
+            return and_(
+                Alert.person_id.in_(select(Person.id).where(self.vitals)),
+                or_(
+                    Alert.rule_id.not_in(DIAGNOSIS_RULES),
+                    Alert.person_id.in_(select(Person.id).where(self.conditions)),
+                ),
+            )
+        if session.get_bind().dialect.name == "postgresql":
+
+            def among(allowed: ColumnElement[bool]) -> ColumnElement[bool]:
+                return per_row(Alert.person_id, allowed)
+
+        else:
+
+            def among(allowed: ColumnElement[bool]) -> ColumnElement[bool]:
+                return Alert.person_id.concat(literal_column("''")).in_(select(Person.id).where(allowed))
+
+        return and_(among(self.vitals), or_(Alert.rule_id.not_in(DIAGNOSIS_RULES), among(self.conditions)))
+
+
+def per_row(person_id, allowed: ColumnElement[bool]) -> ColumnElement[bool]:
+    """PostgreSQL: ``allowed`` of the person ``person_id`` names, tested once per row of the
+    enclosing query (``Visible.shown`` says why: never a join or hash over every visible person)."""
+    one = and_(Person.id == person_id, Person.id >= person_id)
+    return or_(exists(select(Person.id).where(one, allowed)), literal_column("false"))
+
+
+@dataclass(frozen=True)
+class Shown:
+    """The people a response shows, decided one by one (``authorize``), and how much of each."""
 
     decisions: Mapping[str, Decision]
-    #: sorted once: every query of the request binds them as they are
-    vitals: tuple[str, ...]
     identity: frozenset[str]
     conditions: frozenset[str]
     #: the name where identity is shared, the pseudonym otherwise
     labels: Mapping[str, str]
 
-    def shown(self, session: Session, *, drive_index: bool = True) -> ColumnElement[bool]:
-        """Alerts of these people, without the diagnosis-only rules of those who withhold conditions."""
-        mine = member_of(session, Alert.person_id, self.vitals, drive_index=drive_index)
-        return and_(
-            mine,
-            or_(
-                Alert.rule_id.not_in(DIAGNOSIS_RULES),
-                member_of(session, Alert.person_id, self.conditions, drive_index=False),
-            ),
+    def may_show(self, a: Alert) -> bool:
+        return a.person_id in self.decisions and (
+            a.rule_id not in DIAGNOSIS_RULES or a.person_id in self.conditions
         )
 
 
 def visible_people(guard: Guard, *, verb: str) -> Visible:
-    decisions = guard.people(Action.ALERT_QUEUE, verb=verb, resource_type="alert")
+    """Who the caller's queue is about, as SQL; refuses (audited) a role that has no queue."""
+    guard.about(Action.ALERT_QUEUE, verb=verb, resource_type="alert")
+    guard.require_role(Action.ALERT_QUEUE)
+    session, actor, now = guard.session, guard.actor, guard.now
+    return Visible(
+        *(
+            allows(session, actor, now, category, consent_only=True)
+            for category in (Category.VITALS, Category.CONDITIONS, Category.IDENTITY)
+        )
+    )
+
+
+def shown_people(guard: Guard, visible: Visible, person_ids) -> Shown:
+    """``authorize`` for each person a response is about to show (a page: at most its limit).
+
+    The SQL pre-filter let them through; ``decide`` is still the authority: anyone it refuses is
+    left out of the response (fail closed) and logged as an error, since the two must agree
+    (``tests/api/test_visible_sql.py``)."""
+    ids = sorted(set(person_ids))
+    facts = load_facts(guard.session, guard.actor, ids, guard.now)
+    decisions: dict[str, Decision] = {}
+    for pid in ids:
+        f = facts.get(pid)
+        d = guard.would(Action.ALERT_QUEUE, f) if f is not None else None
+        if d is None or not d.permitted:
+            log.error("alert queue: the SQL visibility let through person %s, whom the policy refuses", pid)
+            continue
+        decisions[pid] = d
+    identity = frozenset(pid for pid, d in decisions.items() if Category.IDENTITY in d.allowed)
+    conditions = frozenset(pid for pid, d in decisions.items() if Category.CONDITIONS in d.allowed)
+    labels = queue_labels(guard.session, visible, decisions, identity)
+    return Shown(MappingProxyType(decisions), identity, conditions, MappingProxyType(labels))
+
+
+def _everyone(guard: Guard, visible: Visible) -> Shown:
+    """Everyone the caller may see, decided one by one: what a search by label needs (it matches
+    the label of every person in the queue, not only of those on a page)."""
+    decisions = guard.people(Action.ALERT_QUEUE, verb="list", resource_type="alert")
     identity = frozenset(pid for pid, d in decisions.items() if Category.IDENTITY in d.allowed)
     conditions = frozenset(pid for pid, d in decisions.items() if Category.CONDITIONS in d.allowed)
     labels = labels_for(guard.session, decisions, identity)
-    return Visible(
-        MappingProxyType(decisions), tuple(sorted(decisions)), identity, conditions, MappingProxyType(labels)
+    return Shown(MappingProxyType(decisions), identity, conditions, MappingProxyType(labels))
+
+
+def _full_name(given, family):
+    return given + " " + family
+
+
+def queue_labels(session: Session, visible: Visible, person_ids, identity: frozenset[str]) -> dict[str, str]:
+    """``labels_for`` of these people as the whole queue tells them apart: a name is qualified where
+    another person named in the queue (anyone whose consent covers vitals and identity) has it
+    too. Only the people sharing a name with one of these are read: three small statements (the
+    names; who bears them; which of those the queue names), none over every visible person."""
+    out = {pid: pseudonym(pid) for pid in person_ids}
+    named = [pid for pid in out if pid in identity]
+    if not named:
+        return out
+    names = sorted(
+        set(
+            session.scalars(
+                select(_full_name(Person.given_name, Person.family_name)).where(
+                    member_of(session, Person.id, named)
+                )
+            )
+        )
     )
+    found = session.execute(
+        select(
+            Person.id, Person.given_name, Person.family_name, Person.birth_date, Person.personnummer
+        ).where(_full_name(Person.given_name, Person.family_name).in_(names))
+    ).all()
+    # of those, the ones named in the queue (tested per row: not a join over every consent)
+    both = and_(visible.vitals, visible.identity)
+    other = aliased(Person)
+    if session.get_bind().dialect.name == "postgresql":
+        stmt = select(other.id).where(
+            member_of(session, other.id, [r[0] for r in found]), per_row(other.id, both)
+        )
+    else:
+        stmt = select(Person.id).where(member_of(session, Person.id, [r[0] for r in found]), both)
+    queued = set(session.scalars(stmt))
+    rows = [r for r in found if r[0] in queued]
+    for pid, label in _qualified(rows).items():
+        if pid in identity and pid in out:  # only the people decide names (the SQL only counts)
+            out[pid] = label
+    return out
 
 
 def labels_for(session: Session, person_ids, identity: frozenset[str] | set[str]) -> dict[str, str]:
@@ -122,6 +254,13 @@ def labels_for(session: Session, person_ids, identity: frozenset[str] | set[str]
                 Person.id, Person.given_name, Person.family_name, Person.birth_date, Person.personnummer
             ).where(member_of(session, Person.id, named))
         ).all()
+    out.update(_qualified(rows))
+    return out
+
+
+def _qualified(rows) -> dict[str, str]:
+    """Each row's name, qualified where another row has the same (birth date, then personnummer)."""
+    out: dict[str, str] = {}
     names = Counter(f"{given} {family}" for _pid, given, family, _born, _pnr in rows)
     born = Counter((f"{given} {family}", b) for _pid, given, family, b, _pnr in rows)
     for pid, given, family, birth, pnr in rows:
@@ -210,7 +349,7 @@ def taken_on_by(session: Session, alerts: Sequence[Alert], user_id: str) -> set[
     return {alert_id for alert_id, actor in last.items() if actor == user_id}
 
 
-def disclosed(alerts: Sequence[Alert], visible: Visible) -> dict[str, set[Category]]:
+def disclosed(alerts: Sequence[Alert], visible: Shown) -> dict[str, set[Category]]:
     """The categories each person's alerts in a response carry."""
     out: dict[str, set[Category]] = {}
     for a in alerts:
@@ -233,17 +372,16 @@ def _expired_snooze_back_to(state: str, now: datetime) -> ColumnElement[bool]:
 def counts(session: Session, visible: Visible, now: datetime) -> AlertCounts:
     """Alerts not yet acknowledged (open, or back from a snooze as open), per severity."""
     found = {s: 0 for s in Severity}
-    if visible.vitals:
-        rows = session.execute(
-            select(Alert.severity, func.count())
-            .where(
-                visible.shown(session),
-                or_(Alert.state == lifecycle.AlertState.OPEN, _expired_snooze_back_to("open", now)),
-            )
-            .group_by(Alert.severity)
+    rows = session.execute(
+        select(Alert.severity, func.count())
+        .where(
+            visible.shown(session),
+            or_(Alert.state == lifecycle.AlertState.OPEN, _expired_snooze_back_to("open", now)),
         )
-        for sev, n in rows:
-            found[Severity(sev)] += n
+        .group_by(Alert.severity)
+    )
+    for sev, n in rows:
+        found[Severity(sev)] += n
     return AlertCounts(**{str(s): n for s, n in found.items()})
 
 
@@ -329,38 +467,41 @@ def queue(
     visible = visible_people(guard, verb="list")
     session, now = guard.session, guard.now
     needle = fold((q or "").strip())
-    rows: list[tuple] = []
-    if visible.vitals:
-        filters: list[ColumnElement[bool]] = [visible.shown(session, drive_index=False)]
-        if ranks is not None:
-            filters.append(Alert.severity_rank.in_(ranks))
-        if needle:
-            filters.append(_matches(session, visible, needle))
-        if resolved_since is not None:
-            filters.append(Alert.updated_at >= resolved_since)
-        if state == "mine":
-            filters.append(last_actor() == guard.user.id)
-        rows = keyset_page(
-            session, key=QUEUE_KEY, parts=state_parts(state, now), filters=filters, after=cursor, limit=limit
-        )
+    filters: list[ColumnElement[bool]] = [visible.shown(session, drive_index=False)]
+    if ranks is not None:
+        filters.append(Alert.severity_rank.in_(ranks))
+    everyone = None
+    if needle:
+        # a search matches the label of anyone in the queue: it needs everyone's decision
+        everyone = _everyone(guard, visible)
+        filters.append(_matches(session, everyone, needle))
+    if resolved_since is not None:
+        filters.append(Alert.updated_at >= resolved_since)
+    if state == "mine":
+        filters.append(last_actor() == guard.user.id)
+    rows = keyset_page(
+        session, key=QUEUE_KEY, parts=state_parts(state, now), filters=filters, after=cursor, limit=limit
+    )
     more = len(rows) > limit
     rows = rows[:limit]
     by_id = {a.id: a for a in session.scalars(select(Alert).where(Alert.id.in_([r[2] for r in rows])))}
     alerts = [by_id[r[2]] for r in rows]
+    shown = everyone or shown_people(guard, visible, (a.person_id for a in alerts))
+    alerts = _fail_closed(alerts, shown)
     to = escalated_to(session, alerts, guard.actor.organization_id)
     mine = taken_on_by(session, alerts, guard.user.id)
     items = [
         alert_item(
             a,
-            visible.labels[a.person_id],
-            visible.decisions[a.person_id],
+            shown.labels[a.person_id],
+            shown.decisions[a.person_id],
             now,
             escalated_to=to.get(a.id),
             mine=a.id in mine,
         )
         for a in alerts
     ]
-    guard.disclose(disclosed(alerts, visible), visible.decisions)
+    guard.disclose(disclosed(alerts, shown), shown.decisions)
     guard.scope.note(state=state, filtered=bool(needle or ranks), paged=bool(after))
     if resolved_since is not None:
         guard.scope.note(resolved_since=resolved_since.isoformat())
@@ -374,15 +515,24 @@ def queue(
     )
 
 
-def _matches(session: Session, visible: Visible, needle: str) -> ColumnElement[bool]:
+def _fail_closed(alerts: list[Alert], shown: Shown) -> list[Alert]:
+    """The alerts ``authorize`` lets the response show; any other is a disagreement of the SQL
+    pre-filter with the policy: left out, and logged."""
+    kept = [a for a in alerts if shown.may_show(a)]
+    if len(kept) != len(alerts):
+        log.error("alert queue: %d alerts the policy refuses were left out", len(alerts) - len(kept))
+    return kept
+
+
+def _matches(session: Session, visible: Shown, needle: str) -> ColumnElement[bool]:
     """Search over what the reader may see: a withheld value never decides a match.
 
     The shared name or the pseudonym, the rule, and the message as projected: the full one where
     conditions are shared, the neutral one elsewhere.
     """
     by_label = [pid for pid, label in visible.labels.items() if needle in fold(label)]
-    with_conditions = [pid for pid in visible.vitals if pid in visible.conditions]
-    without = [pid for pid in visible.vitals if pid not in visible.conditions]
+    with_conditions = [pid for pid in sorted(visible.decisions) if pid in visible.conditions]
+    without = [pid for pid in sorted(visible.decisions) if pid not in visible.conditions]
     like = "%" + _escape_like(needle) + "%"
     return or_(
         member_of(session, Alert.person_id, by_label, drive_index=False),
@@ -409,29 +559,31 @@ def changes(guard: Guard, *, since: datetime) -> AlertChanges:
     visible = visible_people(guard, verb="list")
     session, now = guard.session, guard.now
     found: dict[int, Alert] = {}
-    if visible.vitals:
-        shown = visible.shown(session)
-        for a in session.scalars(
-            select(Alert)
-            .where(Alert.updated_at >= since, shown)
-            .order_by(Alert.updated_at, Alert.id)
-            .limit(CHANGES_MAX + 1)
-        ):
-            found[a.id] = a
-        # snoozes that ran out since the last poll changed state without a write
-        for a in session.scalars(
-            select(Alert).where(
-                Alert.state == lifecycle.AlertState.SNOOZED,
-                Alert.snoozed_until > since,
-                Alert.snoozed_until <= now,
-                shown,
-            )
-        ):
-            found[a.id] = a
+    # tested per alert read: the feed reads what changed (at most CHANGES_MAX + 1), not the queue
+    filtered = visible.shown(session, drive_index=False)
+    for a in session.scalars(
+        select(Alert)
+        .where(Alert.updated_at >= since, filtered)
+        .order_by(Alert.updated_at, Alert.id)
+        .limit(CHANGES_MAX + 1)
+    ):
+        found[a.id] = a
+    # snoozes that ran out since the last poll changed state without a write
+    for a in session.scalars(
+        select(Alert).where(
+            Alert.state == lifecycle.AlertState.SNOOZED,
+            Alert.snoozed_until > since,
+            Alert.snoozed_until <= now,
+            filtered,
+        )
+    ):
+        found[a.id] = a
     alerts = sorted(found.values(), key=lambda a: (a.updated_at, a.id))
     truncated = len(alerts) > CHANGES_MAX
     alerts = alerts[:CHANGES_MAX]
-    guard.disclose(disclosed(alerts, visible), visible.decisions)
+    shown = shown_people(guard, visible, (a.person_id for a in alerts))
+    alerts = _fail_closed(alerts, shown)
+    guard.disclose(disclosed(alerts, shown), shown.decisions)
     guard.scope.note(changes_since=since.isoformat(), truncated=truncated)
     guard.scope.reason = f"{len(alerts)} changed alerts of people with a consent covering vitals"
     to = escalated_to(session, alerts, guard.actor.organization_id)
@@ -440,8 +592,8 @@ def changes(guard: Guard, *, since: datetime) -> AlertChanges:
         items=[
             alert_item(
                 a,
-                visible.labels[a.person_id],
-                visible.decisions[a.person_id],
+                shown.labels[a.person_id],
+                shown.decisions[a.person_id],
                 now,
                 escalated_to=to.get(a.id),
                 mine=a.id in mine,
