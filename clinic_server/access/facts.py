@@ -92,6 +92,21 @@ def _extra(actor: Actor, now: datetime):
     return None
 
 
+def _statement(actor: Actor, now: datetime, lead):
+    """Each person's facts as rows: ``lead`` (``Person.id``, or the ``Person`` entity), then the
+    rest of ``_FACT_COLUMNS`` and the role's extra value; one row per consent and extra value."""
+    extra = _extra(actor, now)
+    stmt = (
+        select(lead, *_FACT_COLUMNS[1:], *([extra.c.value] if extra is not None else []))
+        .select_from(Person)
+        .outerjoin(Employer, Employer.id == Person.employer_id)
+        .outerjoin(Consent, Consent.person_id == Person.id)
+    )
+    if extra is not None:
+        stmt = stmt.outerjoin(extra, extra.c.pid == Person.id)
+    return stmt
+
+
 def load_facts(
     session: Session, actor: Actor, person_ids: Iterable[str], now: datetime
 ) -> dict[str, PersonFacts]:
@@ -102,26 +117,36 @@ def load_facts(
     ids = list(dict.fromkeys(person_ids))
     if not ids:
         return {}
-    extra = _extra(actor, now)
-    stmt = (
-        select(*_FACT_COLUMNS, *([extra.c.value] if extra is not None else []))
-        .select_from(Person)
-        .outerjoin(Employer, Employer.id == Person.employer_id)
-        .outerjoin(Consent, Consent.person_id == Person.id)
-    )
-    if extra is not None:
-        stmt = stmt.outerjoin(extra, extra.c.pid == Person.id)
+    # one statement with the ids as one bound array (PostgreSQL) or JSON text (SQLite): a plain IN
+    # list of 500 placeholders per chunk cost more to render, parse and plan than to run
+    stmt = _statement(actor, now, Person.id).where(member_of(session, Person.id, ids))
+    return _facts(actor, session.execute(stmt))
+
+
+def load_person(
+    session: Session, actor: Actor, person_id: str, now: datetime
+) -> tuple[Person, PersonFacts] | None:
+    """``session.get(Person, person_id)`` and ``load_facts`` for that person in one statement (one
+    round trip less on a single-person request); None for an unknown id. The same rows as
+    ``load_facts``, so the same facts; the person is the session's own object (with its eager
+    loads), as ``session.get`` gives it."""
+    rows = session.execute(_statement(actor, now, Person).where(Person.id == person_id)).all()
+    if not rows:
+        return None
+    person = rows[0][0]
+    return person, _facts(actor, ((person.id, *row[1:]) for row in rows))[person.id]
+
+
+def _facts(actor: Actor, rows: Iterable) -> dict[str, PersonFacts]:
     people: dict[str, tuple] = {}
     consents: dict[str, dict[str, ConsentFact]] = defaultdict(dict)
     extras: dict[str, set] = defaultdict(set)
-    # one statement with the ids as one bound array (PostgreSQL) or JSON text (SQLite): a plain IN
-    # list of 500 placeholders per chunk cost more to render, parse and plan than to run
-    for row in session.execute(stmt.where(member_of(session, Person.id, ids))):
+    for row in rows:
         pid = row[0]
         people[pid] = row[1:5]
         if row[5] is not None and row[5] not in consents[pid]:
             consents[pid][row[5]] = ConsentFact(row[6], frozenset(row[7]), row[8], row[9], row[10], row[11])
-        if extra is not None and row[12] is not None:
+        if len(row) > 12 and row[12] is not None:  # the role's extra value
             extras[pid].add(row[12])
     out: dict[str, PersonFacts] = {}
     is_imr = actor.organization_kind == OrganizationKind.IMR
