@@ -14,7 +14,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from datetime import datetime
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import Select, and_, bindparam, or_, select
 from sqlalchemy.orm import Session
 
 from clinic_server.access.policy import INTEGRATION_ROLE, Actor, ConsentFact, PersonFacts, decide
@@ -69,27 +69,66 @@ _FACT_COLUMNS = (
 )
 
 
-def _extra(actor: Actor, now: datetime):
-    """The role-specific fact, as (person id, value) rows: coach ids, grant expiries or coach orgs."""
-    if actor.role == Role.COACH:
+def _extra(role: str):
+    """The role-specific fact, as (person id, value) rows: coach ids, grant expiries or coach orgs.
+    The nurse's grants bind ``facts_user`` and ``facts_now`` (``_params``)."""
+    if role == Role.COACH:
         return (
             select(CoachAssignment.person_id.label("pid"), CoachAssignment.coach_id.label("value"))
             .where(CoachAssignment.active.is_(True))
             .subquery()
         )
-    if actor.role == Role.NURSE:
+    if role == Role.NURSE:
         return (
             select(BreakGlassGrant.person_id.label("pid"), BreakGlassGrant.expires_at.label("value"))
-            .where(BreakGlassGrant.user_id == actor.user_id, BreakGlassGrant.expires_at > now)
+            .where(
+                BreakGlassGrant.user_id == bindparam("facts_user"),
+                BreakGlassGrant.expires_at > bindparam("facts_now"),
+            )
             .subquery()
         )
-    if actor.role in _RELATION_ROLES:
+    if role == "relation":
         return (
             select(CoachAssignment.person_id.label("pid"), User.organization_id.label("value"))
             .join(User, User.id == CoachAssignment.coach_id)
             .subquery()
         )
     return None
+
+
+#: the facts statements, built once per kind of role and lead: building one on every request cost
+#: more Python than the (cached) compile it led to
+_STATEMENTS: dict[tuple[str, bool], Select] = {}
+
+
+def _statement(actor: Actor, lead) -> Select:
+    """Each person's facts as rows: ``lead`` (``Person.id``, or the ``Person`` entity, then for the
+    one person ``facts_person``), the rest of ``_FACT_COLUMNS`` and the role's extra value; one row
+    per consent and extra value."""
+    if actor.role in (Role.COACH, Role.NURSE):
+        role = actor.role
+    else:
+        role = "relation" if actor.role in _RELATION_ROLES else ""
+    key = (role, lead is Person)
+    stmt = _STATEMENTS.get(key)
+    if stmt is None:
+        extra = _extra(role)
+        stmt = (
+            select(lead, *_FACT_COLUMNS[1:], *([extra.c.value] if extra is not None else []))
+            .select_from(Person)
+            .outerjoin(Employer, Employer.id == Person.employer_id)
+            .outerjoin(Consent, Consent.person_id == Person.id)
+        )
+        if extra is not None:
+            stmt = stmt.outerjoin(extra, extra.c.pid == Person.id)
+        if lead is Person:
+            stmt = stmt.where(Person.id == bindparam("facts_person"))
+        _STATEMENTS[key] = stmt
+    return stmt
+
+
+def _params(actor: Actor, now: datetime, **more) -> dict:
+    return {"facts_user": actor.user_id, "facts_now": now, **more} if actor.role == Role.NURSE else more
 
 
 def load_facts(
@@ -102,26 +141,36 @@ def load_facts(
     ids = list(dict.fromkeys(person_ids))
     if not ids:
         return {}
-    extra = _extra(actor, now)
-    stmt = (
-        select(*_FACT_COLUMNS, *([extra.c.value] if extra is not None else []))
-        .select_from(Person)
-        .outerjoin(Employer, Employer.id == Person.employer_id)
-        .outerjoin(Consent, Consent.person_id == Person.id)
-    )
-    if extra is not None:
-        stmt = stmt.outerjoin(extra, extra.c.pid == Person.id)
+    # one statement with the ids as one bound array (PostgreSQL) or JSON text (SQLite): a plain IN
+    # list of 500 placeholders per chunk cost more to render, parse and plan than to run
+    stmt = _statement(actor, Person.id).where(member_of(session, Person.id, ids))
+    return _facts(actor, session.execute(stmt, _params(actor, now)))
+
+
+def load_person(
+    session: Session, actor: Actor, person_id: str, now: datetime
+) -> tuple[Person, PersonFacts] | None:
+    """``session.get(Person, person_id)`` and ``load_facts`` for that person in one statement (one
+    round trip less on a single-person request); None for an unknown id. The same rows as
+    ``load_facts``, so the same facts; the person is the session's own object (with its eager
+    loads), as ``session.get`` gives it."""
+    rows = session.execute(_statement(actor, Person), _params(actor, now, facts_person=person_id)).all()
+    if not rows:
+        return None
+    person = rows[0][0]
+    return person, _facts(actor, ((person.id, *row[1:]) for row in rows))[person.id]
+
+
+def _facts(actor: Actor, rows: Iterable) -> dict[str, PersonFacts]:
     people: dict[str, tuple] = {}
     consents: dict[str, dict[str, ConsentFact]] = defaultdict(dict)
     extras: dict[str, set] = defaultdict(set)
-    # one statement with the ids as one bound array (PostgreSQL) or JSON text (SQLite): a plain IN
-    # list of 500 placeholders per chunk cost more to render, parse and plan than to run
-    for row in session.execute(stmt.where(member_of(session, Person.id, ids))):
+    for row in rows:
         pid = row[0]
         people[pid] = row[1:5]
         if row[5] is not None and row[5] not in consents[pid]:
             consents[pid][row[5]] = ConsentFact(row[6], frozenset(row[7]), row[8], row[9], row[10], row[11])
-        if extra is not None and row[12] is not None:
+        if len(row) > 12 and row[12] is not None:  # the role's extra value
             extras[pid].add(row[12])
     out: dict[str, PersonFacts] = {}
     is_imr = actor.organization_kind == OrganizationKind.IMR

@@ -86,10 +86,13 @@ class Guard:
         ``needs``: categories this request cannot do without besides the action's own (what a
         write records)."""
         self.about(action, verb=verb, resource_type=resource_type, resource_id=resource_id or person_id)
-        person = self.session.get(Person, person_id) if len(person_id) <= MAX_ID else None
-        if person is None:
+        # the person and the facts in one statement (``facts.load_person``)
+        found = None
+        if len(person_id) <= MAX_ID:
+            found = facts_.load_person(self.session, self.actor, person_id, self.now)
+        if found is None:
             raise denied("no such person")
-        return self.access(person, action, needs=needs)
+        return self.access(found[0], action, found[1], needs=needs)
 
     def access(
         self,

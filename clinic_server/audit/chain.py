@@ -12,9 +12,11 @@ encoding is unambiguous, so a tampered row yields the same bytes only by being t
 their JSON text exactly as stored (``json.dumps`` with sorted keys, which is also what SQLAlchemy
 writes).
 
-Appends lock the single ``audit_head`` row (``UPDATE ... RETURNING``), which serializes writers on
-PostgreSQL (row lock until commit) and on SQLite (the write lock), so concurrent requests can never
-fork the chain. The append runs in the caller's transaction: if it fails, the request fails.
+An append locks one shard's head row until its transaction commits (docs/audit.md), so concurrent
+requests can never fork a chain. On PostgreSQL the common case is one statement (``_APPEND_FREE``):
+it locks a free shard, draws the number, inserts the record hashed by the database over the
+canonical text Python rendered, and moves the head. The append runs in the caller's transaction:
+if it fails, the request fails.
 """
 
 from __future__ import annotations
@@ -82,14 +84,22 @@ def sql_literal(value: str | None) -> str:
     return "NULL" if value is None else "'" + value.replace("'", "''") + "'"
 
 
+def canonical_tail(ts: str, texts: Iterable[str | None]) -> str:
+    """The canonical form after ``seq,``: everything but the number (which the database may draw)."""
+    return f"{sql_literal(ts)}," + ",".join(sql_literal(t) for t in texts)
+
+
 def canonical_text(seq: int, ts: str, texts: Iterable[str | None]) -> str:
     """The canonical form from the field texts (``texts`` in ``TEXT_FIELDS`` order)."""
-    return f"{seq},{sql_literal(ts)}," + ",".join(sql_literal(t) for t in texts)
+    return f"{seq},{canonical_tail(ts, texts)}"
+
+
+def _texts(record: dict) -> list[str | None]:
+    return [json_text(record[f]) if f in JSON_FIELDS else record[f] for f in TEXT_FIELDS]
 
 
 def canonical(record: dict) -> bytes:
-    texts = [json_text(record[f]) if f in JSON_FIELDS else record[f] for f in TEXT_FIELDS]
-    return canonical_text(record["seq"], ts_text(record["ts"]), texts).encode()
+    return canonical_text(record["seq"], ts_text(record["ts"]), _texts(record)).encode()
 
 
 def chain_hash(prev_hash: str, record: dict) -> str:
@@ -154,6 +164,44 @@ _INSERT_AND_SET_LAST = (
 )
 
 
+#: PostgreSQL, the common case in one round trip: lock the first shard no other transaction holds
+#: (as ``_PICK_FREE``), draw the number, insert the record and move the shard's head. Python renders
+#: the canonical text after ``seq,`` (``:tail``, with ``canonical_tail``) and binds the JSON
+#: columns as that same text (a ``json`` column keeps its text as given); the database only
+#: prepends the shard's last hash and the number it drew, and hashes (sha256 of the UTF-8 bytes,
+#: as ``chain_hash``). No free shard: no row is locked, no number drawn, nothing written.
+_COLUMNS = ("seq", "ts", *TEXT_FIELDS, "prev_hash", "hash", "shard")
+_VALUES = (
+    "seq",
+    "CAST(:ts AS timestamptz)",
+    *(f"CAST(:{f} AS json)" if f in JSON_FIELDS else f":{f}" for f in TEXT_FIELDS),
+    "last_hash",
+    "encode(sha256(convert_to(last_hash || chr(10) || CAST(seq AS text) || ',' || :tail, 'UTF8')), 'hex')",
+    "shard",
+)
+_APPEND_FREE = text(
+    "WITH pick AS MATERIALIZED (SELECT shard, last_hash FROM audit_shard_head "  # noqa: S608 - fixed names
+    "ORDER BY shard LIMIT 1 FOR UPDATE SKIP LOCKED), "
+    "num AS MATERIALIZED (SELECT shard, last_hash, nextval('audit_event_seq') AS seq FROM pick), "
+    f"ins AS (INSERT INTO audit_event ({', '.join(_COLUMNS)}) "
+    f"SELECT {', '.join(_VALUES)} FROM num RETURNING seq, shard, hash) "
+    "UPDATE audit_shard_head AS head SET seq = ins.seq, last_hash = ins.hash FROM ins "
+    "WHERE head.shard = ins.shard RETURNING ins.seq"
+)
+
+
+def _append_free(conn: Connection, record: dict) -> int | None:
+    """PostgreSQL: append ``record`` (no seq yet) to a free shard in one statement; its seq, or
+    None when every shard is held by another transaction (nothing was written)."""
+    texts = _texts(record)
+    params = dict(zip(TEXT_FIELDS, texts, strict=True))
+    if record["ts"].tzinfo is None:  # as ``UTCDateTime`` refuses it on the other path
+        raise ValueError("naive datetime given where UTC is required")
+    params["ts"] = record["ts"].astimezone(UTC)
+    params["tail"] = canonical_tail(ts_text(record["ts"]), texts)
+    return conn.execute(_APPEND_FREE, params).scalar_one_or_none()
+
+
 def _take(conn: Connection, shard: int | None) -> tuple[int, int, str]:
     """Lock a shard's head and number the record: (shard, seq, the shard's last hash)."""
     if conn.dialect.name == "postgresql":
@@ -215,9 +263,7 @@ def append(
     # Core statements on the session's connection: the ORM layer adds nothing here but time,
     # and the shard's head row stays locked from this first statement until the caller commits
     conn = session.connection()
-    shard, seq, prev = _take(conn, shard)
     record = {
-        "seq": seq,
         "ts": at or utcnow(),
         "user_id": _clean(who.user_id),
         "username": _clean(who.username),
@@ -236,6 +282,12 @@ def append(
         "client_version": _clean(request.client_version),
         "details": _clean_json(details or {}),
     }
+    if shard is None and conn.dialect.name == "postgresql":
+        taken = _append_free(conn, record)  # the common case: one round trip
+        if taken is not None:
+            return taken
+    shard, seq, prev = _take(conn, shard)  # SQLite, a given shard, or every shard busy
+    record["seq"] = seq
     digest = chain_hash(prev, record)
     values = {**record, "prev_hash": prev, "hash": digest, "shard": shard}
     if conn.dialect.name == "postgresql":

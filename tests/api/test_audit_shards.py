@@ -8,7 +8,7 @@ import threading
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import delete, func, select, text, update
+from sqlalchemy import delete, event, func, select, text, update
 
 from clinic_server import cli
 from clinic_server.audit import chain as audit
@@ -446,3 +446,109 @@ def test_verify_while_appends_and_checkpoints_land_finds_nothing_wrong(engine):
     results.append(verify(engine))
     assert results and all(r.ok for r in results), [r for r in results if not r.ok][:3]
     assert results[-1].checked == 60 and results[-1].checkpoints == 12, results[-1]
+
+
+def awkward(session, i: int, shard: int | None = None) -> int:
+    """A record with awkward content: quotes, newlines, non-ASCII, NUL, nested JSON, None fields."""
+    return audit.append(
+        session,
+        who=audit.Who(None, f"o'brien\x00 {i}", None, 'Åsa "q" ö') if i % 2 else NORRA,
+        request=audit.RequestInfo(f"r'{i}\n", None if i % 3 else "cli\x00ent", None),
+        action="read",
+        resource_type="person",
+        resource_id=None if i % 2 else f"{i:032x}",
+        person_id=None,
+        categories=["vitals", "identity", "it's"] if i % 2 else (),
+        outcome="allowed",
+        reason=f"line one\nline 'two' \"three\" \\ back, comma \u2028 ☃ 𝄞 NUL\x00 {i}",
+        purpose="care",
+        details={
+            "z": [i, None, True, 1.5, "a\x00b"],
+            "a": {"ö": "'x'", "n": None, "deep": {"list": [{"k": "v\n"}], "e": {}}},
+            "nul\x00key": "\\u0000",
+        },
+        shard=shard,
+    )
+
+
+def test_the_one_statement_append_hashes_awkward_records_exactly(engine, monkeypatch):
+    """PostgreSQL's common case is one statement, the hash computed by the database: it must be
+    the hash Python computes (``verify`` checks every record on its fast path, none re-checked)."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("PostgreSQL's one-statement append")
+    fallback: list[int | None] = []
+    take = audit._take
+    monkeypatch.setattr(audit, "_take", lambda conn, shard: fallback.append(shard) or take(conn, shard))
+    statements: list[str] = []
+    maker = make_sessionmaker(engine)
+    with maker() as s:
+        conn = s.connection()
+        event.listen(conn, "before_cursor_execute", lambda *a: statements.append(a[2]))
+        seqs = [awkward(s, i) for i in range(12)]  # several in one transaction: its own shard again
+        s.commit()
+    with maker() as s:
+        seqs += [awkward(s, i) for i in range(12, 15)]
+        s.commit()
+    assert fallback == [] and len(statements) == 12, statements
+    result = verify(engine)
+    assert result.ok and result.checked == 15 and result.rechecked == 0, result
+    with engine.connect() as conn:
+        rows = conn.execute(select(AE).order_by(AE.c.seq)).mappings().all()
+    assert [r["seq"] for r in rows] == seqs and {r["shard"] for r in rows} == {0}
+    prev = audit.GENESIS_HASH
+    for r in rows:  # the database's hash is Python's, over the typed values read back
+        assert r["prev_hash"] == prev and r["hash"] == audit.chain_hash(prev, dict(r))
+        prev = r["hash"]
+    assert "\x00" not in rows[1]["reason"] and "\ufffd" in rows[1]["reason"]
+    assert rows[0]["details"]["a"]["deep"] == {"e": {}, "list": [{"k": "v\n"}]}
+    with engine.connect() as conn:
+        assert audit.heads(conn)[0] == (seqs[-1], prev)
+
+
+def test_with_every_shard_held_an_append_waits_and_still_chains(engine, monkeypatch):
+    """The one statement finds no free shard (every head row is held by other open transactions):
+    nothing is written, and the append falls back to waiting for a shard."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("PostgreSQL's shard pick")
+    maker = make_sessionmaker(engine)
+    with maker() as s:
+        awkward(s, 0)
+        s.commit()
+    fallback: list[int | None] = []
+    take = audit._take
+    monkeypatch.setattr(audit, "_take", lambda conn, shard: fallback.append(shard) or take(conn, shard))
+    with engine.connect() as conn:
+        shards = conn.execute(select(func.count()).select_from(AuditShardHead)).scalar_one()
+    # some holders hold their shard by appending, the rest by locking head rows
+    holders = [maker() for _ in range(3)]
+    held = [awkward(h, 10 + i) for i, h in enumerate(holders)]
+    lock_rest = maker()
+    lock_rest.execute(text("SELECT shard FROM audit_shard_head WHERE shard >= 3 FOR UPDATE"))
+    done: list[int] = []
+    errors: list[BaseException] = []
+
+    def write() -> None:
+        try:
+            with maker() as s:
+                done.append(awkward(s, 99))
+                s.commit()
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    writer = threading.Thread(target=write)
+    writer.start()
+    writer.join(1.0)
+    assert writer.is_alive() and not done and not errors  # waiting: every shard is held
+    assert fallback == [None]
+    lock_rest.rollback()
+    for h in holders:
+        h.commit()
+    writer.join(10)
+    assert not writer.is_alive() and not errors, errors
+    lock_rest.close()
+    for h in holders:
+        h.close()
+    assert len(done) == 1 and done[0] > max(held)
+    result = verify(engine)
+    assert result.ok and result.checked == 5 and result.rechecked == 0, result
+    assert shards == 16
