@@ -473,9 +473,10 @@ def awkward(session, i: int, shard: int | None = None) -> int:
 
 def test_the_one_statement_append_hashes_awkward_records_exactly(engine, monkeypatch):
     """PostgreSQL's common case is one statement, the hash computed by the database: it must be
-    the hash Python computes (``verify`` checks every record on its fast path, none re-checked)."""
-    if engine.dialect.name != "postgresql":
-        pytest.skip("PostgreSQL's one-statement append")
+    the hash Python computes (``verify`` checks every record on its fast path, none re-checked).
+    SQLite takes its turn on the global counter (``_take``) and hashes in Python: the same records
+    must chain just as exactly there."""
+    postgresql = engine.dialect.name == "postgresql"
     fallback: list[int | None] = []
     take = audit._take
     monkeypatch.setattr(audit, "_take", lambda conn, shard: fallback.append(shard) or take(conn, shard))
@@ -489,7 +490,10 @@ def test_the_one_statement_append_hashes_awkward_records_exactly(engine, monkeyp
     with maker() as s:
         seqs += [awkward(s, i) for i in range(12, 15)]
         s.commit()
-    assert fallback == [] and len(statements) == 12, statements
+    if postgresql:
+        assert fallback == [] and len(statements) == 12, statements
+    else:
+        assert fallback == [None] * 15 and len(statements) > 12
     result = verify(engine)
     assert result.ok and result.checked == 15 and result.rechecked == 0, result
     with engine.connect() as conn:
@@ -507,10 +511,12 @@ def test_the_one_statement_append_hashes_awkward_records_exactly(engine, monkeyp
 
 def test_with_every_shard_held_an_append_waits_and_still_chains(engine, monkeypatch):
     """The one statement finds no free shard (every head row is held by other open transactions):
-    nothing is written, and the append falls back to waiting for a shard."""
-    if engine.dialect.name != "postgresql":
-        pytest.skip("PostgreSQL's shard pick")
+    nothing is written, and the append falls back to waiting for a shard. (SQLite: appends take
+    turns on the one write lock; one held by an open append makes the next wait, then chain.)"""
     maker = make_sessionmaker(engine)
+    if engine.dialect.name != "postgresql":
+        _sqlite_appends_take_turns(maker, engine)
+        return
     with maker() as s:
         awkward(s, 0)
         s.commit()
@@ -552,3 +558,33 @@ def test_with_every_shard_held_an_append_waits_and_still_chains(engine, monkeypa
     result = verify(engine)
     assert result.ok and result.checked == 5 and result.rechecked == 0, result
     assert shards == 16
+
+
+def _sqlite_appends_take_turns(maker, engine) -> None:
+    with maker() as s:
+        awkward(s, 0)
+        s.commit()
+    holder = maker()
+    held = awkward(holder, 10)  # an open transaction holding SQLite's write lock
+    done: list[int] = []
+    errors: list[BaseException] = []
+
+    def write() -> None:
+        try:
+            with maker() as s:
+                done.append(awkward(s, 99))
+                s.commit()
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    writer = threading.Thread(target=write)
+    writer.start()
+    writer.join(1.0)
+    assert writer.is_alive() and not done and not errors  # waiting for the write lock
+    holder.commit()
+    holder.close()
+    writer.join(10)
+    assert not writer.is_alive() and not errors, errors
+    assert done == [held + 1]
+    result = verify(engine)
+    assert result.ok and result.checked == 3 and result.rechecked == 0, result
