@@ -28,7 +28,8 @@ of a consent* (what ``authorize`` keeps for actions with ``bases=_CONSENT_ONLY``
 policy.py line 499).
 
 Other roles: ``decide`` allows nothing to roles other than nurse and coach, so the statement
-selects nobody; the coach's rule is not rendered here (``NotImplementedError``).
+selects nobody; the coach's rule is not rendered (no list of the coach's asks for it: her
+participants are decided per person), and asking for it is a caller's error (``ValueError``).
 
 ``tests/api/test_visible_sql.py`` checks on random worlds, on SQLite and PostgreSQL, that the
 statement selects exactly the people ``decide`` allows.
@@ -85,7 +86,7 @@ def _lists_any(session: Session, names: tuple[str, ...]) -> ColumnElement[bool]:
     if dialect == "sqlite":
         each = func.json_each(Consent.categories).table_valued("value").alias("consent_category")
         return exists(select(literal_column("1")).select_from(each).where(each.c.value.in_(names)))
-    raise NotImplementedError(f"no JSON containment for {dialect}")
+    raise ValueError(f"no JSON containment for the {dialect} database (SQLite and PostgreSQL only)")
 
 
 def _care_consent(session: Session, actor: Actor, now: datetime, names: tuple[str, ...]):
@@ -120,7 +121,7 @@ def allows(
     if actor.role not in (Role.NURSE, Role.COACH):
         return false()
     if actor.role == Role.COACH:
-        raise NotImplementedError("the coach's visibility is decided per person (policy.decide)")
+        raise ValueError("the coach's visibility is decided per person (policy.decide), not as SQL")
     basis = _care_consent(session, actor, now, (str(category),))
     if not consent_only and category in BREAK_GLASS_CATEGORIES:
         glass = exists(

@@ -302,24 +302,45 @@ def alert_item(a: Alert, label: str, decision: Decision, now: datetime, model=Al
     )
 
 
-def escalated_to(session: Session, alerts: Sequence[Alert], organization_id: str) -> dict[int, str]:
-    """alert id -> who an escalated alert was handed to, where a nurse of ``organization_id``
-    escalated it (like a note, the name stays within the organization that wrote it)."""
-    ids = [a.id for a in alerts if a.state == lifecycle.AlertState.ESCALATED]
+@dataclass(frozen=True)
+class EventFacts:
+    """What an answer says of its alerts from their history, read once (``event_facts``)."""
+
+    #: alert id -> who an escalated alert was handed to, where a nurse of the reader's organization
+    #: escalated it (like a note, the name stays within the organization that wrote it)
+    escalated_to: Mapping[int, str]
+    #: ids of the alerts whose latest event is the reader's (she took it on last)
+    mine: frozenset[int]
+
+
+def event_facts(session: Session, alerts: Sequence[Alert], organization_id: str, user_id: str) -> EventFacts:
+    """One read of the alerts' events, in order: each escalated alert's recipient as the reader's
+    organization may see it, and whether the reader acted last."""
+    ids = [a.id for a in alerts]
     if not ids:
-        return {}
-    found: dict[int, str] = {}
-    for alert_id, recipient, org in session.execute(
-        select(AlertEvent.alert_id, AlertEvent.recipient, User.organization_id)
-        .join(User, User.id == AlertEvent.user_id)
-        .where(AlertEvent.alert_id.in_(ids), AlertEvent.to_state == lifecycle.AlertState.ESCALATED)
+        return EventFacts({}, frozenset())
+    escalated = {a.id for a in alerts if a.state == lifecycle.AlertState.ESCALATED}
+    to: dict[int, str] = {}
+    last: dict[int, str | None] = {}
+    for alert_id, actor, to_state, recipient, org in session.execute(
+        select(
+            AlertEvent.alert_id,
+            AlertEvent.user_id,
+            AlertEvent.to_state,
+            AlertEvent.recipient,
+            User.organization_id,
+        )
+        .outerjoin(User, User.id == AlertEvent.user_id)
+        .where(AlertEvent.alert_id.in_(ids))
         .order_by(AlertEvent.at, AlertEvent.id)
     ):
-        if org == organization_id and recipient:
-            found[alert_id] = recipient
-        else:
-            found.pop(alert_id, None)
-    return found
+        last[alert_id] = actor
+        if alert_id in escalated and to_state == lifecycle.AlertState.ESCALATED:
+            if org == organization_id and recipient:
+                to[alert_id] = recipient
+            else:
+                to.pop(alert_id, None)
+    return EventFacts(to, frozenset(i for i, actor in last.items() if actor == user_id))
 
 
 def last_actor() -> ColumnElement:
@@ -332,21 +353,6 @@ def last_actor() -> ColumnElement:
         .limit(1)
         .scalar_subquery()
     )
-
-
-def taken_on_by(session: Session, alerts: Sequence[Alert], user_id: str) -> set[int]:
-    """The ids of ``alerts`` whose latest event is ``user_id``'s."""
-    ids = [a.id for a in alerts]
-    if not ids:
-        return set()
-    last: dict[int, str] = {}
-    for alert_id, actor in session.execute(
-        select(AlertEvent.alert_id, AlertEvent.user_id)
-        .where(AlertEvent.alert_id.in_(ids))
-        .order_by(AlertEvent.at, AlertEvent.id)
-    ):
-        last[alert_id] = actor
-    return {alert_id for alert_id, actor in last.items() if actor == user_id}
 
 
 def disclosed(alerts: Sequence[Alert], visible: Shown) -> dict[str, set[Category]]:
@@ -488,19 +494,7 @@ def queue(
     alerts = [by_id[r[2]] for r in rows]
     shown = everyone or shown_people(guard, visible, (a.person_id for a in alerts))
     alerts = _fail_closed(alerts, shown)
-    to = escalated_to(session, alerts, guard.actor.organization_id)
-    mine = taken_on_by(session, alerts, guard.user.id)
-    items = [
-        alert_item(
-            a,
-            shown.labels[a.person_id],
-            shown.decisions[a.person_id],
-            now,
-            escalated_to=to.get(a.id),
-            mine=a.id in mine,
-        )
-        for a in alerts
-    ]
+    items = _items(guard, alerts, shown)
     guard.disclose(disclosed(alerts, shown), shown.decisions)
     guard.scope.note(state=state, filtered=bool(needle or ranks), paged=bool(after))
     if resolved_since is not None:
@@ -513,6 +507,22 @@ def queue(
         next_cursor=encode_cursor(last.severity_rank, last.opened_at, last.id) if more and last else None,
         server_time=now,
     )
+
+
+def _items(guard: Guard, alerts: Sequence[Alert], shown: Shown) -> list[AlertItem]:
+    """The alerts of a queue answer as sent, each projected by its person's decision."""
+    facts = event_facts(guard.session, alerts, guard.actor.organization_id, guard.user.id)
+    return [
+        alert_item(
+            a,
+            shown.labels[a.person_id],
+            shown.decisions[a.person_id],
+            guard.now,
+            escalated_to=facts.escalated_to.get(a.id),
+            mine=a.id in facts.mine,
+        )
+        for a in alerts
+    ]
 
 
 def _fail_closed(alerts: list[Alert], shown: Shown) -> list[Alert]:
@@ -586,20 +596,8 @@ def changes(guard: Guard, *, since: datetime) -> AlertChanges:
     guard.disclose(disclosed(alerts, shown), shown.decisions)
     guard.scope.note(changes_since=since.isoformat(), truncated=truncated)
     guard.scope.reason = f"{len(alerts)} changed alerts of people with a consent covering vitals"
-    to = escalated_to(session, alerts, guard.actor.organization_id)
-    mine = taken_on_by(session, alerts, guard.user.id)
     return AlertChanges(
-        items=[
-            alert_item(
-                a,
-                shown.labels[a.person_id],
-                shown.decisions[a.person_id],
-                now,
-                escalated_to=to.get(a.id),
-                mine=a.id in mine,
-            )
-            for a in alerts
-        ],
+        items=_items(guard, alerts, shown),
         counts=counts(session, visible, now),
         since=since,
         next_since=now - CHANGES_OVERLAP,
@@ -749,8 +747,15 @@ def transition(guard: Guard, alert_id: int, body: AlertTransition) -> AlertItem:
         guard.scope.returned({Category.IDENTITY})
     if conditions and alert.rule_id in WORDED_BY_DIAGNOSIS:
         guard.scope.returned({Category.CONDITIONS})
-    to = escalated_to(session, [alert], guard.actor.organization_id)
-    return alert_item(alert, label, access.decision, now, escalated_to=to.get(alert.id), mine=True)
+    facts = event_facts(session, [alert], guard.actor.organization_id, guard.user.id)
+    return alert_item(
+        alert,
+        label,
+        access.decision,
+        now,
+        escalated_to=facts.escalated_to.get(alert.id),
+        mine=alert.id in facts.mine,
+    )
 
 
 def _recipient(action: lifecycle.AlertAction, body: AlertTransition) -> str | None:

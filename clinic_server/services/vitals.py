@@ -19,9 +19,8 @@ from clinic_server.services import alert_engine
 from clinic_server.services.alerts import (
     WORDED_BY_DIAGNOSIS,
     alert_item,
-    escalated_to,
+    event_facts,
     labels_for,
-    taken_on_by,
 )
 from clinic_tui.api.schemas import (
     AlertEventOut,
@@ -173,8 +172,7 @@ def patient_alerts(guard: Guard, person_id: str, *, limit: int) -> PatientAlerts
             )
     named = access.may(Category.IDENTITY)
     label = labels_for(session, [person.id], {person.id} if named else set())[person.id]
-    to = escalated_to(session, alerts, guard.actor.organization_id)
-    mine = taken_on_by(session, alerts, guard.user.id)
+    facts = event_facts(session, alerts, guard.actor.organization_id, guard.user.id)
     items = [
         alert_item(
             a,
@@ -184,8 +182,8 @@ def patient_alerts(guard: Guard, person_id: str, *, limit: int) -> PatientAlerts
             model=PatientAlert,
             inputs=project_inputs(a.rule_id, a.inputs or {}, conditions_shared),
             events=events[a.id],
-            escalated_to=to.get(a.id),
-            mine=a.id in mine,
+            escalated_to=facts.escalated_to.get(a.id),
+            mine=a.id in facts.mine,
         )
         for a in alerts
     ]

@@ -530,19 +530,7 @@ def test_with_every_shard_held_an_append_waits_and_still_chains(engine, monkeypa
     held = [awkward(h, 10 + i) for i, h in enumerate(holders)]
     lock_rest = maker()
     lock_rest.execute(text("SELECT shard FROM audit_shard_head WHERE shard >= 3 FOR UPDATE"))
-    done: list[int] = []
-    errors: list[BaseException] = []
-
-    def write() -> None:
-        try:
-            with maker() as s:
-                done.append(awkward(s, 99))
-                s.commit()
-        except BaseException as exc:  # noqa: BLE001 - reported below
-            errors.append(exc)
-
-    writer = threading.Thread(target=write)
-    writer.start()
+    writer, done, errors = _start_writer(maker)
     writer.join(1.0)
     assert writer.is_alive() and not done and not errors  # waiting: every shard is held
     assert fallback == [None]
@@ -560,12 +548,8 @@ def test_with_every_shard_held_an_append_waits_and_still_chains(engine, monkeypa
     assert shards == 16
 
 
-def _sqlite_appends_take_turns(maker, engine) -> None:
-    with maker() as s:
-        awkward(s, 0)
-        s.commit()
-    holder = maker()
-    held = awkward(holder, 10)  # an open transaction holding SQLite's write lock
+def _start_writer(maker) -> tuple[threading.Thread, list[int], list[BaseException]]:
+    """A thread appending one awkward record in its own transaction: (thread, its seq, its errors)."""
     done: list[int] = []
     errors: list[BaseException] = []
 
@@ -574,11 +558,21 @@ def _sqlite_appends_take_turns(maker, engine) -> None:
             with maker() as s:
                 done.append(awkward(s, 99))
                 s.commit()
-        except BaseException as exc:  # noqa: BLE001 - reported below
+        except BaseException as exc:  # noqa: BLE001 - reported by the caller
             errors.append(exc)
 
     writer = threading.Thread(target=write)
     writer.start()
+    return writer, done, errors
+
+
+def _sqlite_appends_take_turns(maker, engine) -> None:
+    with maker() as s:
+        awkward(s, 0)
+        s.commit()
+    holder = maker()
+    held = awkward(holder, 10)  # an open transaction holding SQLite's write lock
+    writer, done, errors = _start_writer(maker)
     writer.join(1.0)
     assert writer.is_alive() and not done and not errors  # waiting for the write lock
     holder.commit()

@@ -115,7 +115,7 @@ def test_other_roles_see_no_one_and_the_coach_is_not_rendered(session):
     now = datetime.now(UTC)
     actor = Actor("u", "s", "supervisor", "o", "care_provider")
     assert list(session.scalars(allowed_person_ids(session, actor, now, Category.VITALS))) == []
-    with pytest.raises(NotImplementedError):
+    with pytest.raises(ValueError, match="coach"):
         allowed_person_ids(session, Actor("u", "c", "coach", "o", "imr"), now, Category.VITALS)
 
 
